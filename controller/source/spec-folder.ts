@@ -1,0 +1,415 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
+import type { Logger } from '../log.js';
+import { type ParsedObject, parseSpecFile } from '../spec/parse.js';
+import { type SpecProblem, formatProblem } from '../spec/problems.js';
+import type { SchemaSet } from '../spec/schema.js';
+import { type Kind, type ObjectKey, type SpecObject, keyOf } from '../spec/types.js';
+import { isIgnoredDir, isSpecFile, listSpecFiles } from './spec-files.js';
+
+/** The desired state of one object, and where it came from. */
+export interface SpecRecord {
+  readonly key: ObjectKey;
+  readonly object: SpecObject;
+  /** Path relative to the specs dir. */
+  readonly file: string;
+  readonly line: number;
+  /** mtime of the file when this spec was last read good: a touch moves it even when content is equal. */
+  readonly fileMtimeMs: number;
+  readonly digest: string;
+  /** Starts at 1, grows by one each time the content (digest) changes. */
+  readonly generation: number;
+}
+
+/** What the reconcilers read: the desired state, and whether absence can be trusted. */
+export interface DesiredState {
+  get(key: ObjectKey): SpecRecord | undefined;
+  list(kind?: Kind): SpecRecord[];
+  /** True once the first full scan finished: before it, no object counts as absent. */
+  readonly synced: boolean;
+  /** False while the specs dir is missing or unreadable: nothing counts as absent then either. */
+  readonly available: boolean;
+  problems(): SpecProblem[];
+  /** Called with the keys whose desired state may have changed. Returns an unsubscribe function. */
+  subscribe(listener: (keys: ObjectKey[]) => void): () => void;
+}
+
+export interface SpecFolderOptions {
+  readonly dir: string;
+  readonly schemas: SchemaSet;
+  readonly log: Logger;
+  /** Quiet time that closes a burst of file events into one batch. @default 100 */
+  readonly debounceMs?: number;
+  /** A batch is processed at the latest this long after its first event. @default 1000 */
+  readonly maxBatchDelayMs?: number;
+  /**
+   * A change that removes objects (file deleted, documents dropped) is applied only after the file
+   * looks the same twice this far apart, so a half-written file never removes a database. @default 500
+   */
+  readonly removalGraceMs?: number;
+  /** Full re-list of the folder to catch lost events and a restored folder. @default 10000 */
+  readonly resyncMs?: number;
+}
+
+interface FileEntry {
+  /** Order of first sight: the first file to declare a key keeps it on a conflict. */
+  readonly seq: number;
+  signature: string;
+  good: { objects: ParsedObject[]; mtimeMs: number };
+  problems: SpecProblem[];
+  /** A removal seen once and waiting for a second look. */
+  pendingRemoval?: { signature: string; since: number };
+}
+
+const ABSENT = 'absent';
+
+/**
+ * The watched specs dir (the file source): like the kubelet's static-pod source, but a file that stops
+ * parsing keeps its last good objects, and a missing folder never means "everything deleted".
+ */
+export class SpecFolder implements DesiredState {
+  readonly #dir: string;
+  readonly #schemas: SchemaSet;
+  readonly #log: Logger;
+  readonly #debounceMs: number;
+  readonly #maxBatchDelayMs: number;
+  readonly #removalGraceMs: number;
+  readonly #resyncMs: number;
+  readonly #files = new Map<string, FileEntry>();
+  readonly #records = new Map<ObjectKey, SpecRecord>();
+  readonly #listeners = new Set<(keys: ObjectKey[]) => void>();
+  #seq = 0;
+  #synced = false;
+  #available = true;
+  #unavailableReason = '';
+  #watcher: FSWatcher | undefined;
+  #pending = new Set<string>();
+  #batchTimer: NodeJS.Timeout | undefined;
+  #batchStarted = 0;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #recheckTimer: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: SpecFolderOptions) {
+    this.#dir = path.resolve(options.dir);
+    this.#schemas = options.schemas;
+    this.#log = options.log.child({ component: 'spec-folder' });
+    this.#debounceMs = options.debounceMs ?? 100;
+    this.#maxBatchDelayMs = options.maxBatchDelayMs ?? 1000;
+    this.#removalGraceMs = options.removalGraceMs ?? 500;
+    this.#resyncMs = options.resyncMs ?? 10_000;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get available(): boolean {
+    return this.#available;
+  }
+
+  get dir(): string {
+    return this.#dir;
+  }
+
+  get(key: ObjectKey): SpecRecord | undefined {
+    return this.#records.get(key);
+  }
+
+  list(kind?: Kind): SpecRecord[] {
+    const all = [...this.#records.values()];
+    return kind ? all.filter((r) => r.object.kind === kind) : all;
+  }
+
+  problems(): SpecProblem[] {
+    const out: SpecProblem[] = [];
+    if (!this.#available) out.push({ file: this.#dir, message: this.#unavailableReason });
+    for (const entry of this.#files.values()) out.push(...entry.problems);
+    out.push(...this.#conflicts());
+    return out;
+  }
+
+  subscribe(listener: (keys: ObjectKey[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts watching, then scans the folder once; resolves when that first scan is complete. */
+  async start(): Promise<void> {
+    // Scan only once the watcher is ready: what changes after the scan is then sure to raise an event.
+    await this.#startWatcher();
+    await this.#enqueue(() => this.#fullScan());
+    this.#synced = true;
+    this.#log.info({ dir: this.#dir, objects: this.#records.size, available: this.#available }, 'initial scan complete');
+    this.#emit([...this.#records.keys()]);
+    this.#resyncTimer = setInterval(() => void this.#enqueue(() => this.#fullScan()), this.#resyncMs);
+    this.#resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#batchTimer);
+    clearTimeout(this.#recheckTimer);
+    clearInterval(this.#resyncTimer);
+    await this.#watcher?.close();
+    await this.#running;
+  }
+
+  /** Re-reads the whole folder now (also runs periodically). */
+  resync(): Promise<void> {
+    return this.#enqueue(() => this.#fullScan());
+  }
+
+  #startWatcher(): Promise<void> {
+    const watcher = watch(this.#dir, {
+      ignoreInitial: true,
+      persistent: true,
+      ignored: (p: string) => {
+        const rel = path.relative(this.#dir, p);
+        return rel !== '' && isIgnoredDir(rel);
+      },
+    });
+    const onPath = (p: string) => {
+      const rel = path.relative(this.#dir, p);
+      if (isSpecFile(rel)) this.#schedule([rel]);
+    };
+    watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
+    // A folder removed or added as a whole: re-list instead of trusting per-file events.
+    watcher.on('unlinkDir', () => this.#schedule([])).on('addDir', () => this.#schedule([]));
+    watcher.on('error', (error) => {
+      this.#log.warn({ err: error }, 'watch error; relying on periodic resync');
+    });
+    this.#watcher = watcher;
+    return new Promise((resolve) => watcher.once('ready', () => resolve()));
+  }
+
+  #schedule(paths: string[]): void {
+    if (this.#stopped) return;
+    if (paths.length === 0) this.#pending.add('');
+    for (const p of paths) this.#pending.add(p);
+    if (this.#batchTimer === undefined) this.#batchStarted = Date.now();
+    clearTimeout(this.#batchTimer);
+    const wait = Math.min(this.#debounceMs, Math.max(0, this.#batchStarted + this.#maxBatchDelayMs - Date.now()));
+    this.#batchTimer = setTimeout(() => {
+      this.#batchTimer = undefined;
+      const batch = [...this.#pending];
+      this.#pending.clear();
+      // '' stands for "re-list everything": a folder-level event happened.
+      void this.#enqueue(() => (batch.includes('') ? this.#fullScan() : this.#processFiles(batch)));
+    }, wait);
+  }
+
+  /** Batches run one at a time, in order. */
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.#running.then(work).catch((error: unknown) => {
+      this.#log.error({ err: error }, 'spec folder processing failed; will retry at the next resync');
+    });
+    this.#running = next;
+    return next;
+  }
+
+  async #fullScan(): Promise<void> {
+    let listed: string[];
+    try {
+      listed = await listSpecFiles(this.#dir);
+    } catch (error) {
+      this.#setUnavailable(error as NodeJS.ErrnoException);
+      return;
+    }
+    const wasUnavailable = !this.#available;
+    this.#available = true;
+    if (wasUnavailable) {
+      this.#watcher?.close().catch(() => undefined);
+      await this.#startWatcher();
+      this.#log.info({ dir: this.#dir }, 'specs dir available again');
+    }
+    await this.#processFiles([...new Set([...listed, ...this.#files.keys()])], true);
+  }
+
+  #setUnavailable(error: NodeJS.ErrnoException): void {
+    const reason =
+      error.code === 'ENOENT'
+        ? 'specs dir does not exist; nothing is removed until it is back (create it or fix --specs)'
+        : `specs dir cannot be read (${error.code ?? error.message}); nothing is removed until it can (fix its permissions)`;
+    if (this.#available || reason !== this.#unavailableReason) {
+      this.#log.error({ dir: this.#dir, code: error.code }, reason);
+    }
+    this.#available = false;
+    this.#unavailableReason = reason;
+  }
+
+  async #processFiles(files: string[], fromScan = false): Promise<void> {
+    // A file reported gone only counts as gone while the folder itself is readable.
+    try {
+      await stat(this.#dir).then((s) => {
+        if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      });
+    } catch (error) {
+      this.#setUnavailable(error as NodeJS.ErrnoException);
+      return;
+    }
+    if (!fromScan && !this.#available) return this.#fullScan();
+    const before = this.#snapshot();
+    for (const file of files) await this.#processFile(file);
+    this.#resolve(before);
+  }
+
+  async #processFile(file: string): Promise<void> {
+    const full = path.join(this.#dir, file);
+    let signature = ABSENT;
+    let mtimeMs = 0;
+    try {
+      const s = await stat(full);
+      if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
+      mtimeMs = s.mtimeMs;
+      signature = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}; fix its permissions` }]);
+        return;
+      }
+    }
+    const entry = this.#files.get(file);
+    if (entry && entry.signature === signature && !entry.pendingRemoval) return; // unchanged since last look
+    if (signature === ABSENT && !entry) return;
+
+    let parsed: { objects: ParsedObject[]; problems: SpecProblem[] } = { objects: [], problems: [] };
+    if (signature !== ABSENT) {
+      try {
+        parsed = parseSpecFile(await readFile(full), file, this.#schemas);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}` }]);
+          return;
+        }
+        signature = ABSENT;
+      }
+    }
+
+    const current = entry ?? { seq: this.#seq++, signature, good: { objects: [], mtimeMs: 0 }, problems: [] };
+    if (parsed.problems.length > 0) {
+      // Held: the last good objects stay; only the problems change.
+      current.signature = signature;
+      current.problems = parsed.problems;
+      current.pendingRemoval = undefined;
+      this.#files.set(file, current);
+      for (const p of parsed.problems) this.#log.warn({ file, line: p.line, key: p.key, field: p.field }, formatProblem(p));
+      return;
+    }
+
+    const newKeys = new Set(parsed.objects.map((o) => keyOf(o.object)));
+    const removes = current.good.objects.some((o) => !newKeys.has(keyOf(o.object)));
+    if (removes && this.#synced) {
+      const now = Date.now();
+      const pending = current.pendingRemoval;
+      if (!pending || pending.signature !== signature) {
+        current.pendingRemoval = { signature, since: now };
+        current.signature = signature;
+        this.#files.set(file, current);
+        this.#scheduleRecheck(file);
+        return;
+      }
+      if (now - pending.since < this.#removalGraceMs) {
+        this.#scheduleRecheck(file);
+        return;
+      }
+    }
+    current.pendingRemoval = undefined;
+    current.problems = [];
+    current.signature = signature;
+    current.good = { objects: parsed.objects, mtimeMs };
+    if (signature === ABSENT) this.#files.delete(file);
+    else this.#files.set(file, current);
+  }
+
+  #scheduleRecheck(file: string): void {
+    this.#pending.add(file);
+    if (this.#recheckTimer) return;
+    this.#recheckTimer = setTimeout(() => {
+      this.#recheckTimer = undefined;
+      this.#schedule([]);
+    }, this.#removalGraceMs);
+  }
+
+  #setFileProblems(file: string, problems: SpecProblem[]): void {
+    const entry = this.#files.get(file);
+    if (entry) entry.problems = problems;
+    else this.#files.set(file, { seq: this.#seq++, signature: 'error', good: { objects: [], mtimeMs: 0 }, problems });
+    for (const p of problems) this.#log.warn({ file }, formatProblem(p));
+  }
+
+  /** Declaring files per key, in order of first sight. */
+  #declarations(): Map<ObjectKey, { file: string; entry: FileEntry; parsed: ParsedObject }[]> {
+    const byKey = new Map<ObjectKey, { file: string; entry: FileEntry; parsed: ParsedObject }[]>();
+    const files = [...this.#files.entries()].sort((a, b) => a[1].seq - b[1].seq);
+    for (const [file, entry] of files) {
+      for (const parsed of entry.good.objects) {
+        const key = keyOf(parsed.object);
+        const list = byKey.get(key) ?? [];
+        list.push({ file, entry, parsed });
+        byKey.set(key, list);
+      }
+    }
+    return byKey;
+  }
+
+  #conflicts(): SpecProblem[] {
+    const out: SpecProblem[] = [];
+    for (const [key, decls] of this.#declarations()) {
+      if (decls.length < 2) continue;
+      const [winner, ...others] = decls;
+      const message = `${key} is declared in ${decls.map((d) => d.file).join(' and ')}; the one in ${winner!.file} (seen first) is used: remove the others`;
+      for (const d of [winner!, ...others]) out.push({ file: d.file, line: d.parsed.line, key, message });
+    }
+    return out;
+  }
+
+  #snapshot(): Map<ObjectKey, SpecRecord> {
+    return new Map(this.#records);
+  }
+
+  /** Recomputes the records from the files and tells listeners which keys changed. */
+  #resolve(before: Map<ObjectKey, SpecRecord>): void {
+    const next = new Map<ObjectKey, SpecRecord>();
+    for (const [key, decls] of this.#declarations()) {
+      const { file, entry, parsed } = decls[0]!;
+      const old = before.get(key);
+      const generation = !old ? 1 : old.digest === parsed.digest ? old.generation : old.generation + 1;
+      next.set(key, {
+        key,
+        object: parsed.object,
+        file,
+        line: parsed.line,
+        fileMtimeMs: entry.good.mtimeMs,
+        digest: parsed.digest,
+        generation,
+      });
+    }
+    const changed: ObjectKey[] = [];
+    for (const [key, record] of next) {
+      const old = before.get(key);
+      if (!old || old.digest !== record.digest || old.fileMtimeMs !== record.fileMtimeMs || old.file !== record.file) {
+        changed.push(key);
+      }
+    }
+    for (const key of before.keys()) if (!next.has(key)) changed.push(key);
+    this.#records.clear();
+    for (const [key, record] of next) this.#records.set(key, record);
+    if (changed.length > 0 && this.#synced) {
+      this.#log.debug({ keys: changed }, 'desired state changed');
+      this.#emit(changed);
+    }
+  }
+
+  #emit(keys: ObjectKey[]): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(keys);
+      } catch (error) {
+        this.#log.error({ err: error }, 'spec listener failed');
+      }
+    }
+  }
+}

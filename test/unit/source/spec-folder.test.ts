@@ -1,0 +1,179 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../controller/log.js';
+import { SpecFolder } from '../../../controller/source/spec-folder.js';
+import { loadSchemas } from '../../../controller/spec/schema.js';
+import type { ObjectKey } from '../../../controller/spec/types.js';
+import { databaseObject, specFile, templateObject } from '../../support/specs.js';
+import { sleep, waitFor } from '../../support/wait.js';
+
+const schemas = loadSchemas();
+
+describe('SpecFolder on real files', () => {
+  let dir: string;
+  let folder: SpecFolder;
+  let batches: ObjectKey[][];
+
+  const write = (file: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  };
+  const start = async (options: { removalGraceMs?: number; resyncMs?: number } = {}) => {
+    folder = new SpecFolder({ dir, schemas, log: silentLogger, debounceMs: 50, removalGraceMs: 200, ...options });
+    batches = [];
+    folder.subscribe((keys) => batches.push(keys));
+    await folder.start();
+    batches = [];
+  };
+  const names = () => folder.list().map((r) => r.key).sort();
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'myaas-specs-'));
+  });
+  afterEach(async () => {
+    await folder?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads nested multi-document files and ignores dotfiles and editor leftovers', async () => {
+    write('a.yaml', specFile(templateObject('shop'), databaseObject('alice')));
+    write('team/b.yml', specFile(databaseObject('bob')));
+    for (const junk of ['.hidden.yaml', 'a.yaml~', 'a.yaml.swp', '#a.yaml#', 'a.yaml.tmp', 'notes.txt', '.git/c.yaml']) {
+      write(junk, specFile(databaseObject('junk')));
+    }
+    await start();
+    expect(folder.synced).toBe(true);
+    expect(names()).toEqual(['Database/alice', 'Database/bob', 'Template/shop']);
+    expect(folder.get('Database/bob')).toMatchObject({ file: path.join('team', 'b.yml'), line: 1, generation: 1 });
+  });
+
+  it('folds an editor save (write temp, rename over) into one change of one key', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '1h' }), databaseObject('carol')));
+    await start();
+    write('.a.yaml.swp', 'x');
+    write('a.yaml.tmp', specFile(databaseObject('alice', { ttl: '2h' }), databaseObject('carol')));
+    renameSync(path.join(dir, 'a.yaml.tmp'), path.join(dir, 'a.yaml'));
+    await waitFor('ttl change', () => folder.get('Database/alice')?.object.spec.ttlSeconds === 7200);
+    await sleep(150);
+    // One batch; carol rides along because its file's mtime moved (a touch), with no new generation.
+    expect(batches).toEqual([['Database/alice', 'Database/carol']]);
+    expect(folder.get('Database/alice')?.generation).toBe(2);
+    expect(folder.get('Database/carol')?.generation).toBe(1);
+  });
+
+  it('coalesces a burst of 50 new files into few batches, one key each', async () => {
+    await start();
+    for (let i = 0; i < 50; i++) write(`db-${i}.yaml`, specFile(databaseObject(`db-${i}`)));
+    await waitFor('50 objects', () => folder.list().length === 50);
+    await sleep(150);
+    const all = batches.flat();
+    expect(all.length).toBe(50);
+    expect(new Set(all).size).toBe(50);
+    expect(batches.length).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps the last good spec of every object in a file that stops validating, and reports why', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '1h' }), databaseObject('bob')));
+    await start();
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 'forever' })));
+    await waitFor('problem', () => folder.problems().length > 0);
+    await sleep(400);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    expect(folder.get('Database/alice')?.object.spec.ttlSeconds).toBe(3600);
+    expect(folder.problems()).toMatchObject([{ file: 'a.yaml', line: 7, key: 'Database/alice', field: 'spec.ttl' }]);
+    expect(batches).toEqual([]);
+    write('a.yaml', ': : :\n\t- broken yaml');
+    await sleep(300);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '2h' })));
+    await waitFor('fixed file applied', () => names().length === 1, 3000);
+    expect(folder.problems()).toEqual([]);
+    expect(folder.get('Database/alice')?.object.spec.ttlSeconds).toBe(7200);
+  });
+
+  it('removes the objects of a deleted file, after a second look', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    write('b.yaml', specFile(databaseObject('bob')));
+    await start();
+    rmSync(path.join(dir, 'a.yaml'));
+    await sleep(120);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']); // still within the grace
+    await waitFor('alice removed', () => !folder.get('Database/alice'));
+    expect(batches.flat()).toEqual(['Database/alice']);
+  });
+
+  it('a file truncated to a valid prefix and completed within the grace removes nothing', async () => {
+    write('a.yaml', specFile(databaseObject('alice'), databaseObject('bob')));
+    await start();
+    let bobMissing = false;
+    folder.subscribe(() => {
+      bobMissing ||= !folder.get('Database/bob');
+    });
+    write('a.yaml', specFile(databaseObject('alice')));
+    await sleep(80);
+    write('a.yaml', specFile(databaseObject('alice'), databaseObject('bob')));
+    await sleep(500);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    expect(bobMissing).toBe(false);
+    expect(folder.get('Database/bob')?.generation).toBe(1);
+  });
+
+  it('exposes a touch of a file with unchanged content through its mtime', async () => {
+    write('shop.yaml', specFile(templateObject('shop')));
+    await start();
+    const before = folder.get('Template/shop')!;
+    const later = new Date(Date.now() + 5000);
+    utimesSync(path.join(dir, 'shop.yaml'), later, later);
+    await waitFor('mtime change', () => folder.get('Template/shop')!.fileMtimeMs !== before.fileMtimeMs);
+    expect(folder.get('Template/shop')).toMatchObject({ digest: before.digest, generation: before.generation });
+    expect(batches).toEqual([['Template/shop']]);
+  });
+
+  it('treats a removed specs dir as unavailable, never as everything deleted, and recovers when restored', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    write('sub/b.yaml', specFile(databaseObject('bob')));
+    await start({ resyncMs: 200 });
+    rmSync(dir, { recursive: true, force: true });
+    await waitFor('unavailable', () => !folder.available);
+    await sleep(600);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    expect(folder.problems()[0]?.message).toContain('specs dir does not exist');
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 60 })));
+    write('sub/b.yaml', specFile(databaseObject('bob')));
+    await waitFor('available', () => folder.available, 5000);
+    await waitFor('alice updated', () => folder.get('Database/alice')?.object.spec.ttlSeconds === 60, 5000);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    // and the watcher works again after the restore
+    write('c.yaml', specFile(databaseObject('carol')));
+    await waitFor('carol', () => folder.get('Database/carol'), 5000);
+  });
+
+  it('reports a name declared in two files on both, keeps the first one seen, deletes nothing', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 60 })));
+    await start();
+    write('b.yaml', specFile(databaseObject('alice', { ttl: 120 }), databaseObject('bob')));
+    await waitFor('bob', () => folder.get('Database/bob'));
+    expect(folder.get('Database/alice')).toMatchObject({ file: 'a.yaml', object: { spec: { ttlSeconds: 60 } } });
+    const conflicts = folder.problems();
+    expect(conflicts.map((p) => p.file).sort()).toEqual(['a.yaml', 'b.yaml']);
+    expect(conflicts[0]!.message).toContain('Database/alice is declared in a.yaml and b.yaml');
+    // the first file goes: the second one's declaration takes over, no deletion in between
+    rmSync(path.join(dir, 'a.yaml'));
+    await waitFor('b owns alice', () => folder.get('Database/alice')?.file === 'b.yaml');
+    expect(folder.get('Database/alice')?.object.spec).toMatchObject({ ttlSeconds: 120 });
+    expect(folder.problems()).toEqual([]);
+  });
+
+  it('counts nothing as present before the initial scan completes', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    folder = new SpecFolder({ dir, schemas, log: silentLogger });
+    expect(folder.synced).toBe(false);
+    const started = folder.start();
+    expect(folder.synced).toBe(false);
+    await started;
+    expect(folder.synced).toBe(true);
+    expect(names()).toEqual(['Database/alice']);
+  });
+});
