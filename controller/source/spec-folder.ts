@@ -142,7 +142,10 @@ export class SpecFolder implements DesiredState {
     await this.#startWatcher();
     await this.#enqueue(() => this.#fullScan());
     this.#synced = true;
-    this.#log.info({ dir: this.#dir, objects: this.#records.size, available: this.#available }, 'initial scan complete');
+    this.#log.info(
+      { dir: this.#dir, objects: this.#records.size, available: this.#available },
+      'initial scan complete',
+    );
     this.#emit([...this.#records.keys()]);
     this.#resyncTimer = setInterval(() => void this.#enqueue(() => this.#fullScan()), this.#resyncMs);
     this.#resyncTimer.unref();
@@ -191,7 +194,10 @@ export class SpecFolder implements DesiredState {
     for (const p of paths) this.#pending.add(p);
     if (this.#batchTimer === undefined) this.#batchStarted = Date.now();
     clearTimeout(this.#batchTimer);
-    const wait = Math.min(this.#debounceMs, Math.max(0, this.#batchStarted + this.#maxBatchDelayMs - Date.now()));
+    const wait = Math.min(
+      this.#debounceMs,
+      Math.max(0, this.#batchStarted + this.#maxBatchDelayMs - Date.now()),
+    );
     this.#batchTimer = setTimeout(() => {
       this.#batchTimer = undefined;
       const batch = [...this.#pending];
@@ -267,7 +273,9 @@ export class SpecFolder implements DesiredState {
       signature = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}; fix its permissions` }]);
+        this.#setFileProblems(file, [
+          { file, message: `cannot read: ${(error as Error).message}; fix its permissions` },
+        ]);
         return;
       }
     }
@@ -295,7 +303,8 @@ export class SpecFolder implements DesiredState {
       current.problems = parsed.problems;
       current.pendingRemoval = undefined;
       this.#files.set(file, current);
-      for (const p of parsed.problems) this.#log.warn({ file, line: p.line, key: p.key, field: p.field }, formatProblem(p));
+      for (const p of parsed.problems)
+        this.#log.warn({ file, line: p.line, key: p.key, field: p.field }, formatProblem(p));
       return;
     }
 
@@ -336,7 +345,13 @@ export class SpecFolder implements DesiredState {
   #setFileProblems(file: string, problems: SpecProblem[]): void {
     const entry = this.#files.get(file);
     if (entry) entry.problems = problems;
-    else this.#files.set(file, { seq: this.#seq++, signature: 'error', good: { objects: [], mtimeMs: 0 }, problems });
+    else
+      this.#files.set(file, {
+        seq: this.#seq++,
+        signature: 'error',
+        good: { objects: [], mtimeMs: 0 },
+        problems,
+      });
     for (const p of problems) this.#log.warn({ file }, formatProblem(p));
   }
 
@@ -390,7 +405,12 @@ export class SpecFolder implements DesiredState {
     const changed: ObjectKey[] = [];
     for (const [key, record] of next) {
       const old = before.get(key);
-      if (!old || old.digest !== record.digest || old.fileMtimeMs !== record.fileMtimeMs || old.file !== record.file) {
+      if (
+        !old ||
+        old.digest !== record.digest ||
+        old.fileMtimeMs !== record.fileMtimeMs ||
+        old.file !== record.file
+      ) {
         changed.push(key);
       }
     }

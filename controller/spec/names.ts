@@ -1,6 +1,7 @@
 /** DNS-1123 label, as Kubernetes names: it becomes part of paths, container names and labels. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const NAME_HELP = 'lower-case letters, digits and -, starting and ending with a letter or digit, at most 63';
+export const NAME_HELP =
+  'lower-case letters, digits and -, starting and ending with a letter or digit, at most 63';
 
 export function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'is required';

@@ -44,7 +44,9 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
   if (bytes.length > MAX_SPEC_FILE_BYTES) {
     return {
       objects: [],
-      problems: [{ file, message: `file is ${bytes.length} bytes; spec files are limited to ${MAX_SPEC_FILE_BYTES}` }],
+      problems: [
+        { file, message: `file is ${bytes.length} bytes; spec files are limited to ${MAX_SPEC_FILE_BYTES}` },
+      ],
     };
   }
   let text: string;
@@ -56,12 +58,17 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
   const lineCounter = new LineCounter();
   let documents: Document.Parsed[];
   try {
-    documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];
+    documents = parseAllDocuments(text, {
+      lineCounter,
+      prettyErrors: false,
+      uniqueKeys: true,
+    }) as Document.Parsed[];
   } catch (error) {
     return { objects: [], problems: [{ file, message: `YAML: ${(error as Error).message}` }] };
   }
   if (!Array.isArray(documents)) documents = [documents];
-  const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
+  const lineAt = (offset: number | undefined) =>
+    offset === undefined ? undefined : lineCounter.linePos(offset).line;
 
   const objects: ParsedObject[] = [];
   for (const doc of documents) {
@@ -75,19 +82,32 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty, e.g. a trailing `---`
     const fieldLine = (fieldPath: readonly string[]) => {
       for (let n = fieldPath.length; n >= 0; n--) {
-        const node = doc.getIn(fieldPath.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+        const node = doc.getIn(fieldPath.slice(0, n), true) as
+          | { range?: [number, number, number] }
+          | undefined;
         if (node?.range) return lineAt(node.range[0]);
       }
       return docLine;
     };
     const result = toObject(doc.toJS({ maxAliasCount: 100 }), schemas);
     for (const p of result.problems) {
-      problems.push({ file, line: fieldLine(p.path), key: result.key, field: p.path.join('.') || undefined, message: p.message });
+      problems.push({
+        file,
+        line: fieldLine(p.path),
+        key: result.key,
+        field: p.path.join('.') || undefined,
+        message: p.message,
+      });
     }
     if (result.object) {
       const key = keyOf(result.object);
       if (objects.some((o) => keyOf(o.object) === key)) {
-        problems.push({ file, line: docLine, key, message: `${key} is declared twice in this file; keep one` });
+        problems.push({
+          file,
+          line: docLine,
+          key,
+          message: `${key} is declared twice in this file; keep one`,
+        });
         continue;
       }
       objects.push({ object: result.object, line: docLine, digest: digestOf(result.object) });
@@ -107,17 +127,33 @@ interface FieldIssue {
   message: string;
 }
 
-function toObject(value: unknown, schemas: SchemaSet): { object?: SpecObject; key?: string; problems: FieldIssue[] } {
+function toObject(
+  value: unknown,
+  schemas: SchemaSet,
+): { object?: SpecObject; key?: string; problems: FieldIssue[] } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { problems: [{ path: [], message: `expected a mapping with apiVersion, kind, metadata and spec` }] };
+    return {
+      problems: [{ path: [], message: 'expected a mapping with apiVersion, kind, metadata and spec' }],
+    };
   }
   const raw = value as Record<string, unknown>;
   const kind = raw.kind as Kind;
   if (raw.apiVersion !== API_VERSION) {
-    return { problems: [{ path: ['apiVersion'], message: `expected ${API_VERSION}, got ${JSON.stringify(raw.apiVersion)}` }] };
+    return {
+      problems: [
+        { path: ['apiVersion'], message: `expected ${API_VERSION}, got ${JSON.stringify(raw.apiVersion)}` },
+      ],
+    };
   }
   if (!KINDS.includes(kind)) {
-    return { problems: [{ path: ['kind'], message: `${JSON.stringify(raw.kind)} is not allowed; allowed: ${KINDS.join(', ')}` }] };
+    return {
+      problems: [
+        {
+          path: ['kind'],
+          message: `${JSON.stringify(raw.kind)} is not allowed; allowed: ${KINDS.join(', ')}`,
+        },
+      ],
+    };
   }
   const problems: FieldIssue[] = [];
   const metadata = readMetadata(raw.metadata, problems);
@@ -128,12 +164,15 @@ function toObject(value: unknown, schemas: SchemaSet): { object?: SpecObject; ke
   const spec = raw.spec as Record<string, unknown>;
   if (kind === 'Template') {
     const sourcePath = (spec.source as { path: string }).path;
-    const escape = dumpPathProblem(sourcePath);
-    if (escape) problems.push({ path: ['spec', 'source', 'path'], message: escape });
+    const leaves = dumpPathProblem(sourcePath);
+    if (leaves) problems.push({ path: ['spec', 'source', 'path'], message: leaves });
     const imp = (spec.import ?? {}) as { timeout?: unknown };
     const timeoutSeconds = imp.timeout === undefined ? undefined : parseDuration(imp.timeout);
     if (imp.timeout !== undefined && timeoutSeconds === undefined) {
-      problems.push({ path: ['spec', 'import', 'timeout'], message: `${JSON.stringify(imp.timeout)} is not valid: ${DURATION_HELP}` });
+      problems.push({
+        path: ['spec', 'import', 'timeout'],
+        message: `${JSON.stringify(imp.timeout)} is not valid: ${DURATION_HELP}`,
+      });
     }
     if (problems.length > 0) return { key, problems };
     const templateSpec: TemplateSpec = {
@@ -148,11 +187,17 @@ function toObject(value: unknown, schemas: SchemaSet): { object?: SpecObject; ke
 
   const ttlSeconds = spec.ttl === undefined ? undefined : parseDuration(spec.ttl);
   if (spec.ttl !== undefined && ttlSeconds === undefined) {
-    problems.push({ path: ['spec', 'ttl'], message: `${JSON.stringify(spec.ttl)} is not valid: ${DURATION_HELP}` });
+    problems.push({
+      path: ['spec', 'ttl'],
+      message: `${JSON.stringify(spec.ttl)} is not valid: ${DURATION_HELP}`,
+    });
   }
   const expiresAt = spec.expiresAt === undefined ? undefined : Date.parse(spec.expiresAt as string);
   if (expiresAt !== undefined && Number.isNaN(expiresAt)) {
-    problems.push({ path: ['spec', 'expiresAt'], message: `${JSON.stringify(spec.expiresAt)} is not an RFC 3339 time` });
+    problems.push({
+      path: ['spec', 'expiresAt'],
+      message: `${JSON.stringify(spec.expiresAt)} is not an RFC 3339 time`,
+    });
   }
   if (problems.length > 0) return { key, problems };
   const databaseSpec: DatabaseSpec = {
@@ -185,7 +230,10 @@ function readMetadata(value: unknown, problems: FieldIssue[]): ObjectMeta | unde
   const meta = value as Record<string, unknown>;
   for (const field of Object.keys(meta)) {
     if (!META_FIELDS.has(field)) {
-      problems.push({ path: ['metadata', field], message: `unknown field; allowed fields here: ${[...META_FIELDS].join(', ')}` });
+      problems.push({
+        path: ['metadata', field],
+        message: `unknown field; allowed fields here: ${[...META_FIELDS].join(', ')}`,
+      });
     }
   }
   const maps: Record<'labels' | 'annotations', Record<string, string>> = { labels: {}, annotations: {} };
@@ -198,7 +246,10 @@ function readMetadata(value: unknown, problems: FieldIssue[]): ObjectMeta | unde
     }
     for (const [k, v] of Object.entries(map)) {
       if (typeof v !== 'string') {
-        problems.push({ path: ['metadata', field, k], message: `expected a string, got ${typeof v}; quote the value` });
+        problems.push({
+          path: ['metadata', field, k],
+          message: `expected a string, got ${typeof v}; quote the value`,
+        });
       } else {
         maps[field][k] = v;
       }

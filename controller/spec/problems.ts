@@ -13,6 +13,8 @@ export interface SpecProblem {
 /** `specs/a.yaml:12: Database/alice: spec.ttl: ...`: file first, so editors and grep can jump to it. */
 export function formatProblem(problem: SpecProblem): string {
   const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}`;
-  const parts = [where, problem.key, problem.field, problem.message].filter((p) => p !== undefined && p !== '');
+  const parts = [where, problem.key, problem.field, problem.message].filter(
+    (p) => p !== undefined && p !== '',
+  );
   return parts.join(': ');
 }

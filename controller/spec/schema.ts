@@ -40,7 +40,8 @@ export function defaultCrdsDir(): string {
     const candidate = path.join(dir, 'crds-examples');
     if (existsSync(path.join(candidate, 'template.crd.yaml'))) return candidate;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('Cannot find crds-examples/ above the controller code: reinstall myaas');
+    if (parent === dir)
+      throw new Error('Cannot find crds-examples/ above the controller code: reinstall myaas');
     dir = parent;
   }
 }
@@ -60,14 +61,20 @@ function closeObjects(schema: JsonSchema): JsonSchema {
         Object.entries(value as Record<string, JsonSchema>).map(([name, sub]) => [name, closeObjects(sub)]),
       );
     } else if (Array.isArray(value)) {
-      out[key] = value.map((item) => (item && typeof item === 'object' ? closeObjects(item as JsonSchema) : item));
+      out[key] = value.map((item) =>
+        item && typeof item === 'object' ? closeObjects(item as JsonSchema) : item,
+      );
     } else if (value && typeof value === 'object' && key !== 'default' && key !== 'enum') {
       out[key] = closeObjects(value as JsonSchema);
     } else {
       out[key] = value;
     }
   }
-  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) {
+  if (
+    out.properties &&
+    out.additionalProperties === undefined &&
+    !out['x-kubernetes-preserve-unknown-fields']
+  ) {
     out.additionalProperties = false;
   }
   return out;
@@ -76,7 +83,11 @@ function closeObjects(schema: JsonSchema): JsonSchema {
 function readCrd(crdsDir: string, kind: Kind): JsonSchema {
   const file = path.join(crdsDir, `${kind.toLowerCase()}.crd.yaml`);
   const crd = parseYaml(readFileSync(file, 'utf8')) as {
-    spec?: { names?: { kind?: string }; group?: string; versions?: { name: string; schema?: { openAPIV3Schema?: JsonSchema } }[] };
+    spec?: {
+      names?: { kind?: string };
+      group?: string;
+      versions?: { name: string; schema?: { openAPIV3Schema?: JsonSchema } }[];
+    };
   };
   const [group, version] = API_VERSION.split('/');
   if (crd.spec?.names?.kind !== kind || crd.spec.group !== group) {
@@ -87,8 +98,10 @@ function readCrd(crdsDir: string, kind: Kind): JsonSchema {
   return schema;
 }
 
-const quote = (value: unknown): string => (typeof value === 'string' ? `\`${value}\`` : JSON.stringify(value));
-const typeOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+const quote = (value: unknown): string =>
+  typeof value === 'string' ? `\`${value}\`` : JSON.stringify(value);
+const typeOf = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 
 function describe(error: ErrorObject): string {
   const parent = error.parentSchema as JsonSchema | undefined;

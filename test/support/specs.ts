@@ -15,7 +15,12 @@ export function templateObject(name: string, spec: Fields = {}, metadata: Fields
 }
 
 export function databaseObject(name: string, spec: Fields = {}, metadata: Fields = {}): Fields {
-  return { apiVersion: API_VERSION, kind: 'Database', metadata: { name, ...metadata }, spec: { template: 'shop', ...spec } };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Database',
+    metadata: { name, ...metadata },
+    spec: { template: 'shop', ...spec },
+  };
 }
 
 /** A multi-document YAML file of the given objects. */

@@ -39,7 +39,10 @@ describe('CRDs as the one source of truth', () => {
     const changed = mkdtempSync(path.join(tmpdir(), 'myaas-crds-'));
     cpSync(crdsDir, changed, { recursive: true });
     const crdFile = path.join(changed, 'database.crd.yaml');
-    writeFileSync(crdFile, readFileSync(crdFile, 'utf8').replace('enum: [Running, Stopped]', 'enum: [Running, Stopped, Paused]'));
+    writeFileSync(
+      crdFile,
+      readFileSync(crdFile, 'utf8').replace('enum: [Running, Stopped]', 'enum: [Running, Stopped, Paused]'),
+    );
     const after = parseSpecFile(Buffer.from(spec), 'a.yaml', loadSchemas(changed));
     expect(after.problems).toEqual([]);
   });

@@ -29,7 +29,9 @@ describe('parseSpecFile', () => {
 
   it('gives equal digests to equal content however it is formatted', () => {
     const a = parse(specFile(databaseObject('alice', { ttl: 60 })));
-    const b = parse('{"apiVersion":"myaas.dev/v1alpha1","kind":"Database","metadata":{"name":"alice"},\n"spec":{"ttl":"60","template":"shop"}}');
+    const b = parse(
+      '{"apiVersion":"myaas.dev/v1alpha1","kind":"Database","metadata":{"name":"alice"},\n"spec":{"ttl":"60","template":"shop"}}',
+    );
     expect(a.objects[0]!.digest).toBe(b.objects[0]!.digest);
   });
 
@@ -68,19 +70,30 @@ describe('parseSpecFile', () => {
   it('reports bad durations', () => {
     for (const ttl of ['8x', '0', '-5', 'soon', 0, 1.5]) {
       const [message] = messages(specFile(databaseObject('alice', { ttl })));
-      expect(message).toMatch(/^specs\/x\.yaml:7: Database\/alice: spec\.ttl: .* is not valid: .*30s, 15m, 8h, 7d/);
+      expect(message).toMatch(
+        /^specs\/x\.yaml:7: Database\/alice: spec\.ttl: .* is not valid: .*30s, 15m, 8h, 7d/,
+      );
     }
   });
 
   it('accepts every duration form', () => {
-    for (const [ttl, seconds] of [['30s', 30], ['15m', 900], ['8h', 28800], ['7d', 604800], [120, 120], ['45', 45]] as const) {
+    for (const [ttl, seconds] of [
+      ['30s', 30],
+      ['15m', 900],
+      ['8h', 28800],
+      ['7d', 604800],
+      [120, 120],
+      ['45', 45],
+    ] as const) {
       const result = parse(specFile(databaseObject('alice', { ttl })));
       expect(result.objects[0]!.object.spec).toMatchObject({ ttlSeconds: seconds });
     }
   });
 
   it('refuses ttl together with expiresAt', () => {
-    expect(messages(specFile(databaseObject('alice', { ttl: '1h', expiresAt: '2030-01-01T00:00:00Z' })))).toEqual([
+    expect(
+      messages(specFile(databaseObject('alice', { ttl: '1h', expiresAt: '2030-01-01T00:00:00Z' }))),
+    ).toEqual([
       'specs/x.yaml:6: Database/alice: spec: ttl and expiresAt are exclusive; give one of them, or neither.',
     ]);
   });
@@ -98,11 +111,17 @@ describe('parseSpecFile', () => {
     expect(messages(specFile(templateObject('shop', { source: { path: 'a/../../x.sql' } })))).toEqual([
       'specs/x.yaml:8: Template/shop: spec.source.path: `a/../../x.sql` leaves the dumps dir (..); give a path inside it, e.g. shop.sql.gz',
     ]);
-    expect(messages(specFile(templateObject('shop', { source: { path: 'shop.csv' } })))[0]).toContain('ending in .sql or .sql.gz');
+    expect(messages(specFile(templateObject('shop', { source: { path: 'shop.csv' } })))[0]).toContain(
+      'ending in .sql or .sql.gz',
+    );
   });
 
   it('reports missing required fields with what they are', () => {
-    expect(messages(specFile({ apiVersion: 'myaas.dev/v1alpha1', kind: 'Database', metadata: { name: 'a' }, spec: {} }))).toEqual([
+    expect(
+      messages(
+        specFile({ apiVersion: 'myaas.dev/v1alpha1', kind: 'Database', metadata: { name: 'a' }, spec: {} }),
+      ),
+    ).toEqual([
       'specs/x.yaml:5: Database/a: spec.template: is required: Name of the Template to clone (a DNS-1123 label, e.g. shop).',
     ]);
   });
@@ -117,19 +136,27 @@ describe('parseSpecFile', () => {
   });
 
   it('reports YAML syntax errors with their line', () => {
-    expect(messages('apiVersion: myaas.dev/v1alpha1\nkind: [Database\n')[0]).toMatch(/^specs\/x\.yaml:\d+: YAML: /);
+    expect(messages('apiVersion: myaas.dev/v1alpha1\nkind: [Database\n')[0]).toMatch(
+      /^specs\/x\.yaml:\d+: YAML: /,
+    );
   });
 
   it('refuses invalid UTF-8, oversized files and duplicate keys in one file', () => {
-    expect(parseSpecFile(Buffer.from([0x6b, 0xff, 0xfe]), 'f.yaml', schemas).problems[0]!.message).toContain('not valid UTF-8');
-    expect(parseSpecFile(Buffer.alloc(2 * 1024 * 1024, 0x20), 'f.yaml', schemas).problems[0]!.message).toContain('limited to');
+    expect(parseSpecFile(Buffer.from([0x6b, 0xff, 0xfe]), 'f.yaml', schemas).problems[0]!.message).toContain(
+      'not valid UTF-8',
+    );
+    expect(
+      parseSpecFile(Buffer.alloc(2 * 1024 * 1024, 0x20), 'f.yaml', schemas).problems[0]!.message,
+    ).toContain('limited to');
     const dup = messages(specFile(databaseObject('a'), databaseObject('a')));
     expect(dup).toEqual(['specs/x.yaml:8: Database/a: Database/a is declared twice in this file; keep one']);
   });
 
   it('skips empty documents and refuses non-mappings', () => {
     expect(parse('---\n---\n').problems).toEqual([]);
-    expect(messages('- a\n- b\n')).toEqual(['specs/x.yaml:1: expected a mapping with apiVersion, kind, metadata and spec']);
+    expect(messages('- a\n- b\n')).toEqual([
+      'specs/x.yaml:1: expected a mapping with apiVersion, kind, metadata and spec',
+    ]);
   });
 
   it('refuses unknown metadata fields and non-string annotations', () => {

@@ -1,0 +1,75 @@
+import path from 'node:path';
+
+export const RUNTIMES = ['process', 'docker'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+export const STORAGES = ['auto', 'btrfs', 'copy'] as const;
+export type StorageName = (typeof STORAGES)[number];
+
+/** Everything the controller is configured with; flags and MYAAS_* env vars fill it. */
+export interface ControllerConfig {
+  readonly specsDir: string;
+  readonly dumpsDir: string;
+  readonly dataDir: string;
+  readonly runtime: RuntimeName;
+  readonly storage: StorageName;
+  /** Default image for templates that name none (docker runtime). */
+  readonly image: string;
+  /** host:port the HTTP API listens on. */
+  readonly listen: string;
+  /** Host name given to users in connection info. */
+  readonly hostname: string;
+  /** Schema a dump is loaded into when its Template names none. */
+  readonly defaultDatabase: string;
+  /** User name of each database's own account. */
+  readonly databaseUser: string;
+  readonly reconcileConcurrency: number;
+  readonly importConcurrency: number;
+  readonly resyncSeconds: number;
+  /** Template versions kept per template, current included. */
+  readonly versionsToKeep: number;
+  /** `<name>.sql[.gz]` files in the dumps dir with no Template spec become templates. */
+  readonly implicitTemplates: boolean;
+  /** A pass may remove at most this many databases without confirmation... */
+  readonly deletionGuardMax: number;
+  /** ...or at most this fraction of them: it is held when both are exceeded. */
+  readonly deletionGuardFraction: number;
+  /** Memory bound for an import server's buffer pool, in MiB. */
+  readonly importMemoryMiB: number;
+  /** Memory limit of each database container, in MiB (0: none). */
+  readonly databaseMemoryMiB: number;
+  /** How long a database may take to accept connections after its server starts. */
+  readonly readyTimeoutSeconds: number;
+  /** Default import timeout, when a Template does not set spec.import.timeout. */
+  readonly importTimeoutSeconds: number;
+  /** uid:gid the database servers run as in containers: the official images' mysql user. */
+  readonly containerUser: string;
+  /** Optional bearer token guarding the API. */
+  readonly apiToken?: string;
+}
+
+export function defaultConfig(cwd = process.cwd()): ControllerConfig {
+  return {
+    specsDir: path.join(cwd, 'specs'),
+    dumpsDir: path.join(cwd, 'specs', 'dumps'),
+    dataDir: path.join(cwd, '.data'),
+    runtime: 'process',
+    storage: 'auto',
+    image: 'mariadb:11.4',
+    listen: '127.0.0.1:5001',
+    hostname: 'localhost',
+    defaultDatabase: 'default',
+    databaseUser: 'myaas',
+    reconcileConcurrency: 8,
+    importConcurrency: 1,
+    resyncSeconds: 30,
+    versionsToKeep: 2,
+    implicitTemplates: true,
+    deletionGuardMax: 3,
+    deletionGuardFraction: 0.5,
+    importMemoryMiB: 1024,
+    databaseMemoryMiB: 0,
+    readyTimeoutSeconds: 60,
+    importTimeoutSeconds: 6 * 3600,
+    containerUser: '999:999',
+  };
+}

@@ -1,0 +1,193 @@
+import { readdir } from 'node:fs/promises';
+import type { ControllerConfig } from './config.js';
+import type { Layout } from './layout.js';
+import type { Logger } from './log.js';
+import { DatabaseReconciler } from './reconcile/database-reconciler.js';
+import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
+import { TemplateReconciler } from './reconcile/template-reconciler.js';
+import { WorkQueue } from './reconcile/work-queue.js';
+import type { Runtime } from './runtime/runtime.js';
+import type { DesiredState } from './source/spec-folder.js';
+import { isValidName } from './spec/names.js';
+import { type ObjectKey, parseKey } from './spec/types.js';
+import type { StatusStore } from './state/status-store.js';
+import type { Storage } from './storage/storage.js';
+import { Importer } from './templates/importer.js';
+import { TemplateVersions } from './templates/template-versions.js';
+
+export interface ControllerParts {
+  readonly config: ControllerConfig;
+  readonly log: Logger;
+  /** Already started: its initial scan is complete before the controller starts. */
+  readonly desired: DesiredState;
+  readonly storage: Storage;
+  readonly runtime: Runtime;
+  readonly store: StatusStore;
+  readonly layout: Layout;
+}
+
+/**
+ * The loop: keys from the desired state, from runtime events and from a periodic resync go into one
+ * work queue; each is reconciled by the reconciler of its kind. Nothing here acts on resources.
+ */
+export class Controller {
+  readonly parts: ControllerParts;
+  readonly versions: TemplateVersions;
+  readonly databaseGuard: DeletionGuard;
+  readonly templateGuard: DeletionGuard;
+  readonly #queue: WorkQueue<ObjectKey>;
+  readonly #templates: TemplateReconciler;
+  readonly #databases: DatabaseReconciler;
+  readonly #log: Logger;
+  #unsubscribe: (() => void)[] = [];
+  #resync: NodeJS.Timeout | undefined;
+
+  constructor(parts: ControllerParts) {
+    this.parts = parts;
+    const { config, log, desired, storage, runtime, store, layout } = parts;
+    this.#log = log.child({ component: 'controller' });
+    this.versions = new TemplateVersions(layout);
+    this.databaseGuard = new DeletionGuard({
+      what: 'database',
+      max: config.deletionGuardMax,
+      fraction: config.deletionGuardFraction,
+      inventory: () => this.#databaseInventory(),
+      log: this.#log,
+    });
+    this.templateGuard = new DeletionGuard({
+      what: 'template',
+      max: config.deletionGuardMax,
+      fraction: config.deletionGuardFraction,
+      inventory: () => this.#templateInventory(),
+      log: this.#log,
+    });
+    this.#queue = new WorkQueue<ObjectKey>({
+      log: this.#log,
+      concurrency: config.reconcileConcurrency,
+      reconcile: (key, keyLog) => {
+        const { kind, name } = parseKey(key);
+        return kind === 'Template'
+          ? this.#templates.reconcile(name, keyLog)
+          : this.#databases.reconcile(name, keyLog);
+      },
+    });
+    const enqueue = (key: ObjectKey) => this.#queue.add(key);
+    this.#templates = new TemplateReconciler({
+      config,
+      desired,
+      store,
+      layout,
+      storage,
+      runtime,
+      versions: this.versions,
+      importer: new Importer({ layout, storage, runtime, versions: this.versions, log }),
+      guard: this.templateGuard,
+      enqueue,
+      log: this.#log,
+    });
+    this.#databases = new DatabaseReconciler({
+      config,
+      desired,
+      store,
+      layout,
+      storage,
+      runtime,
+      versions: this.versions,
+      guard: this.databaseGuard,
+      log: this.#log,
+    });
+  }
+
+  /** Asks for a reconcile of one object now. */
+  enqueue(key: ObjectKey): void {
+    this.#queue.add(key);
+  }
+
+  get importing(): ReadonlySet<string> {
+    return this.#templates.importing;
+  }
+
+  async start(): Promise<void> {
+    const { desired, runtime, config } = this.parts;
+    if (!desired.synced)
+      throw new Error('the desired state must finish its initial scan before the controller starts');
+    this.#unsubscribe.push(desired.subscribe((keys) => keys.forEach((k) => this.#queue.add(k))));
+    this.#unsubscribe.push(
+      runtime.watch((event) => {
+        if (event.action === 'reconnect') void this.resync();
+        else if (isValidName(event.owner))
+          this.#queue.add(`${event.role === 'Import' ? 'Template' : 'Database'}/${event.owner}`);
+      }),
+    );
+    await this.resync();
+    this.#resync = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
+    this.#resync.unref();
+    this.#log.info({ runtime: runtime.name, storage: this.parts.storage.name }, 'controller started');
+  }
+
+  /** Enqueues every key that is desired or exists: lost events and orphans are found here. */
+  async resync(): Promise<void> {
+    try {
+      const keys = new Set<ObjectKey>(this.parts.desired.list().map((r) => r.key));
+      for (const key of await this.#discoveredKeys()) keys.add(key);
+      for (const key of keys) this.#queue.add(key);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'resync failed; trying again at the next one');
+    }
+  }
+
+  /** Waits until no reconcile is queued or running (tests and benchmarks). */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  /** Stops reconciling; servers keep running. */
+  async stop(): Promise<void> {
+    clearInterval(this.#resync);
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    await this.#templates.stop();
+    await this.#queue.stop();
+    this.#log.info('controller stopped; databases keep running');
+  }
+
+  async #discoveredKeys(): Promise<ObjectKey[]> {
+    const { layout, runtime, store } = this.parts;
+    const keys: ObjectKey[] = [...store.keys('Template'), ...store.keys('Database')];
+    for (const name of await listNames(layout.templatesDir)) keys.push(`Template/${name}`);
+    for (const entry of await listNames(layout.workDir, true)) keys.push(`Template/${entry.split('@')[0]}`);
+    for (const name of await listNames(layout.databasesDir)) keys.push(`Database/${name}`);
+    for (const server of await runtime.list()) {
+      if (isValidName(server.owner))
+        keys.push(`${server.role === 'Import' ? 'Template' : 'Database'}/${server.owner}`);
+    }
+    return keys;
+  }
+
+  async #databaseInventory(): Promise<DeletionInventory> {
+    const { desired, layout, runtime } = this.parts;
+    const existing = new Set(await listNames(layout.databasesDir));
+    for (const server of await runtime.list()) if (server.role === 'Database') existing.add(server.owner);
+    const wanted = new Set(desired.list('Database').map((r) => r.object.metadata.name));
+    const trusted = desired.synced && desired.available;
+    return { existing, unwanted: new Set(trusted ? [...existing].filter((n) => !wanted.has(n)) : []) };
+  }
+
+  async #templateInventory(): Promise<DeletionInventory> {
+    const { desired, layout } = this.parts;
+    const existing = new Set(await listNames(layout.templatesDir));
+    const wanted = new Set(desired.list('Template').map((r) => r.object.metadata.name));
+    const trusted = desired.synced && desired.available;
+    return { existing, unwanted: new Set(trusted ? [...existing].filter((n) => !wanted.has(n)) : []) };
+  }
+}
+
+/** Entries of a folder that are valid object names (or `<name>@...` work volumes), none when missing. */
+async function listNames(dir: string, work = false): Promise<string[]> {
+  try {
+    const entries = await readdir(dir);
+    return entries.filter((e) => isValidName(work ? e.split('@')[0] : e));
+  } catch {
+    return [];
+  }
+}

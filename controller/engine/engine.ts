@@ -1,0 +1,65 @@
+import type { EngineName } from '../spec/types.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** What the controller hands to a database's user. */
+export interface ConnectionInfo extends Endpoint, Credentials {
+  readonly database: string;
+}
+
+/**
+ * Everything engine-specific, in one place: how a server is configured and initialised, how a dump
+ * is fed to its client, how readiness and credentials are checked and set. Runtimes and reconcilers
+ * speak only to this interface (MariadbEngine covers mariadb and mysql; postgres joins later).
+ */
+export interface Engine {
+  readonly name: EngineName;
+  /** Data directory and port inside the official image. */
+  readonly containerDataDir: string;
+  readonly containerPort: number;
+  /** The account the controller administers servers with. */
+  readonly adminUser: string;
+  /** Official-image env that initialises an empty datadir with an admin password and a schema. */
+  initEnv(adminPassword: string, database: string): Record<string, string>;
+  /** Server options for an import: fast and unsafe, because a failed import is thrown away. */
+  importServerArgs(memoryMiB: number): string[];
+  /** Server options for a database clone. */
+  serveServerArgs(): string[];
+  /** The engine's own client reading a dump on stdin (argv and env; the password never in argv). */
+  importClient(
+    endpoint: Endpoint,
+    admin: Credentials,
+    database: string,
+  ): { argv: string[]; env: Record<string, string> };
+  /** Resolves once a client can connect and run a query; rejects with the last error at the deadline. */
+  waitReady(
+    endpoint: Endpoint,
+    admin: Credentials,
+    deadline: number,
+    isAlive?: () => Promise<boolean>,
+  ): Promise<void>;
+  /**
+   * First start of a clone: gives it its own admin password (replacing the template's) and its own
+   * user account. Idempotent: safe to run again after a crash half-way.
+   */
+  configureClone(
+    endpoint: Endpoint,
+    admins: Credentials[],
+    newAdmin: Credentials,
+    user: Credentials,
+  ): Promise<void>;
+  /** Adjusts a fresh clone's files before its first start (e.g. MySQL's server_uuid). */
+  prepareClone(dataDir: string): Promise<void>;
+  /** Shell command a user types to connect. */
+  connectCommand(info: ConnectionInfo): string;
+  /** The dump line an error happened at, from the client's message, when it says. */
+  errorLine(clientOutput: string): number | undefined;
+}

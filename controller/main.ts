@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { printValidateReport, validatePaths } from './cli/validate.js';
+import { type ControllerConfig, RUNTIMES, STORAGES, defaultConfig } from './config.js';
+import { createLogger } from './log.js';
+import { startController } from './run.js';
+import { loadSchemas } from './spec/schema.js';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer from 1 up');
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('myaas')
+    .description('Instant, disposable MySQL/MariaDB databases cloned from copy-on-write templates')
+    .showHelpAfterError();
+
+  const defaults = defaultConfig();
+  program
+    .command('controller')
+    .description('run the controller: watch the specs dir and make databases and templates match it')
+    .addOption(
+      new Option('--specs <dir>', 'specs dir (YAML)').env('MYAAS_SPECS_DIR').default(defaults.specsDir),
+    )
+    .addOption(
+      new Option('--dumps <dir>', 'dumps dir (.sql, .sql.gz)')
+        .env('MYAAS_DUMPS_DIR')
+        .default(defaults.dumpsDir),
+    )
+    .addOption(
+      new Option('--data <dir>', 'data root (templates, clones, state)')
+        .env('MYAAS_DATA_DIR')
+        .default(defaults.dataDir),
+    )
+    .addOption(
+      new Option('--runtime <name>', 'where servers run')
+        .choices(RUNTIMES)
+        .env('MYAAS_RUNTIME')
+        .default(defaults.runtime),
+    )
+    .addOption(
+      new Option('--storage <name>', 'how datadirs are cloned')
+        .choices(STORAGES)
+        .env('MYAAS_STORAGE')
+        .default(defaults.storage),
+    )
+    .addOption(
+      new Option('--image <image>', 'default server image (docker runtime)')
+        .env('MYAAS_IMAGE')
+        .default(defaults.image),
+    )
+    .addOption(
+      new Option('--listen <host:port>', 'HTTP API address').env('MYAAS_LISTEN').default(defaults.listen),
+    )
+    .addOption(
+      new Option('--hostname <host>', 'host name given to users')
+        .env('MYAAS_HOSTNAME')
+        .default(defaults.hostname),
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'reconciles at once')
+        .argParser(positiveInt)
+        .default(defaults.reconcileConcurrency),
+    )
+    .addOption(
+      new Option('--import-concurrency <n>', 'imports at once')
+        .argParser(positiveInt)
+        .default(defaults.importConcurrency),
+    )
+    .addOption(
+      new Option('--resync <seconds>', 'full resync period')
+        .argParser(positiveInt)
+        .default(defaults.resyncSeconds),
+    )
+    .addOption(
+      new Option('--keep-versions <n>', 'template versions kept')
+        .argParser(positiveInt)
+        .default(defaults.versionsToKeep),
+    )
+    .addOption(
+      new Option('--import-memory <MiB>', 'buffer pool of an import server')
+        .argParser(positiveInt)
+        .env('MYAAS_IMPORT_MEMORY_MIB')
+        .default(defaults.importMemoryMiB),
+    )
+    .addOption(new Option('--no-implicit-templates', 'do not make templates of unclaimed dumps'))
+    .action(async (options) => {
+      const config: ControllerConfig = {
+        ...defaults,
+        specsDir: path.resolve(options.specs),
+        dumpsDir: path.resolve(options.dumps),
+        dataDir: path.resolve(options.data),
+        runtime: options.runtime,
+        storage: options.storage,
+        image: options.image,
+        listen: options.listen,
+        hostname: options.hostname,
+        reconcileConcurrency: options.concurrency,
+        importConcurrency: options.importConcurrency,
+        resyncSeconds: options.resync,
+        versionsToKeep: options.keepVersions,
+        implicitTemplates: options.implicitTemplates,
+        importMemoryMiB: options.importMemory,
+        ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
+      };
+      const log = createLogger();
+      let running: Awaited<ReturnType<typeof startController>>;
+      try {
+        running = await startController(config, log);
+      } catch (error) {
+        log.fatal({ err: error }, (error as Error).message);
+        process.stderr.write(`myaas: ${(error as Error).message}\n`);
+        process.exit(2);
+      }
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping; databases keep running');
+        await running.stop();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+
+  program
+    .command('validate')
+    .description('check spec files and folders as the controller would; exit 1 on any problem')
+    .argument('<paths...>', 'files or folders')
+    .action(async (paths: string[]) => {
+      const report = await validatePaths(paths, loadSchemas());
+      process.exitCode = printValidateReport(report, (line) => process.stdout.write(`${line}\n`));
+    });
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

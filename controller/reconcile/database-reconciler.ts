@@ -1,0 +1,431 @@
+import type { ControllerConfig } from '../config.js';
+import type { Credentials, Engine } from '../engine/engine.js';
+import { engineFor } from '../engine/mariadb-engine.js';
+import type { Layout } from '../layout.js';
+import type { Logger } from '../log.js';
+import type { Runtime, ServerInfo } from '../runtime/runtime.js';
+import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
+import { type DatabaseObject, RESET_ANNOTATION } from '../spec/types.js';
+import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
+import type { CloneMethod, Storage } from '../storage/storage.js';
+import type { TemplateVersions, VersionMeta } from '../templates/template-versions.js';
+import { newSecret } from '../util/files.js';
+import type { DeletionGuard } from './deletion-guard.js';
+import type { ReconcileResult } from './work-queue.js';
+
+export type DatabasePhase = 'Pending' | 'Cloning' | 'Starting' | 'Ready' | 'Stopped' | 'Expired' | 'Failed';
+
+export interface DatabaseStatus {
+  phase: DatabasePhase;
+  message?: string;
+  observedGeneration?: number;
+  template?: string;
+  createdAt?: string;
+  expiresAt?: string;
+  expiredAt?: string;
+  templateVersion?: string;
+  cloneMethod?: CloneMethod;
+  /** Docker's words for the server's state ("Up 2 hours"), for the seed API. */
+  serverStatus?: string;
+  connection?: { host: string; port: number; user: string; database: string };
+  conditions: Condition[];
+}
+
+/** The controller's bookkeeping for one database: credentials and lifetime, never what exists. */
+export interface DatabaseRecord {
+  template: string;
+  /** Epoch ms of the clone's creation: ttl counts from here. */
+  createdAt?: number;
+  user: Credentials;
+  /** This database's own admin password (replaces the template's at first start). */
+  adminPassword: string;
+  /** Host port last served on: reused after a restart or a reset. */
+  port?: number;
+  templateVersion?: string;
+  database?: string;
+  image?: string;
+  engine?: Engine['name'];
+  /** Credentials were set in the current clone. */
+  configured: boolean;
+  resetToken: string;
+  protected: boolean;
+  /** Set when the database expired: not recreated while the spec keeps this digest. */
+  expired?: { at: number; digest: string };
+}
+
+export interface DatabaseReconcilerDeps {
+  readonly config: ControllerConfig;
+  readonly desired: DesiredState;
+  readonly store: StatusStore;
+  readonly layout: Layout;
+  readonly storage: Storage;
+  readonly runtime: Runtime;
+  readonly versions: TemplateVersions;
+  readonly guard: DeletionGuard;
+  readonly log: Logger;
+  /** Seconds a running server gets to shut down cleanly. @default 60 */
+  readonly stopTimeoutSeconds?: number;
+}
+
+/** Longest wait between two looks at a healthy database (the resync covers the rest). */
+const MAX_REQUEUE_MS = 3600_000;
+
+/**
+ * Reconciles `Database/<name>`: clones the template's current version, runs a server on the clone,
+ * gives it its own credentials, stops, restarts, resets, expires and removes it. Every pass looks at
+ * what exists (servers by label, the clone by path) and acts on the difference.
+ */
+export class DatabaseReconciler {
+  readonly #deps: DatabaseReconcilerDeps;
+
+  constructor(deps: DatabaseReconcilerDeps) {
+    this.#deps = deps;
+  }
+
+  async reconcile(name: string, log: Logger): Promise<ReconcileResult> {
+    const { desired, store, layout, storage, runtime } = this.#deps;
+    const key = `Database/${name}` as const;
+    const spec = desired.get(key) as SpecRecord | undefined;
+    const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
+    const clone = layout.databaseDir(name);
+    const servers = (await runtime.list()).filter((s) => s.role === 'Database' && s.owner === name);
+    const cloneExists = await storage.exists(clone);
+
+    if (!spec) {
+      if (!desired.synced || !desired.available) return undefined;
+      return this.#removeUnwanted(name, stored?.record, servers, cloneExists, log);
+    }
+    const db = spec.object as DatabaseObject;
+    const status: DatabaseStatus = stored?.status ?? { phase: 'Pending', conditions: [] };
+    status.observedGeneration = spec.generation;
+    status.template = db.spec.template;
+    let record = stored?.record;
+
+    // Expired earlier and the spec has not changed since: stays expired, resources stay gone.
+    if (record?.expired && record.expired.digest === spec.digest) {
+      await this.#removeResources(servers, cloneExists ? clone : undefined);
+      return undefined;
+    }
+    // A changed spec after expiry gives a fresh database.
+    if (record?.expired) record = undefined;
+    if (!record) {
+      record = {
+        template: db.spec.template,
+        user: { user: this.#deps.config.databaseUser, password: newSecret() },
+        adminPassword: newSecret(),
+        configured: false,
+        resetToken: db.metadata.annotations[RESET_ANNOTATION] ?? '',
+        protected: db.spec.protected,
+      };
+    }
+    record.protected = db.spec.protected;
+
+    const now = Date.now();
+    let expiresAt = expiryOf(db, record);
+    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
+    if (expiresAt !== undefined && now >= expiresAt) {
+      if (db.spec.protected) {
+        status.conditions = setCondition(
+          status.conditions,
+          'Expired',
+          'False',
+          'Protected',
+          'past its expiry but protected: not removed',
+        );
+      } else {
+        await this.#removeResources(servers, cloneExists ? clone : undefined);
+        record.expired = { at: now, digest: spec.digest };
+        record.configured = false;
+        status.phase = 'Expired';
+        status.expiredAt = new Date(now).toISOString();
+        status.message = `expired at ${status.expiresAt}; change ttl/expiresAt or re-add the spec for a fresh one`;
+        status.connection = undefined;
+        status.serverStatus = undefined;
+        status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
+        await store.save(key, status, record);
+        await store.event(key, 'Normal', 'Expired', status.message);
+        return undefined;
+      }
+    }
+
+    // Reset: a fresh clone of the template's current version, same name, port and credentials.
+    const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? '';
+    let fresh = !cloneExists;
+    if (cloneExists && resetToken !== record.resetToken) {
+      const current = await this.#deps.versions.current(db.spec.template);
+      if (!current)
+        return this.#pending(
+          key,
+          status,
+          record,
+          `reset waits: template ${db.spec.template} has no ready version`,
+        );
+      log.info({ from: record.templateVersion, to: current.version }, 'resetting to the template');
+      await this.#removeResources(servers, clone);
+      servers.length = 0;
+      fresh = true;
+    }
+    record.resetToken = resetToken;
+
+    let version: VersionMeta | undefined;
+    if (fresh) {
+      version = await this.#deps.versions.current(db.spec.template);
+      if (!version) {
+        return this.#pending(
+          key,
+          status,
+          record,
+          `waiting for template ${db.spec.template} to have a ready version`,
+        );
+      }
+      record.templateVersion = version.version;
+      record.database = version.database;
+      record.image = version.image;
+      record.engine = version.engine;
+      record.configured = false;
+      record.createdAt ??= now;
+      status.phase = 'Cloning';
+      status.createdAt = new Date(record.createdAt).toISOString();
+      // Recorded before the clone exists, so a crash here leaves credentials to adopt the clone with.
+      await store.save(key, status, record);
+      for (const server of servers) await runtime.remove(server.id);
+      servers.length = 0;
+      await storage.remove(clone);
+      status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
+      await engineFor(version.engine).prepareClone(clone);
+      await store.event(
+        key,
+        'Normal',
+        'Cloned',
+        `cloned ${db.spec.template}/${version.version} (${status.cloneMethod})`,
+      );
+    }
+    status.templateVersion = record.templateVersion;
+    record.createdAt ??= now;
+    status.createdAt = new Date(record.createdAt).toISOString();
+    expiresAt = expiryOf(db, record);
+    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
+
+    if (db.spec.state === 'Stopped') {
+      for (const server of servers.filter((s) => s.running)) {
+        await runtime.stop(server.id, this.#deps.stopTimeoutSeconds ?? 60);
+      }
+      status.phase = 'Stopped';
+      status.message = 'stopped; data kept (set state: Running to start it)';
+      status.serverStatus = servers[0] ? (await runtime.inspect(servers[0].id))?.status : undefined;
+      status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
+      await store.save(key, status, record);
+      return this.#requeueForExpiry(expiresAt);
+    }
+    return this.#run(key, db, status, record, servers, expiresAt, log);
+  }
+
+  async #run(
+    key: `Database/${string}`,
+    db: DatabaseObject,
+    status: DatabaseStatus,
+    record: DatabaseRecord,
+    servers: ServerInfo[],
+    expiresAt: number | undefined,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const { runtime, store, config, layout } = this.#deps;
+    const engine = engineFor(record.engine ?? 'mariadb');
+    // One server per database: a stale one (other version, a duplicate) goes.
+    let server: ServerInfo | undefined;
+    for (const candidate of servers.sort(
+      (a, b) => Number(b.running) - Number(a.running) || b.createdAt - a.createdAt,
+    )) {
+      const wrongPort =
+        db.spec.port !== undefined && candidate.running && candidate.hostPort !== db.spec.port;
+      if (!server && candidate.templateVersion === record.templateVersion && !wrongPort) server = candidate;
+      else await runtime.remove(candidate.id);
+    }
+    const started = Date.now();
+    if (!server) {
+      status.phase = 'Starting';
+      const spec = {
+        role: 'Database' as const,
+        owner: db.metadata.name,
+        template: db.spec.template,
+        templateVersion: record.templateVersion ?? '',
+        image: record.image ?? config.image,
+        dataDir: layout.databaseDir(db.metadata.name),
+        env: {},
+        args: engine.serveServerArgs(),
+        ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
+      };
+      const port = db.spec.port ?? record.port;
+      try {
+        server = await runtime.create({ ...spec, ...(port ? { hostPort: port } : {}) });
+      } catch (error) {
+        // The old port may be taken now: any port will do unless the spec fixes one.
+        if (db.spec.port !== undefined || port === undefined) throw error;
+        log.info({ port, err: (error as Error).message }, 'previous port unavailable; choosing another');
+        server = await runtime.create(spec);
+      }
+    } else if (!server.running) {
+      log.info({ status: server.status }, 'server not running: starting it');
+      server = await runtime.start(server.id);
+    }
+    if (!server.running || !server.hostPort) {
+      const logs = await runtime.logs(server.id, 15);
+      return this.#fail(key, status, record, `server exited at start (${server.status}): ${logs}`);
+    }
+    const endpoint = { host: runtime.connectHost, port: server.hostPort };
+    const admin = { user: engine.adminUser, password: record.adminPassword };
+    const deadline = Date.now() + config.readyTimeoutSeconds * 1000;
+    const serverId = server.id;
+    const alive = async () => (await runtime.inspect(serverId))?.running ?? false;
+    try {
+      if (!record.configured) {
+        // The clone still has the template's admin password: log in with it once, then replace it.
+        const templateAdmins = (await this.#deps.versions.list(db.spec.template))
+          .filter((v) => v.version === record.templateVersion)
+          .map((v) => ({ user: engine.adminUser, password: v.adminPassword }));
+        await engine.waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive).catch(async (error) => {
+          if ((error as { code?: string }).code !== 'ER_ACCESS_DENIED_ERROR') throw error;
+          await engine.waitReady(endpoint, admin, deadline, alive);
+        });
+        await engine.configureClone(endpoint, templateAdmins, admin, record.user);
+        record.configured = true;
+      } else {
+        await engine.waitReady(endpoint, admin, deadline, alive);
+      }
+    } catch (error) {
+      const logs = await runtime.logs(server.id, 15);
+      return this.#fail(
+        key,
+        status,
+        record,
+        `server did not become ready: ${(error as Error).message}\n${logs}`,
+      );
+    }
+    const readyMs = Date.now() - started;
+    record.port = server.hostPort;
+    const wasReady = status.phase === 'Ready';
+    status.phase = 'Ready';
+    status.message = undefined;
+    status.serverStatus = server.status;
+    status.connection = {
+      host: config.hostname,
+      port: server.hostPort,
+      user: record.user.user,
+      database: record.database ?? config.defaultDatabase,
+    };
+    status.conditions = setCondition(
+      status.conditions,
+      'Ready',
+      'True',
+      'ServerReady',
+      `accepting connections on port ${server.hostPort}`,
+    );
+    await store.save(key, status, record);
+    if (!wasReady)
+      await store.event(
+        key,
+        'Normal',
+        'Ready',
+        `ready on port ${server.hostPort} (${readyMs} ms after start)`,
+      );
+    return this.#requeueForExpiry(expiresAt);
+  }
+
+  async #fail(
+    key: `Database/${string}`,
+    status: DatabaseStatus,
+    record: DatabaseRecord,
+    message: string,
+  ): Promise<never> {
+    status.phase = 'Failed';
+    status.message = message;
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'ServerFailed', message);
+    await this.#deps.store.save(key, status, record);
+    await this.#deps.store.event(key, 'Warning', 'ServerFailed', message.split('\n')[0] ?? message);
+    // Thrown so the queue retries with backoff: a crash-looping server is not restarted in a tight loop.
+    throw new Error(message);
+  }
+
+  async #pending(
+    key: `Database/${string}`,
+    status: DatabaseStatus,
+    record: DatabaseRecord,
+    message: string,
+  ): Promise<ReconcileResult> {
+    status.phase = 'Pending';
+    status.message = message;
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'TemplateNotReady', message);
+    await this.#deps.store.save(key, status, record);
+    // The template's import asks for this key when it finishes; look again slowly in any case.
+    return { requeueAfterMs: 30_000 };
+  }
+
+  #requeueForExpiry(expiresAt: number | undefined): ReconcileResult {
+    if (expiresAt === undefined) return undefined;
+    return { requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(0, expiresAt - Date.now()) + 50) };
+  }
+
+  async #removeUnwanted(
+    name: string,
+    record: DatabaseRecord | undefined,
+    servers: ServerInfo[],
+    cloneExists: boolean,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const key = `Database/${name}` as const;
+    const { store, layout } = this.#deps;
+    if (servers.length === 0 && !cloneExists) {
+      if (store.get(key)) await store.delete(key);
+      return undefined;
+    }
+    if (record?.protected) {
+      const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
+      if (stored) {
+        stored.status.message =
+          'spec removed but the database is protected: nothing removed (re-add the spec with protected: false, then remove it)';
+        stored.status.conditions = setCondition(
+          stored.status.conditions,
+          'Removal',
+          'False',
+          'Protected',
+          stored.status.message,
+        );
+        await store.save(key, stored.status, stored.record);
+      }
+      return undefined;
+    }
+    const verdict = await this.#deps.guard.check(name);
+    if (!verdict.allowed) {
+      const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
+      if (stored) {
+        stored.status.message = verdict.message;
+        stored.status.conditions = setCondition(
+          stored.status.conditions,
+          'Removal',
+          'False',
+          'DeletionHeld',
+          verdict.message ?? '',
+        );
+        await store.save(key, stored.status, stored.record);
+      }
+      return { requeueAfterMs: 5_000 };
+    }
+    log.info({ servers: servers.length, clone: cloneExists }, 'spec removed: removing the database');
+    await this.#removeResources(servers, cloneExists ? layout.databaseDir(name) : undefined);
+    await store.delete(key);
+    return undefined;
+  }
+
+  async #removeResources(servers: ServerInfo[], clone: string | undefined): Promise<void> {
+    for (const server of servers) await this.#deps.runtime.remove(server.id);
+    if (clone) await this.#deps.storage.remove(clone);
+  }
+}
+
+/** `expiresAt` is absolute; `ttl` counts from the clone's creation (unknown until it exists). */
+function expiryOf(db: DatabaseObject, record: DatabaseRecord): number | undefined {
+  if (db.spec.expiresAt !== undefined) return db.spec.expiresAt;
+  if (db.spec.ttlSeconds !== undefined && record.createdAt !== undefined)
+    return record.createdAt + db.spec.ttlSeconds * 1000;
+  return undefined;
+}

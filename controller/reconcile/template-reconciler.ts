@@ -1,0 +1,428 @@
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import type { ControllerConfig } from '../config.js';
+import { engineFor } from '../engine/mariadb-engine.js';
+import { type Layout, newVersionId } from '../layout.js';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
+import { REIMPORT_ANNOTATION, type TemplateObject } from '../spec/types.js';
+import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
+import type { Storage } from '../storage/storage.js';
+import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
+import { ImportError, type ImportProgress, type Importer } from '../templates/importer.js';
+import type { ImportTrigger, TemplateVersions } from '../templates/template-versions.js';
+import type { DeletionGuard } from './deletion-guard.js';
+import type { ReconcileResult } from './work-queue.js';
+
+export type TemplatePhase = 'Pending' | 'Importing' | 'Ready' | 'Failed';
+
+export interface TemplateStatus {
+  phase: TemplatePhase;
+  message?: string;
+  observedGeneration?: number;
+  currentVersion?: string;
+  versions: string[];
+  progress?: ImportProgress;
+  lastImport?: {
+    version: string;
+    startedAt: string;
+    finishedAt?: string;
+    durationSeconds?: number;
+    bytes?: number;
+    result?: 'Succeeded' | 'Failed';
+    error?: string;
+    errorLine?: number;
+  };
+  conditions: Condition[];
+}
+
+export interface TemplateRecord {
+  /** The last import started: what triggered it, when, and how it ended. */
+  lastAttempt?: {
+    trigger: ImportTrigger;
+    startedAt: number;
+    finishedAt?: number;
+    failed?: boolean;
+    /** Failed attempts in a row for the same trigger. */
+    failures: number;
+  };
+}
+
+interface InFlight {
+  readonly version: string;
+  /** When the import was asked for: a touch after this asks for another. */
+  readonly requestedAt: number;
+  readonly trigger: ImportTrigger;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+export interface TemplateReconcilerDeps {
+  readonly config: ControllerConfig;
+  readonly desired: DesiredState;
+  readonly store: StatusStore;
+  readonly layout: Layout;
+  readonly storage: Storage;
+  readonly runtime: Runtime;
+  readonly versions: TemplateVersions;
+  readonly importer: Importer;
+  readonly guard: DeletionGuard;
+  /** Asks for a reconcile of a key (this template again, or databases waiting for it). */
+  readonly enqueue: (key: `Template/${string}` | `Database/${string}`) => void;
+  readonly log: Logger;
+}
+
+/** Dumps younger than this are still being written (cp, scp): wait before importing them. */
+const DUMP_SETTLE_MS = 2000;
+const BACKOFF_BASE_MS = 10_000;
+const BACKOFF_MAX_MS = 15 * 60_000;
+
+/** The import-relevant part of a Template spec, digested: metadata edits do not reimport. */
+export function importDigest(spec: TemplateObject['spec'], config: ControllerConfig): string {
+  const relevant = {
+    engine: spec.engine,
+    image: spec.image ?? config.image,
+    source: spec.source.path,
+    database: spec.database ?? config.defaultDatabase,
+  };
+  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Reconciles `Template/<name>`: imports a new version when the spec, the dump or a touch asks for one,
+ * keeps the newest versions, and removes everything when the spec is gone. Imports run in the
+ * background under their own concurrency bound, so databases keep being served meanwhile.
+ */
+export class TemplateReconciler {
+  readonly #deps: TemplateReconcilerDeps;
+  readonly #imports = new Map<string, InFlight>();
+  readonly #importQueue: PQueue;
+
+  constructor(deps: TemplateReconcilerDeps) {
+    this.#deps = deps;
+    this.#importQueue = new PQueue({ concurrency: deps.config.importConcurrency });
+  }
+
+  /** Imports running or queued now, by template name. */
+  get importing(): ReadonlySet<string> {
+    return new Set(this.#imports.keys());
+  }
+
+  async stop(): Promise<void> {
+    this.#importQueue.clear();
+    for (const inflight of this.#imports.values()) inflight.controller.abort('controller stopping');
+    await Promise.allSettled([...this.#imports.values()].map((i) => i.done));
+  }
+
+  async reconcile(name: string, log: Logger): Promise<ReconcileResult> {
+    const { desired, store } = this.#deps;
+    const key = `Template/${name}` as const;
+    const record = desired.get(key) as SpecRecord | undefined;
+    await this.#removeLeftovers(name, log);
+
+    if (!record) {
+      if (!desired.synced || !desired.available) return undefined;
+      return this.#remove(name, log);
+    }
+    const template = record.object as TemplateObject;
+    const stored = store.get<TemplateStatus, TemplateRecord>(key);
+    const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
+    const bookkeeping: TemplateRecord = stored?.record ?? {};
+    const versions = await this.#deps.versions.list(name);
+    const current = versions[0];
+    status.observedGeneration = record.generation;
+    status.currentVersion = current?.version;
+    status.versions = versions.map((v) => v.version);
+
+    let dump: Awaited<ReturnType<typeof resolveDump>>;
+    try {
+      dump = await resolveDump(this.#deps.config.dumpsDir, template.spec.source.path);
+    } catch (error) {
+      const missing = error instanceof DumpNotFoundError;
+      status.phase = current ? 'Ready' : missing ? 'Pending' : 'Failed';
+      status.message = (error as Error).message;
+      status.conditions = setCondition(
+        status.conditions,
+        'DumpAvailable',
+        'False',
+        missing ? 'DumpNotFound' : 'DumpRefused',
+        status.message,
+      );
+      await store.save(key, status, bookkeeping);
+      // The dumps dir watcher asks again when the file appears; poll slowly in case it cannot.
+      return { requeueAfterMs: 30_000 };
+    }
+    status.conditions = setCondition(status.conditions, 'DumpAvailable', 'True', 'DumpFound', dump.path);
+    const trigger: ImportTrigger = {
+      specDigest: importDigest(template.spec, this.#deps.config),
+      dump: dumpSignature(dump),
+      reimportToken: template.metadata.annotations[REIMPORT_ANNOTATION] ?? '',
+    };
+
+    const inflight = this.#imports.get(name);
+    if (inflight) {
+      if (sameTrigger(inflight.trigger, trigger) && record.fileMtimeMs <= inflight.requestedAt)
+        return undefined;
+      log.info('template changed during its import: abandoning it for a fresh one');
+      inflight.controller.abort('the template or its dump changed');
+      await inflight.done;
+    }
+
+    const reason = importReason(trigger, current?.trigger, record, bookkeeping);
+    if (!reason) {
+      status.phase = 'Ready';
+      status.message = undefined;
+      status.progress = undefined;
+      await this.#pruneVersions(
+        name,
+        versions.map((v) => v.version),
+        log,
+      );
+      status.versions = (await this.#deps.versions.list(name)).map((v) => v.version);
+      await store.save(key, status, bookkeeping);
+      return undefined;
+    }
+    const attempt = bookkeeping.lastAttempt;
+    if (attempt?.failed && sameTrigger(attempt.trigger, trigger) && !touchedSince(record, bookkeeping)) {
+      // The same broken input again: retry with capped backoff, not in a tight loop.
+      const waitMs = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt.failures - 1));
+      const dueAt = (attempt.finishedAt ?? attempt.startedAt) + waitMs;
+      if (Date.now() < dueAt) {
+        await store.save(key, status, bookkeeping);
+        return { requeueAfterMs: dueAt - Date.now() };
+      }
+    }
+    const age = Date.now() - dump.mtimeMs;
+    if (age < DUMP_SETTLE_MS) return { requeueAfterMs: DUMP_SETTLE_MS - age };
+    this.#startImport(name, template, record, trigger, dump, reason, log);
+    return undefined;
+  }
+
+  #startImport(
+    name: string,
+    template: TemplateObject,
+    record: SpecRecord,
+    trigger: ImportTrigger,
+    dump: Awaited<ReturnType<typeof resolveDump>>,
+    reason: string,
+    log: Logger,
+  ): void {
+    const { store, config } = this.#deps;
+    const key = `Template/${name}` as const;
+    const version = newVersionId();
+    const controller = new AbortController();
+    const run = async () => {
+      const stored = store.get<TemplateStatus, TemplateRecord>(key);
+      const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
+      const previous = stored?.record.lastAttempt;
+      const startedAt = Date.now();
+      const failures =
+        previous && sameTrigger(previous.trigger, trigger) && previous.failed ? previous.failures : 0;
+      const bookkeeping: TemplateRecord = { lastAttempt: { trigger, startedAt, failures } };
+      status.phase = 'Importing';
+      status.message = `importing ${template.spec.source.path} as ${version} (${reason})`;
+      status.observedGeneration = record.generation;
+      status.lastImport = { version, startedAt: new Date(startedAt).toISOString() };
+      status.progress = { bytesRead: 0, bytesTotal: dump.size, bytesPerSecond: 0, etaSeconds: -1 };
+      status.conditions = setCondition(
+        status.conditions,
+        'Importing',
+        'True',
+        'ImportStarted',
+        status.message,
+      );
+      // Written before any work: a controller killed mid-import finds the attempt and starts again.
+      await store.save(key, status, bookkeeping);
+      await store.event(key, 'Normal', 'ImportStarted', status.message);
+      try {
+        const meta = await this.#deps.importer.run({
+          template: name,
+          version,
+          engine: engineFor(template.spec.engine),
+          image: template.spec.image ?? config.image,
+          database: template.spec.database ?? config.defaultDatabase,
+          dump,
+          trigger,
+          timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
+          memoryMiB: config.importMemoryMiB,
+          signal: controller.signal,
+          onProgress: (progress) => {
+            status.progress = progress;
+            void store.save(key, status, bookkeeping);
+          },
+        });
+        bookkeeping.lastAttempt = { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 };
+        status.phase = 'Ready';
+        status.message = undefined;
+        status.progress = undefined;
+        status.currentVersion = version;
+        status.lastImport = {
+          version,
+          startedAt: new Date(startedAt).toISOString(),
+          finishedAt: new Date().toISOString(),
+          durationSeconds: meta.durationSeconds,
+          bytes: meta.dumpBytes,
+          result: 'Succeeded',
+        };
+        status.conditions = setCondition(
+          status.conditions,
+          'Importing',
+          'False',
+          'ImportSucceeded',
+          `version ${version} is current`,
+        );
+        await store.save(key, status, bookkeeping);
+        await store.event(
+          key,
+          'Normal',
+          'ImportSucceeded',
+          `version ${version} imported in ${meta.durationSeconds.toFixed(1)}s`,
+        );
+        for (const db of this.#deps.desired.list('Database')) {
+          if ((db.object.spec as { template: string }).template === name) this.#deps.enqueue(db.key);
+        }
+      } catch (error) {
+        const abandoned = controller.signal.aborted;
+        const message = (error as Error).message;
+        bookkeeping.lastAttempt = {
+          trigger,
+          startedAt,
+          finishedAt: Date.now(),
+          failed: !abandoned,
+          failures: abandoned ? failures : failures + 1,
+        };
+        const versions = await this.#deps.versions.list(name);
+        status.phase = versions.length > 0 ? 'Ready' : abandoned ? 'Pending' : 'Failed';
+        status.message =
+          versions.length > 0
+            ? `import failed; version ${versions[0]!.version} still serves: ${message}`
+            : message;
+        status.progress = undefined;
+        status.lastImport = {
+          version,
+          startedAt: new Date(startedAt).toISOString(),
+          finishedAt: new Date().toISOString(),
+          durationSeconds: (Date.now() - startedAt) / 1000,
+          result: 'Failed',
+          error: message,
+          ...(error instanceof ImportError && error.line !== undefined ? { errorLine: error.line } : {}),
+        };
+        status.conditions = setCondition(status.conditions, 'Importing', 'False', 'ImportFailed', message);
+        await store.save(key, status, bookkeeping);
+        await store.event(key, 'Warning', abandoned ? 'ImportAbandoned' : 'ImportFailed', message);
+      }
+    };
+    const done = this.#importQueue
+      .add(async () => {
+        if (controller.signal.aborted) return;
+        await run();
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'import task failed'))
+      .finally(() => {
+        this.#imports.delete(name);
+        this.#deps.enqueue(key);
+      });
+    this.#imports.set(name, {
+      version,
+      requestedAt: Date.now(),
+      trigger,
+      controller,
+      done: done.then(() => undefined),
+    });
+  }
+
+  /** Work volumes, import servers and half-made versions that no running import owns. */
+  async #removeLeftovers(name: string, log: Logger): Promise<void> {
+    const { layout, storage, runtime, versions } = this.#deps;
+    const inflight = this.#imports.get(name);
+    let work: string[] = [];
+    try {
+      work = (await readdir(layout.workDir)).filter((e) => e.startsWith(`${name}@`));
+    } catch {
+      // no work dir yet
+    }
+    for (const entry of work) {
+      const version = entry.slice(name.length + 1);
+      if (inflight?.version === version) continue;
+      log.info({ version }, 'removing an interrupted import');
+      await storage.remove(layout.workVolume(name, version));
+    }
+    for (const server of await runtime.list()) {
+      if (server.role === 'Import' && server.owner === name && inflight?.version !== server.templateVersion) {
+        await runtime.remove(server.id);
+      }
+    }
+    for (const version of await versions.incomplete(name)) {
+      if (inflight?.version === version) continue;
+      await storage.remove(layout.versionDir(name, version));
+      await versions.removeMeta(name, version);
+    }
+  }
+
+  async #pruneVersions(name: string, newestFirst: string[], log: Logger): Promise<void> {
+    for (const version of newestFirst.slice(Math.max(1, this.#deps.config.versionsToKeep))) {
+      log.info({ version }, 'removing an old template version');
+      await this.#deps.versions.removeMeta(name, version);
+      await this.#deps.storage.remove(this.#deps.layout.versionDir(name, version));
+    }
+  }
+
+  async #remove(name: string, log: Logger): Promise<ReconcileResult> {
+    const key = `Template/${name}` as const;
+    const inflight = this.#imports.get(name);
+    const versions = await this.#deps.versions.list(name);
+    if (!inflight && versions.length === 0) {
+      if (this.#deps.store.get(key)) await this.#deps.store.delete(key);
+      await this.#deps.storage.remove(this.#deps.layout.templateDir(name)).catch(() => undefined);
+      return undefined;
+    }
+    const verdict = await this.#deps.guard.check(name);
+    if (!verdict.allowed) {
+      const stored = this.#deps.store.get<TemplateStatus, TemplateRecord>(key);
+      if (stored) {
+        stored.status.message = verdict.message;
+        await this.#deps.store.save(key, stored.status, stored.record);
+      }
+      return { requeueAfterMs: 10_000 };
+    }
+    if (inflight) {
+      inflight.controller.abort('the template spec was removed');
+      await inflight.done;
+    }
+    log.info({ versions: versions.length }, 'template spec removed: removing its versions');
+    for (const v of versions) {
+      await this.#deps.versions.removeMeta(name, v.version);
+      await this.#deps.storage.remove(this.#deps.layout.versionDir(name, v.version));
+    }
+    await this.#deps.storage.remove(this.#deps.layout.templateDir(name)).catch(() => undefined);
+    await this.#deps.store.delete(key);
+    return undefined;
+  }
+}
+
+function sameTrigger(a: ImportTrigger, b: ImportTrigger): boolean {
+  return a.specDigest === b.specDigest && a.dump === b.dump && a.reimportToken === b.reimportToken;
+}
+
+/** The spec file was touched after the last import started (`touch shop.yaml` from cron). */
+function touchedSince(record: SpecRecord, bookkeeping: TemplateRecord): boolean {
+  const started = bookkeeping.lastAttempt?.startedAt;
+  return started !== undefined && record.fileMtimeMs > started;
+}
+
+/** Why a new version is needed, or undefined when the current one is up to date. */
+export function importReason(
+  trigger: ImportTrigger,
+  current: ImportTrigger | undefined,
+  record: SpecRecord,
+  bookkeeping: TemplateRecord,
+): string | undefined {
+  if (!current) return 'no version yet';
+  if (current.specDigest !== trigger.specDigest) return 'spec changed';
+  if (current.dump !== trigger.dump) return 'dump changed';
+  if (current.reimportToken !== trigger.reimportToken) return 'reimport requested';
+  if (touchedSince(record, bookkeeping)) return 'spec file touched';
+  return undefined;
+}

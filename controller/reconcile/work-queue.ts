@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import PQueue from 'p-queue';
+import type { Logger } from '../log.js';
+
+/** What a reconcile returns: done, or "look again after this long" (e.g. at a TTL's expiry). */
+export type ReconcileResult = { readonly requeueAfterMs?: number } | undefined;
+
+export type ReconcileFn<K extends string> = (key: K, log: Logger) => Promise<ReconcileResult | undefined>;
+
+export interface WorkQueueOptions<K extends string> {
+  readonly reconcile: ReconcileFn<K>;
+  readonly log: Logger;
+  /** Keys reconciled at once. @default 4 */
+  readonly concurrency?: number;
+  /** First retry delay after a failure, doubled per failure. @default 500 */
+  readonly backoffBaseMs?: number;
+  /** Longest retry delay. @default 60000 */
+  readonly backoffMaxMs?: number;
+}
+
+/**
+ * controller-runtime's work queue on p-queue: three sets (queued, processing, dirty) make sure one key
+ * is never reconciled twice at once and always once more after a change that came in meanwhile.
+ * Failures retry with capped exponential backoff; a thrown error never stops the loop.
+ */
+export class WorkQueue<K extends string> {
+  readonly #queue: PQueue;
+  readonly #reconcile: ReconcileFn<K>;
+  readonly #log: Logger;
+  readonly #backoffBaseMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #queued = new Set<K>();
+  readonly #processing = new Set<K>();
+  readonly #dirty = new Set<K>();
+  readonly #failures = new Map<K, number>();
+  readonly #timers = new Map<K, { at: number; timer: NodeJS.Timeout }>();
+  #stopped = false;
+
+  constructor(options: WorkQueueOptions<K>) {
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`Expected \`concurrency\` to be an integer from 1 and up, got \`${concurrency}\``);
+    }
+    this.#queue = new PQueue({ concurrency });
+    this.#reconcile = options.reconcile;
+    this.#log = options.log;
+    this.#backoffBaseMs = options.backoffBaseMs ?? 500;
+    this.#backoffMaxMs = options.backoffMaxMs ?? 60_000;
+  }
+
+  /** Asks for a reconcile of `key` as soon as possible. */
+  add(key: K): void {
+    if (this.#stopped) return;
+    if (this.#processing.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#queued.has(key)) return;
+    this.#cancelTimer(key);
+    this.#queued.add(key);
+    void this.#queue.add(() => this.#run(key));
+  }
+
+  /** Asks for a reconcile after `delayMs`; an earlier request for the same key wins. */
+  addAfter(key: K, delayMs: number): void {
+    if (this.#stopped) return;
+    const at = Date.now() + delayMs;
+    const existing = this.#timers.get(key);
+    if (existing && existing.at <= at) return;
+    this.#cancelTimer(key);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.#timers.set(key, { at, timer });
+  }
+
+  /** Failures in a row for `key` (0 after a success). */
+  failures(key: K): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  get size(): number {
+    return this.#queued.size + this.#processing.size;
+  }
+
+  /** Resolves when nothing is queued or running (scheduled retries do not count). */
+  async onIdle(): Promise<void> {
+    await this.#queue.onIdle();
+  }
+
+  /** Stops taking work and waits for running reconciles to finish. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const key of [...this.#timers.keys()]) this.#cancelTimer(key);
+    this.#queue.clear();
+    await this.#queue.onIdle();
+  }
+
+  backoffMs(failures: number): number {
+    return Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** Math.max(0, failures - 1));
+  }
+
+  async #run(key: K): Promise<void> {
+    this.#queued.delete(key);
+    if (this.#stopped) return;
+    this.#processing.add(key);
+    const log = this.#log.child({ key, reconcileId: randomBytes(4).toString('hex') });
+    const started = Date.now();
+    try {
+      const result = await this.#reconcile(key, log);
+      this.#failures.delete(key);
+      log.debug({ ms: Date.now() - started }, 'reconciled');
+      if (result?.requeueAfterMs !== undefined) this.addAfter(key, Math.max(0, result.requeueAfterMs));
+    } catch (error) {
+      const failures = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, failures);
+      const retryMs = this.backoffMs(failures);
+      log.warn({ err: error, failures, retryMs }, 'reconcile failed; will retry');
+      this.addAfter(key, retryMs);
+    } finally {
+      this.#processing.delete(key);
+      if (this.#dirty.delete(key)) this.add(key);
+    }
+  }
+
+  #cancelTimer(key: K): void {
+    const existing = this.#timers.get(key);
+    if (existing) clearTimeout(existing.timer);
+    this.#timers.delete(key);
+  }
+}

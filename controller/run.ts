@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { constants, access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import Docker from 'dockerode';
+import type { ControllerConfig } from './config.js';
+import { Controller } from './controller.js';
+import { Layout } from './layout.js';
+import type { Logger } from './log.js';
+import { DockerRuntime } from './runtime/docker-runtime.js';
+import type { Runtime } from './runtime/runtime.js';
+import { CombinedDesiredState } from './source/desired-state.js';
+import { DumpsFolder } from './source/dumps-folder.js';
+import { SpecFolder } from './source/spec-folder.js';
+import { loadSchemas } from './spec/schema.js';
+import { StatusStore } from './state/status-store.js';
+import { BtrfsStorage } from './storage/btrfs-storage.js';
+import { CopyStorage } from './storage/copy-storage.js';
+import type { Storage } from './storage/storage.js';
+
+/** Everything a running controller is made of, for the API and for tests. */
+export interface RunningController {
+  readonly controller: Controller;
+  readonly specs: SpecFolder;
+  readonly dumps: DumpsFolder;
+  readonly desired: CombinedDesiredState;
+  readonly store: StatusStore;
+  readonly layout: Layout;
+  readonly storage: Storage;
+  readonly runtime: Runtime;
+  stop(): Promise<void>;
+}
+
+/** Stable per data dir: tells this controller's containers from another's on the same engine. */
+export function controllerIdFor(dataDir: string): string {
+  return createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 8);
+}
+
+/** Checks the prerequisites, one clear message each, and builds the storage driver. */
+export async function createStorage(config: ControllerConfig, log: Logger): Promise<Storage> {
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    await access(config.dataDir, constants.W_OK);
+  } catch (error) {
+    throw new Error(
+      `data dir ${config.dataDir} is not writable (${(error as NodeJS.ErrnoException).code}): fix its permissions or set --data`,
+    );
+  }
+  if (config.storage === 'copy') return new CopyStorage(log);
+  try {
+    await BtrfsStorage.check(config.dataDir);
+    return new BtrfsStorage();
+  } catch (error) {
+    if (config.storage === 'btrfs') throw error;
+    log.info({ reason: (error as Error).message }, 'storage auto: btrfs not usable here, using copy');
+    return new CopyStorage(log);
+  }
+}
+
+export async function createRuntime(config: ControllerConfig, log: Logger): Promise<Runtime> {
+  if (config.runtime === 'docker') {
+    const socketPath = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
+    const docker = new Docker({ socketPath });
+    await DockerRuntime.check(docker, socketPath);
+    return new DockerRuntime({
+      docker,
+      controllerId: controllerIdFor(config.dataDir),
+      containerUser: config.containerUser,
+      log,
+    });
+  }
+  throw new Error('runtime process is not available in this build yet: use --runtime docker');
+}
+
+/** Builds and starts a controller from its configuration. */
+export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  const storage = await createStorage(config, log);
+  const runtime = await createRuntime(config, log);
+  const layout = new Layout(path.resolve(config.dataDir));
+  const store = new StatusStore(layout, log);
+  await store.load();
+  const schemas = loadSchemas();
+  const specs = new SpecFolder({ dir: config.specsDir, schemas, log });
+  const dumps = new DumpsFolder({ dir: config.dumpsDir, log, implicitTemplates: config.implicitTemplates });
+  await mkdir(config.dumpsDir, { recursive: true }).catch(() => undefined);
+  await dumps.start();
+  await specs.start();
+  const desired = new CombinedDesiredState(specs, dumps);
+  const controller = new Controller({ config, log, desired, storage, runtime, store, layout });
+  await controller.start();
+  return {
+    controller,
+    specs,
+    dumps,
+    desired,
+    store,
+    layout,
+    storage,
+    runtime,
+    async stop() {
+      await controller.stop();
+      await specs.stop();
+      await dumps.stop();
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,334 @@
+import { chown } from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Endpoint } from '../engine/engine.js';
+import type { Logger } from '../log.js';
+import { TailBuffer } from '../util/tail-buffer.js';
+import {
+  type ExecResult,
+  LABELS,
+  type Runtime,
+  type RuntimeEvent,
+  type ServerInfo,
+  type ServerRole,
+  type ServerSpec,
+} from './runtime.js';
+
+const PORT = '3306/tcp';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
+
+export interface DockerRuntimeOptions {
+  readonly docker: Docker;
+  /** Distinguishes this controller's containers from another's on the same engine. */
+  readonly controllerId: string;
+  /** uid:gid the server runs as: the official images' mysql user, so no chown per clone. */
+  readonly containerUser: string;
+  readonly log: Logger;
+}
+
+/** Database servers as Docker containers, found again by their labels. */
+export class DockerRuntime implements Runtime {
+  readonly name = 'docker' as const;
+  readonly connectHost = '127.0.0.1';
+  readonly #docker: Docker;
+  readonly #controllerId: string;
+  readonly #user: string;
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(options: DockerRuntimeOptions) {
+    this.#docker = options.docker;
+    this.#controllerId = options.controllerId;
+    this.#user = options.containerUser;
+    this.#log = options.log.child({ component: 'docker' });
+  }
+
+  /** Throws with the fix when no Docker engine answers. */
+  static async check(docker: Docker, socketPath: string): Promise<void> {
+    try {
+      await docker.ping();
+    } catch (error) {
+      throw new Error(
+        `runtime docker needs a Docker engine; none answers at ${socketPath} (${(error as Error).message}): start dockerd, set DOCKER_HOST, or use --runtime process`,
+      );
+    }
+  }
+
+  async prepareDataDir(dataDir: string): Promise<void> {
+    const [uid, gid] = this.#user.split(':').map(Number);
+    await chown(dataDir, uid ?? 999, gid ?? uid ?? 999);
+  }
+
+  async list(): Promise<ServerInfo[]> {
+    const containers = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.controller}=${this.#controllerId}`] },
+    });
+    return containers.map((c) => {
+      const exited = /^Exited \((-?\d+)\)/.exec(c.Status);
+      return {
+        id: c.Id,
+        role: c.Labels[LABELS.kind] as ServerRole,
+        owner: c.Labels[LABELS.name] ?? '',
+        templateVersion: c.Labels[LABELS.version] ?? '',
+        running: c.State === 'running',
+        status: c.Status,
+        hostPort: c.Ports.find((p) => p.PrivatePort === 3306 && p.PublicPort)?.PublicPort,
+        createdAt: c.Created * 1000,
+        ...(exited ? { exitCode: Number(exited[1]) } : {}),
+      };
+    });
+  }
+
+  async inspect(id: string): Promise<ServerInfo | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.#docker.getContainer(id).inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+    const labels = info.Config.Labels ?? {};
+    const binding = info.NetworkSettings.Ports?.[PORT]?.find((b) => b.HostPort);
+    return {
+      id: info.Id,
+      role: labels[LABELS.kind] as ServerRole,
+      owner: labels[LABELS.name] ?? '',
+      templateVersion: labels[LABELS.version] ?? '',
+      running: info.State.Running,
+      status: describeState(info.State),
+      ...(binding ? { hostPort: Number(binding.HostPort) } : {}),
+      createdAt: Date.parse(info.Created),
+      ...(info.State.Running ? {} : { exitCode: info.State.ExitCode }),
+      oomKilled: info.State.OOMKilled,
+    };
+  }
+
+  async create(spec: ServerSpec): Promise<ServerInfo> {
+    await this.#ensureImage(spec.image);
+    const name = `myaas-${this.#controllerId}-${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
+    const options: Docker.ContainerCreateOptions = {
+      name,
+      Image: spec.image,
+      // The official images' entrypoint runs the server when the first argument is an option.
+      Cmd: [...spec.args],
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      User: this.#user,
+      Labels: {
+        [LABELS.controller]: this.#controllerId,
+        [LABELS.kind]: spec.role,
+        [LABELS.name]: spec.owner,
+        [LABELS.template]: spec.template,
+        [LABELS.version]: spec.templateVersion,
+      },
+      ExposedPorts: { [PORT]: {} },
+      HostConfig: {
+        Binds: [`${spec.dataDir}:/var/lib/mysql`],
+        PortBindings: { [PORT]: [{ HostIp: '', HostPort: spec.hostPort ? String(spec.hostPort) : '' }] },
+        ...(spec.memoryMiB ? { Memory: spec.memoryMiB * 1024 * 1024 } : {}),
+      },
+    };
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer(options);
+    } catch (error) {
+      if (statusCode(error) !== 409) throw error;
+      // Left by a controller killed between create and record: it is ours by name; replace it.
+      this.#log.warn({ name }, 'replacing a leftover container of the same name');
+      await this.remove(name);
+      container = await this.#docker.createContainer(options);
+    }
+    try {
+      await container.start();
+    } catch (error) {
+      await this.remove(container.id);
+      throw error;
+    }
+    return this.#inspectUntilPort(container.id);
+  }
+
+  async start(id: string): Promise<ServerInfo> {
+    try {
+      await this.#docker.getContainer(id).start();
+    } catch (error) {
+      if (statusCode(error) !== 304) throw error; // 304: already running
+    }
+    return this.#inspectUntilPort(id);
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (error) {
+      if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error;
+    }
+  }
+
+  async exec(
+    id: string,
+    argv: readonly string[],
+    env: Readonly<Record<string, string>>,
+    stdin?: Readable,
+  ): Promise<ExecResult> {
+    const exec = await this.#docker.getContainer(id).exec({
+      Cmd: [...argv],
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      AttachStdin: Boolean(stdin),
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = await exec.start({ hijack: true, stdin: Boolean(stdin) });
+    const output = new TailBuffer(64 * 1024);
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => output.push(chunk));
+    this.#docker.modem.demuxStream(stream, sink, sink);
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+    if (stdin) {
+      stdin.on('error', (error) => stream.destroy(error));
+      stdin.pipe(stream);
+    }
+    await done;
+    const result = await exec.inspect();
+    return { exitCode: result.ExitCode ?? -1, output: output.toString() };
+  }
+
+  execEndpoint(_server: ServerInfo): Endpoint {
+    return { host: '127.0.0.1', port: 3306 };
+  }
+
+  async logs(id: string, lines: number): Promise<string> {
+    try {
+      const raw = (await this.#docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
+      return demuxBuffer(raw).trim();
+    } catch {
+      return '';
+    }
+  }
+
+  watch(onEvent: (event: RuntimeEvent) => void): () => void {
+    let stopped = false;
+    let since = Math.floor(Date.now() / 1000);
+    let current: NodeJS.ReadableStream | undefined;
+    const connect = async () => {
+      while (!stopped && !this.#closed) {
+        try {
+          const stream = (await this.#docker.getEvents({
+            since,
+            filters: { type: ['container'], label: [`${LABELS.controller}=${this.#controllerId}`] },
+          })) as NodeJS.ReadableStream;
+          current = stream;
+          let buffered = '';
+          await new Promise<void>((resolve) => {
+            stream.on('data', (chunk: Buffer) => {
+              buffered += chunk.toString('utf8');
+              let newline = buffered.indexOf('\n');
+              while (newline >= 0) {
+                const line = buffered.slice(0, newline);
+                buffered = buffered.slice(newline + 1);
+                newline = buffered.indexOf('\n');
+                try {
+                  const event = JSON.parse(line) as {
+                    Action: string;
+                    time: number;
+                    Actor: { Attributes: Record<string, string> };
+                  };
+                  since = Math.max(since, event.time);
+                  const attributes = event.Actor.Attributes;
+                  onEvent({
+                    role: attributes[LABELS.kind] as ServerRole,
+                    owner: attributes[LABELS.name] ?? '',
+                    action: event.Action,
+                  });
+                } catch {
+                  // a partial or foreign line: ignore
+                }
+              }
+            });
+            stream.on('end', resolve);
+            stream.on('error', () => resolve());
+          });
+        } catch (error) {
+          this.#log.debug({ err: error }, 'docker events unavailable; retrying');
+        }
+        // The stream ended (dockerd restarted?): tell the loop to re-list, then reconnect.
+        if (!stopped) onEvent({ role: 'Database', owner: '', action: 'reconnect' });
+        await sleep(1000);
+      }
+    };
+    void connect();
+    return () => {
+      stopped = true;
+      (current as unknown as { destroy?: () => void })?.destroy?.();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  async #ensureImage(image: string): Promise<void> {
+    try {
+      await this.#docker.getImage(image).inspect();
+      return;
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error;
+    }
+    this.#log.info({ image }, 'pulling image');
+    try {
+      const stream = await this.#docker.pull(image);
+      await new Promise<void>((resolve, reject) =>
+        this.#docker.modem.followProgress(stream, (error: Error | null) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+    } catch (error) {
+      throw new Error(
+        `image ${image} is not present and cannot be pulled (${(error as Error).message}): pull or build it, or set spec.image / --image`,
+      );
+    }
+  }
+
+  /** Right after start the published port can be missing for a moment: inspect again. */
+  async #inspectUntilPort(id: string): Promise<ServerInfo> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const info = await this.inspect(id);
+      if (!info) throw new Error(`container ${id.slice(0, 12)} vanished right after start`);
+      if (info.hostPort || !info.running) return info;
+      await sleep(20);
+    }
+    throw new Error(`container ${id.slice(0, 12)} has no published port`);
+  }
+}
+
+function describeState(state: Docker.ContainerInspectInfo['State']): string {
+  if (state.Running) return `Up since ${state.StartedAt}`;
+  return `Exited (${state.ExitCode}) at ${state.FinishedAt}`;
+}
+
+/** Non-TTY Docker output is framed: 8-byte header (stream, 0, 0, 0, size BE32) then payload. */
+function demuxBuffer(raw: Buffer): string {
+  if (!Buffer.isBuffer(raw)) return String(raw);
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

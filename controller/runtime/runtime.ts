@@ -1,0 +1,95 @@
+import type { Readable } from 'node:stream';
+import type { Endpoint } from '../engine/engine.js';
+
+/** Labels every server this controller makes carries; discovery and cleanup go by them, never by name. */
+export const LABELS = {
+  controller: 'myaas.dev/controller',
+  kind: 'myaas.dev/kind',
+  name: 'myaas.dev/name',
+  template: 'myaas.dev/template',
+  version: 'myaas.dev/template-version',
+} as const;
+
+export type ServerRole = 'Database' | 'Import';
+
+/** A database server to start: which data, which image, which options. */
+export interface ServerSpec {
+  readonly role: ServerRole;
+  /** Owner name: the Database's name, or `<template>` for an import. */
+  readonly owner: string;
+  readonly template: string;
+  readonly templateVersion: string;
+  readonly image: string;
+  /** Host path of the datadir (a clone or a work volume). */
+  readonly dataDir: string;
+  /** Fixed host port; absent means any free port. */
+  readonly hostPort?: number;
+  /** Official-image init env; only effective when the datadir is empty. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly args: readonly string[];
+  readonly memoryMiB?: number;
+}
+
+/** A server as found: discovered every time, never remembered. */
+export interface ServerInfo {
+  readonly id: string;
+  readonly role: ServerRole;
+  readonly owner: string;
+  readonly templateVersion: string;
+  readonly running: boolean;
+  /** Human status in Docker's words, e.g. "Up 2 hours", "Exited (1) 3 seconds ago". */
+  readonly status: string;
+  /** Published host port, when known. */
+  readonly hostPort?: number;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly exitCode?: number;
+  readonly oomKilled?: boolean;
+}
+
+export interface ExecResult {
+  readonly exitCode: number;
+  /** Tail of stdout+stderr (bounded). */
+  readonly output: string;
+}
+
+export interface RuntimeEvent {
+  readonly role: ServerRole;
+  readonly owner: string;
+  readonly action: string;
+}
+
+/**
+ * Runs database servers: DockerRuntime (containers via dockerode) and ProcessRuntime (mariadbd
+ * processes on the host). Servers outlive the controller; a restarted one finds them with `list`.
+ */
+export interface Runtime {
+  readonly name: 'docker' | 'process';
+  /** Host the controller reaches servers' ports on. */
+  readonly connectHost: string;
+  /** Makes a fresh datadir usable by the server's user (once, at import: clones inherit it). */
+  prepareDataDir(dataDir: string): Promise<void>;
+  list(): Promise<ServerInfo[]>;
+  /** Creates and starts a server; resolves once it runs and its port is known. */
+  create(spec: ServerSpec): Promise<ServerInfo>;
+  start(id: string): Promise<ServerInfo>;
+  /** Clean shutdown within `timeoutSeconds`, then a kill. */
+  stop(id: string, timeoutSeconds: number): Promise<void>;
+  /** Removes a server (stopping it hard if it runs); a missing one is fine. */
+  remove(id: string): Promise<void>;
+  inspect(id: string): Promise<ServerInfo | undefined>;
+  /** Runs a program beside the server (in its container, or on the host), feeding it `stdin`. */
+  exec(
+    id: string,
+    argv: readonly string[],
+    env: Readonly<Record<string, string>>,
+    stdin?: Readable,
+  ): Promise<ExecResult>;
+  /** Where `exec`'d programs reach the server. */
+  execEndpoint(server: ServerInfo): Endpoint;
+  /** Last lines of the server's log, for error messages. */
+  logs(id: string, lines: number): Promise<string>;
+  /** Server died/started/removed events, for prompt reconciles; returns a stop function. */
+  watch(onEvent: (event: RuntimeEvent) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,149 @@
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Layout } from '../layout.js';
+import type { Logger } from '../log.js';
+import { isValidName } from '../spec/names.js';
+import { KINDS, type Kind, type ObjectKey, parseKey } from '../spec/types.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+}
+
+export interface ObjectEvent {
+  readonly time: string;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** What is kept per object: the status users read, the controller's bookkeeping, recent events. */
+export interface StoredObject<S, R> {
+  status: S;
+  record: R;
+  events: ObjectEvent[];
+}
+
+const MAX_EVENTS = 30;
+
+/**
+ * Status and bookkeeping per object, in `state/<kind>s/<name>.json` (mode 0600: it holds passwords),
+ * written atomically and one write at a time per object. Read at start; the files are the truth.
+ */
+export class StatusStore {
+  readonly #layout: Layout;
+  readonly #log: Logger;
+  readonly #objects = new Map<ObjectKey, StoredObject<unknown, unknown>>();
+  readonly #writes = new Map<ObjectKey, Promise<void>>();
+  readonly #listeners = new Set<(key: ObjectKey) => void>();
+
+  constructor(layout: Layout, log: Logger) {
+    this.#layout = layout;
+    this.#log = log.child({ component: 'status' });
+  }
+
+  async load(): Promise<void> {
+    for (const kind of KINDS) {
+      const dir = path.dirname(this.#layout.statusFile(kind, 'x'));
+      let files: string[] = [];
+      try {
+        files = await readdir(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      for (const file of files) {
+        const name = file.replace(/\.json$/, '');
+        if (!file.endsWith('.json') || !isValidName(name)) continue;
+        try {
+          const stored = await readJson<StoredObject<unknown, unknown>>(path.join(dir, file));
+          if (stored) this.#objects.set(`${kind}/${name}`, stored);
+        } catch (error) {
+          this.#log.warn({ file, err: error }, 'unreadable status file ignored');
+        }
+      }
+    }
+  }
+
+  get<S, R>(key: ObjectKey): StoredObject<S, R> | undefined {
+    return this.#objects.get(key) as StoredObject<S, R> | undefined;
+  }
+
+  keys(kind: Kind): ObjectKey[] {
+    return [...this.#objects.keys()].filter((k) => k.startsWith(`${kind}/`));
+  }
+
+  /** Replaces status and record, keeps events, and persists. */
+  async save<S, R>(key: ObjectKey, status: S, record: R): Promise<void> {
+    const current = this.#objects.get(key);
+    this.#objects.set(key, { status, record, events: current?.events ?? [] });
+    await this.#persist(key);
+  }
+
+  /** Appends an event (bounded) and persists. */
+  async event(key: ObjectKey, type: ObjectEvent['type'], reason: string, message: string): Promise<void> {
+    const current = this.#objects.get(key);
+    if (!current) return;
+    const event = { time: new Date().toISOString(), type, reason, message };
+    current.events = [...current.events, event].slice(-MAX_EVENTS);
+    this.#log[type === 'Warning' ? 'warn' : 'info']({ key, reason }, message);
+    await this.#persist(key);
+  }
+
+  async delete(key: ObjectKey): Promise<void> {
+    this.#objects.delete(key);
+    const { kind, name } = parseKey(key);
+    await this.#serialize(key, () => rm(this.#layout.statusFile(kind, name), { force: true }));
+    this.#notify(key);
+  }
+
+  /** Called after every change of an object's stored state. */
+  subscribe(listener: (key: ObjectKey) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #persist(key: ObjectKey): Promise<void> {
+    const { kind, name } = parseKey(key);
+    await this.#serialize(key, async () => {
+      const value = this.#objects.get(key);
+      if (value) await writeJsonAtomic(this.#layout.statusFile(kind, name), value);
+    });
+    this.#notify(key);
+  }
+
+  #serialize(key: ObjectKey, write: () => Promise<unknown>): Promise<void> {
+    const previous = this.#writes.get(key) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(write)
+      .then(() => undefined);
+    this.#writes.set(key, next);
+    return next;
+  }
+
+  #notify(key: ObjectKey): void {
+    for (const listener of this.#listeners) listener(key);
+  }
+}
+
+/** Sets a condition, keeping its transition time when its status did not change. */
+export function setCondition(
+  conditions: readonly Condition[],
+  type: string,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+): Condition[] {
+  const old = conditions.find((c) => c.type === type);
+  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : new Date().toISOString();
+  return [
+    ...conditions.filter((c) => c.type !== type),
+    { type, status, reason, message, lastTransitionTime },
+  ];
+}

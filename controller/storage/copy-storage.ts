@@ -1,0 +1,55 @@
+import { access, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { CommandError, run } from '../util/exec.js';
+import type { CloneMethod, Storage } from './storage.js';
+
+/**
+ * Plain directories. Clones use reflinks where the filesystem shares extents (btrfs, XFS), and say
+ * so; elsewhere they are full copies, and say that too: never a silent full copy.
+ */
+export class CopyStorage implements Storage {
+  readonly name = 'copy' as const;
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log.child({ component: 'copy-storage' });
+  }
+
+  async createVolume(target: string): Promise<void> {
+    await mkdir(target, { recursive: true });
+  }
+
+  async clone(source: string, target: string): Promise<CloneMethod> {
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await run('cp', ['-a', '--reflink=always', source, target], { timeoutMs: 3_600_000 });
+      return 'reflink';
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      await rm(target, { recursive: true, force: true });
+      this.#log.warn(
+        { source, target },
+        'filesystem cannot reflink; making a full copy (slow for big templates)',
+      );
+      await run('cp', ['-a', source, target], { timeoutMs: 3_600_000 });
+      return 'copy';
+    }
+  }
+
+  async seal(work: string, target: string): Promise<void> {
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(work, target);
+  }
+
+  async remove(target: string): Promise<void> {
+    await rm(target, { recursive: true, force: true });
+  }
+
+  async exists(target: string): Promise<boolean> {
+    return access(target).then(
+      () => true,
+      () => false,
+    );
+  }
+}

@@ -1,0 +1,20 @@
+/** How a clone was made: `snapshot` (btrfs subvolume), `reflink` (shared extents) or `copy` (full bytes). */
+export type CloneMethod = 'snapshot' | 'reflink' | 'copy';
+
+/**
+ * Where datadirs live: templates' read-only versions and databases' writable clones. Implementations:
+ * BtrfsStorage (subvolumes and snapshots) and CopyStorage (reflink where possible, else a plain copy).
+ */
+export interface Storage {
+  readonly name: 'btrfs' | 'copy';
+  /** Makes an empty writable volume at `target` (parents are created). */
+  createVolume(target: string): Promise<void>;
+  /** Makes a writable clone of `source` at `target`; says which method it used. */
+  clone(source: string, target: string): Promise<CloneMethod>;
+  /** Turns a finished work volume into a read-only version at `target`; `work` is consumed. */
+  seal(work: string, target: string): Promise<void>;
+  /** Removes a volume made by this storage; a missing one is not an error. */
+  remove(target: string): Promise<void>;
+  /** True when `target` exists. */
+  exists(target: string): Promise<boolean>;
+}

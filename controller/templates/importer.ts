@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { Credentials, Engine } from '../engine/engine.js';
+import type { Layout } from '../layout.js';
+import type { Logger } from '../log.js';
+import type { Runtime, ServerInfo } from '../runtime/runtime.js';
+import type { Storage } from '../storage/storage.js';
+import { newSecret } from '../util/files.js';
+import { type DumpFile, dumpSignature } from './dump-file.js';
+import type { ImportTrigger, TemplateVersions, VersionMeta } from './template-versions.js';
+
+export interface ImportProgress {
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number;
+}
+
+export interface ImportRequest {
+  readonly template: string;
+  readonly version: string;
+  readonly engine: Engine;
+  readonly image: string;
+  readonly database: string;
+  readonly dump: DumpFile;
+  readonly trigger: ImportTrigger;
+  readonly timeoutSeconds: number;
+  readonly memoryMiB: number;
+  readonly onProgress: (progress: ImportProgress) => void;
+  /** Aborting removes the import server; the import then fails with the signal's reason. */
+  readonly signal: AbortSignal;
+}
+
+/** An import that failed: the client's first lines, and the dump line when it said. */
+export class ImportError extends Error {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ImporterDeps {
+  readonly layout: Layout;
+  readonly storage: Storage;
+  readonly runtime: Runtime;
+  readonly versions: TemplateVersions;
+  readonly log: Logger;
+  /** How long the import server may take to initialise and accept connections. @default 300 */
+  readonly startTimeoutSeconds?: number;
+}
+
+/**
+ * One import: a fresh work volume, an import server with throw-away settings, the dump streamed into
+ * the engine's own client beside it, a clean shutdown, then a sealed read-only version. On any failure
+ * the work volume and the server go, and the previous version stays current.
+ */
+export class Importer {
+  constructor(readonly deps: ImporterDeps) {}
+
+  async run(request: ImportRequest): Promise<VersionMeta> {
+    const { layout, storage, runtime, versions } = this.deps;
+    const log = this.deps.log.child({ template: request.template, version: request.version });
+    const work = layout.workVolume(request.template, request.version);
+    const started = Date.now();
+    let server: ServerInfo | undefined;
+    let timedOut = false;
+    const abort = () => {
+      if (server) void runtime.remove(server.id).catch(() => undefined);
+    };
+    request.signal.addEventListener('abort', abort);
+    const timeout = setTimeout(() => {
+      log.warn({ timeoutSeconds: request.timeoutSeconds }, 'import timed out; stopping it');
+      timedOut = true;
+      abort();
+    }, request.timeoutSeconds * 1000);
+    const failIfStopped = () => {
+      if (timedOut) throw new ImportError(`import timed out after ${request.timeoutSeconds}s`);
+      if (request.signal.aborted) throw new ImportError(`import abandoned: ${String(request.signal.reason)}`);
+    };
+    try {
+      await storage.createVolume(work);
+      await runtime.prepareDataDir(work);
+      const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
+      log.info(
+        { image: request.image, dump: request.dump.path, bytes: request.dump.size },
+        'import starting',
+      );
+      server = await runtime.create({
+        role: 'Import',
+        owner: request.template,
+        template: request.template,
+        templateVersion: request.version,
+        image: request.image,
+        dataDir: work,
+        env: request.engine.initEnv(admin.password, request.database),
+        args: request.engine.importServerArgs(request.memoryMiB),
+      });
+      failIfStopped();
+      const importServer = server;
+      const alive = async () => (await runtime.inspect(importServer.id))?.running ?? false;
+      const startDeadline = Date.now() + (this.deps.startTimeoutSeconds ?? 300) * 1000;
+      await request.engine
+        .waitReady({ host: runtime.connectHost, port: server.hostPort ?? 0 }, admin, startDeadline, alive)
+        .catch(async (error) => {
+          failIfStopped();
+          const logs = await runtime.logs(importServer.id, 20);
+          throw new ImportError(`import server did not start: ${(error as Error).message}\n${logs}`);
+        });
+
+      const hash = createHash('sha256');
+      const progress = new ProgressCounter(request.dump.size, hash, request.onProgress, log);
+      const file = createReadStream(request.dump.path);
+      const input = file.pipe(progress);
+      const stdin = request.dump.gzip ? input.pipe(createGunzip()) : input.pipe(new PassThrough());
+      const decodeError = new Promise<never>((_, reject) => stdin.on('error', (e) => reject(e)));
+      decodeError.catch(() => undefined);
+      const client = request.engine.importClient(runtime.execEndpoint(server), admin, request.database);
+      const result = await Promise.race([
+        runtime.exec(server.id, client.argv, client.env, stdin),
+        decodeError,
+      ]).catch((error) => {
+        failIfStopped();
+        throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
+      });
+      failIfStopped();
+      progress.finish();
+      if (result.exitCode !== 0) {
+        const text = result.output.trim().split('\n').slice(0, 5).join('\n');
+        throw new ImportError(
+          `${client.argv[0]} exited with ${result.exitCode}: ${text || '(no output)'}`,
+          request.engine.errorLine(result.output),
+        );
+      }
+      const after = await stat(request.dump.path);
+      if (dumpSignature(after) !== request.trigger.dump) {
+        throw new ImportError('the dump changed while it was being imported; importing again');
+      }
+      // A clean shutdown, so clones start without crash recovery.
+      await runtime.stop(server.id, 600);
+      const stopped = await runtime.inspect(server.id);
+      if (stopped?.exitCode !== undefined && stopped.exitCode !== 0) {
+        const logs = await runtime.logs(server.id, 20);
+        throw new ImportError(`import server did not shut down cleanly (exit ${stopped.exitCode}):\n${logs}`);
+      }
+      await runtime.remove(server.id);
+      server = undefined;
+      await storage.seal(work, layout.versionDir(request.template, request.version));
+      const meta: VersionMeta = {
+        version: request.version,
+        createdAt: Date.now(),
+        engine: request.engine.name,
+        image: request.image,
+        database: request.database,
+        adminPassword: admin.password,
+        trigger: request.trigger,
+        dumpSha256: hash.digest('hex'),
+        dumpBytes: request.dump.size,
+        durationSeconds: (Date.now() - started) / 1000,
+      };
+      await versions.writeMeta(request.template, meta);
+      log.info({ seconds: meta.durationSeconds, bytes: meta.dumpBytes }, 'import succeeded');
+      return meta;
+    } catch (error) {
+      await this.#discard(request, server);
+      throw error;
+    } finally {
+      clearTimeout(timeout);
+      request.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  async #discard(request: ImportRequest, server: ServerInfo | undefined): Promise<void> {
+    const { layout, storage, runtime } = this.deps;
+    if (server) await runtime.remove(server.id).catch(() => undefined);
+    await storage.remove(layout.workVolume(request.template, request.version)).catch(() => undefined);
+    await storage.remove(layout.versionDir(request.template, request.version)).catch(() => undefined);
+  }
+}
+
+/** Counts dump bytes as they are read (before decompression), hashing them, reporting now and then. */
+class ProgressCounter extends Transform {
+  #bytes = 0;
+  #lastReport = 0;
+  #lastLog = 0;
+  readonly #started = Date.now();
+
+  constructor(
+    readonly total: number,
+    readonly hash: ReturnType<typeof createHash>,
+    readonly report: (progress: ImportProgress) => void,
+    readonly log: Logger,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    this.hash.update(chunk);
+    const now = Date.now();
+    if (now - this.#lastReport >= 2000) {
+      this.#lastReport = now;
+      const progress = this.#progress(now);
+      this.report(progress);
+      if (now - this.#lastLog >= 10_000) {
+        this.#lastLog = now;
+        this.log.info(progress, 'import progress');
+      }
+    }
+    callback(null, chunk);
+  }
+
+  finish(): void {
+    this.report(this.#progress(Date.now()));
+  }
+
+  #progress(now: number): ImportProgress {
+    const seconds = Math.max(0.001, (now - this.#started) / 1000);
+    const rate = this.#bytes / seconds;
+    return {
+      bytesRead: this.#bytes,
+      bytesTotal: this.total,
+      bytesPerSecond: Math.round(rate),
+      etaSeconds: rate > 0 ? Math.round((this.total - this.#bytes) / rate) : -1,
+    };
+  }
+}

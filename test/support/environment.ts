@@ -1,0 +1,34 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * The real environment the end-to-end tests need, made by `scripts/test-env up`. Missing pieces fail
+ * the suite with the fix: end-to-end tests are never skipped, in CI or anywhere.
+ */
+export interface TestEnvironment {
+  readonly image: string;
+  readonly btrfsRoot: string;
+  readonly dockerSocket: string;
+}
+
+const STATE = process.env.MYAAS_TEST_STATE ?? '/var/lib/myaas-test';
+
+export function testEnvironment(): TestEnvironment {
+  const fromFile: Record<string, string> = {};
+  const envFile = `${STATE}/env`;
+  if (existsSync(envFile)) {
+    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+      const match = /^(?:export\s+)?([A-Z_]+)=['"]?([^'"]*)['"]?$/.exec(line.trim());
+      if (match) fromFile[match[1]!] = match[2]!;
+    }
+  }
+  const get = (name: string) => process.env[name] ?? fromFile[name];
+  const image = get('MYAAS_TEST_IMAGE');
+  const btrfsRoot = get('MYAAS_TEST_BTRFS_ROOT');
+  const dockerHost = get('DOCKER_HOST') ?? 'unix:///var/run/docker.sock';
+  if (!image || !btrfsRoot) {
+    throw new Error(
+      'the end-to-end environment is not up (no MYAAS_TEST_IMAGE / MYAAS_TEST_BTRFS_ROOT): run `sudo scripts/test-env up` or `npm run test:full`',
+    );
+  }
+  return { image, btrfsRoot, dockerSocket: dockerHost.replace(/^unix:\/\//, '') };
+}
