@@ -16,6 +16,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 240_000,
           // One heavy suite at a time: the machine has 2 cores and the suites share dockerd/btrfs.
