@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
+import { engineFor } from './engine/mariadb-engine.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
@@ -84,6 +85,7 @@ export class Controller {
       guard: this.templateGuard,
       enqueue,
       log: this.#log,
+      engines: engineFor,
     });
     this.#databases = new DatabaseReconciler({
       config,
@@ -95,6 +97,7 @@ export class Controller {
       versions: this.versions,
       guard: this.databaseGuard,
       log: this.#log,
+      engines: engineFor,
     });
   }
 

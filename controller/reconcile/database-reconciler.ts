@@ -1,10 +1,10 @@
 import type { ControllerConfig } from '../config.js';
 import type { Credentials, Engine } from '../engine/engine.js';
-import { engineFor } from '../engine/mariadb-engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
+import type { EngineName } from '../spec/types.js';
 import { type DatabaseObject, RESET_ANNOTATION } from '../spec/types.js';
 import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
 import type { CloneMethod, Storage } from '../storage/storage.js';
@@ -63,6 +63,8 @@ export interface DatabaseReconcilerDeps {
   readonly versions: TemplateVersions;
   readonly guard: DeletionGuard;
   readonly log: Logger;
+  /** The engine module for a spec's engine name. */
+  readonly engines: (name: EngineName) => Engine;
   /** Seconds a running server gets to shut down cleanly. @default 60 */
   readonly stopTimeoutSeconds?: number;
 }
@@ -192,7 +194,7 @@ export class DatabaseReconciler {
       servers.length = 0;
       await storage.remove(clone);
       status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
-      await engineFor(version.engine).prepareClone(clone);
+      await this.#deps.engines(version.engine).prepareClone(clone);
       await store.event(
         key,
         'Normal',
@@ -230,7 +232,7 @@ export class DatabaseReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const { runtime, store, config, layout } = this.#deps;
-    const engine = engineFor(record.engine ?? 'mariadb');
+    const engine = this.#deps.engines(record.engine ?? 'mariadb');
     // One server per database: a stale one (other version, a duplicate) goes.
     let server: ServerInfo | undefined;
     for (const candidate of servers.sort(

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import type { ControllerConfig } from '../config.js';
-import { engineFor } from '../engine/mariadb-engine.js';
+import type { Engine } from '../engine/engine.js';
 import { type Layout, newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
+import type { EngineName } from '../spec/types.js';
 import { REIMPORT_ANNOTATION, type TemplateObject } from '../spec/types.js';
 import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
 import type { Storage } from '../storage/storage.js';
@@ -72,6 +73,8 @@ export interface TemplateReconcilerDeps {
   /** Asks for a reconcile of a key (this template again, or databases waiting for it). */
   readonly enqueue: (key: `Template/${string}` | `Database/${string}`) => void;
   readonly log: Logger;
+  /** The engine module for a spec's engine name. */
+  readonly engines: (name: EngineName) => Engine;
 }
 
 /** Dumps younger than this are still being written (cp, scp): wait before importing them. */
@@ -240,7 +243,7 @@ export class TemplateReconciler {
         const meta = await this.#deps.importer.run({
           template: name,
           version,
-          engine: engineFor(template.spec.engine),
+          engine: this.#deps.engines(template.spec.engine),
           image: template.spec.image ?? config.image,
           database: template.spec.database ?? config.defaultDatabase,
           dump,

@@ -1,0 +1,170 @@
+import type { Readable } from 'node:stream';
+import type { Credentials, Endpoint, Engine } from '../../controller/engine/engine.js';
+import type {
+  ExecResult,
+  Runtime,
+  RuntimeEvent,
+  ServerInfo,
+  ServerSpec,
+} from '../../controller/runtime/runtime.js';
+import type { DesiredState, SpecRecord } from '../../controller/source/spec-folder.js';
+import { digestOf } from '../../controller/spec/parse.js';
+import type { SpecProblem } from '../../controller/spec/problems.js';
+import type { Kind, ObjectKey, SpecObject } from '../../controller/spec/types.js';
+import { keyOf } from '../../controller/spec/types.js';
+
+/** In-memory runtime for unit tests of reconcile logic: records every call. */
+export class FakeRuntime implements Runtime {
+  readonly name = 'docker' as const;
+  readonly connectHost = '127.0.0.1';
+  readonly servers = new Map<string, ServerInfo & { spec: ServerSpec }>();
+  readonly calls: string[] = [];
+  #next = 1;
+  #port = 40000;
+  /** Make the next create fail with this error. */
+  failNextCreate: Error | undefined;
+
+  async prepareDataDir(): Promise<void> {}
+  async list(): Promise<ServerInfo[]> {
+    return [...this.servers.values()];
+  }
+  async inspect(id: string): Promise<ServerInfo | undefined> {
+    return this.servers.get(id);
+  }
+  async create(spec: ServerSpec): Promise<ServerInfo> {
+    this.calls.push(`create ${spec.role}/${spec.owner}`);
+    if (this.failNextCreate) {
+      const error = this.failNextCreate;
+      this.failNextCreate = undefined;
+      throw error;
+    }
+    const id = `c${this.#next++}`;
+    const info = {
+      id,
+      role: spec.role,
+      owner: spec.owner,
+      templateVersion: spec.templateVersion,
+      running: true,
+      status: 'Up 1 second',
+      hostPort: spec.hostPort ?? this.#port++,
+      createdAt: Date.now(),
+      spec,
+    };
+    this.servers.set(id, info);
+    return info;
+  }
+  async start(id: string): Promise<ServerInfo> {
+    this.calls.push(`start ${id}`);
+    const s = this.servers.get(id)!;
+    const started = { ...s, running: true, status: 'Up 1 second' };
+    this.servers.set(id, started);
+    return started;
+  }
+  async stop(id: string): Promise<void> {
+    this.calls.push(`stop ${id}`);
+    const s = this.servers.get(id);
+    if (s) this.servers.set(id, { ...s, running: false, status: 'Exited (0)', exitCode: 0 });
+  }
+  async remove(id: string): Promise<void> {
+    this.calls.push(`remove ${id}`);
+    this.servers.delete(id);
+  }
+  async exec(
+    _id: string,
+    _argv: readonly string[],
+    _env: Readonly<Record<string, string>>,
+    _stdin?: Readable,
+  ): Promise<ExecResult> {
+    return { exitCode: 0, output: '' };
+  }
+  execEndpoint(): Endpoint {
+    return { host: '127.0.0.1', port: 3306 };
+  }
+  async logs(): Promise<string> {
+    return 'fake log line';
+  }
+  watch(_onEvent: (event: RuntimeEvent) => void): () => void {
+    return () => undefined;
+  }
+  async close(): Promise<void> {}
+}
+
+/** An engine whose servers are ready at once; records configured clones. */
+export class FakeEngine implements Engine {
+  readonly name = 'mariadb' as const;
+  readonly containerDataDir = '/var/lib/mysql';
+  readonly containerPort = 3306;
+  readonly adminUser = 'root';
+  readonly configured: { admin: Credentials; user: Credentials }[] = [];
+  notReady: Error | undefined;
+  initEnv(): Record<string, string> {
+    return {};
+  }
+  importServerArgs(): string[] {
+    return [];
+  }
+  serveServerArgs(): string[] {
+    return [];
+  }
+  importClient(): { argv: string[]; env: Record<string, string> } {
+    return { argv: ['client'], env: {} };
+  }
+  async waitReady(): Promise<void> {
+    if (this.notReady) throw this.notReady;
+  }
+  async configureClone(
+    _endpoint: Endpoint,
+    _admins: Credentials[],
+    admin: Credentials,
+    user: Credentials,
+  ): Promise<void> {
+    this.configured.push({ admin, user });
+  }
+  async prepareClone(): Promise<void> {}
+  connectCommand(): string {
+    return 'connect';
+  }
+  errorLine(): number | undefined {
+    return undefined;
+  }
+}
+
+/** A desired state set directly by the test. */
+export class FakeDesired implements DesiredState {
+  synced = true;
+  available = true;
+  readonly records = new Map<ObjectKey, SpecRecord>();
+
+  set(object: SpecObject, extra: Partial<SpecRecord> = {}): SpecRecord {
+    const key = keyOf(object);
+    const old = this.records.get(key);
+    const digest = digestOf(object);
+    const record: SpecRecord = {
+      key,
+      object,
+      file: `${object.metadata.name}.yaml`,
+      line: 1,
+      fileMtimeMs: 1,
+      digest,
+      generation: old ? (old.digest === digest ? old.generation : old.generation + 1) : 1,
+      ...extra,
+    };
+    this.records.set(key, record);
+    return record;
+  }
+  delete(key: ObjectKey): void {
+    this.records.delete(key);
+  }
+  get(key: ObjectKey): SpecRecord | undefined {
+    return this.records.get(key);
+  }
+  list(kind?: Kind): SpecRecord[] {
+    return [...this.records.values()].filter((r) => !kind || r.object.kind === kind);
+  }
+  problems(): SpecProblem[] {
+    return [];
+  }
+  subscribe(): () => void {
+    return () => undefined;
+  }
+}

@@ -1,0 +1,264 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../controller/config.js';
+import { Layout } from '../../../controller/layout.js';
+import { silentLogger } from '../../../controller/log.js';
+import {
+  DatabaseReconciler,
+  type DatabaseRecord,
+  type DatabaseStatus,
+} from '../../../controller/reconcile/database-reconciler.js';
+import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
+import type { DatabaseObject, DatabaseSpec } from '../../../controller/spec/types.js';
+import { StatusStore } from '../../../controller/state/status-store.js';
+import { CopyStorage } from '../../../controller/storage/copy-storage.js';
+import { TemplateVersions } from '../../../controller/templates/template-versions.js';
+import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
+
+const VERSION = 'v20261122-100000-aaaa';
+const VERSION2 = 'v20261122-110000-bbbb';
+
+function db(
+  name: string,
+  spec: Partial<DatabaseSpec> = {},
+  annotations: Record<string, string> = {},
+): DatabaseObject {
+  return {
+    kind: 'Database',
+    metadata: { name, labels: {}, annotations },
+    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
+  };
+}
+
+describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
+  let root: string;
+  let layout: Layout;
+  let desired: FakeDesired;
+  let runtime: FakeRuntime;
+  let engine: FakeEngine;
+  let store: StatusStore;
+  let versions: TemplateVersions;
+  let reconciler: DatabaseReconciler;
+
+  const addVersion = async (version: string) => {
+    mkdirSync(layout.versionDir('shop', version), { recursive: true });
+    await versions.writeMeta('shop', {
+      version,
+      createdAt: Date.now(),
+      engine: 'mariadb',
+      image: 'img',
+      database: 'default',
+      adminPassword: `admin-${version}`,
+      trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
+      dumpSha256: 'x',
+      dumpBytes: 1,
+      durationSeconds: 1,
+    });
+  };
+  const reconcile = (name: string) => reconciler.reconcile(name, silentLogger);
+  const stored = (name: string) => store.get<DatabaseStatus, DatabaseRecord>(`Database/${name}`);
+  const serversOf = (name: string) => [...runtime.servers.values()].filter((s) => s.owner === name);
+
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'myaas-dbr-'));
+    layout = new Layout(root);
+    desired = new FakeDesired();
+    runtime = new FakeRuntime();
+    engine = new FakeEngine();
+    store = new StatusStore(layout, silentLogger);
+    versions = new TemplateVersions(layout);
+    const guard = new DeletionGuard({
+      what: 'database',
+      max: 3,
+      fraction: 0.5,
+      log: silentLogger,
+      inventory: async () => {
+        const existing = new Set([...runtime.servers.values()].map((s) => s.owner));
+        const wanted = new Set(desired.list('Database').map((r) => r.object.metadata.name));
+        return { existing, unwanted: new Set([...existing].filter((n) => !wanted.has(n))) };
+      },
+    });
+    reconciler = new DatabaseReconciler({
+      config: { ...defaultConfig(root), dataDir: root, hostname: 'db.example' },
+      desired,
+      store,
+      layout,
+      storage: new CopyStorage(silentLogger),
+      runtime,
+      versions,
+      guard,
+      log: silentLogger,
+      engines: () => engine,
+    });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('waits in Pending while the template has no ready version', async () => {
+    desired.set(db('alice'));
+    const result = await reconcile('alice');
+    expect(stored('alice')?.status).toMatchObject({
+      phase: 'Pending',
+      message: expect.stringContaining('template shop'),
+    });
+    expect(result?.requeueAfterMs).toBeGreaterThan(0);
+    expect(runtime.calls).toEqual([]);
+  });
+
+  it('clones the current version, starts a server, sets its own credentials, and reports Ready', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    const s = stored('alice')!;
+    expect(s.status).toMatchObject({
+      phase: 'Ready',
+      templateVersion: VERSION,
+      cloneMethod: expect.stringMatching(/reflink|copy/),
+      connection: { host: 'db.example', user: 'myaas', database: 'default', port: expect.any(Number) },
+    });
+    expect(existsSync(layout.databaseDir('alice'))).toBe(true);
+    expect(serversOf('alice')).toHaveLength(1);
+    expect(engine.configured).toEqual([
+      { admin: { user: 'root', password: s.record.adminPassword }, user: s.record.user },
+    ]);
+    expect(s.record.adminPassword).not.toBe(`admin-${VERSION}`);
+    // A second pass changes nothing.
+    runtime.calls.length = 0;
+    await reconcile('alice');
+    expect(runtime.calls).toEqual([]);
+    expect(engine.configured).toHaveLength(1);
+  });
+
+  it('Stopped stops the server and keeps the clone; Running starts the same server again', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    const [server] = serversOf('alice');
+    desired.set(db('alice', { state: 'Stopped' }));
+    await reconcile('alice');
+    expect(stored('alice')?.status.phase).toBe('Stopped');
+    expect(serversOf('alice')[0]?.running).toBe(false);
+    expect(existsSync(layout.databaseDir('alice'))).toBe(true);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    expect(runtime.calls.at(-1)).toBe(`start ${server!.id}`);
+    expect(stored('alice')?.status.phase).toBe('Ready');
+  });
+
+  it('removes server, clone and status when the spec is gone, but only once the source is synced and available', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    desired.delete('Database/alice');
+    desired.synced = false;
+    await reconcile('alice');
+    expect(serversOf('alice')).toHaveLength(1);
+    desired.synced = true;
+    desired.available = false;
+    await reconcile('alice');
+    expect(serversOf('alice')).toHaveLength(1);
+    desired.available = true;
+    await reconcile('alice');
+    expect(serversOf('alice')).toHaveLength(0);
+    expect(existsSync(layout.databaseDir('alice'))).toBe(false);
+    expect(stored('alice')).toBeUndefined();
+  });
+
+  it('expires on ttl, stays expired while the spec is unchanged, and comes back fresh for a new ttl', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice', { ttlSeconds: 60 }));
+    const result = await reconcile('alice');
+    expect(result?.requeueAfterMs).toBeGreaterThan(59_000);
+    const first = stored('alice')!.record;
+    first.createdAt = Date.now() - 61_000; // as if a minute went by
+    await reconcile('alice');
+    expect(stored('alice')?.status).toMatchObject({ phase: 'Expired', expiredAt: expect.any(String) });
+    expect(serversOf('alice')).toHaveLength(0);
+    expect(existsSync(layout.databaseDir('alice'))).toBe(false);
+    await reconcile('alice');
+    expect(runtime.calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
+    desired.set(db('alice', { ttlSeconds: 120 }));
+    await reconcile('alice');
+    expect(stored('alice')?.status.phase).toBe('Ready');
+    expect(stored('alice')!.record.user.password).not.toBe(first.user.password);
+  });
+
+  it('protected: neither expired nor removed', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice', { expiresAt: Date.now() - 1000, protected: true }));
+    await reconcile('alice');
+    expect(stored('alice')?.status.phase).toBe('Ready');
+    desired.delete('Database/alice');
+    await reconcile('alice');
+    expect(serversOf('alice')).toHaveLength(1);
+    expect(stored('alice')?.status.message).toContain('protected');
+  });
+
+  it('reset clones the current version again and keeps port and credentials', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    const before = stored('alice')!;
+    await addVersion(VERSION2);
+    desired.set(db('alice', {}, { 'myaas.dev/reset': 'now' }));
+    await reconcile('alice');
+    const after = stored('alice')!;
+    expect(after.status.templateVersion).toBe(VERSION2);
+    expect(after.status.connection?.port).toBe(before.status.connection?.port);
+    expect(after.record.user).toEqual(before.record.user);
+    expect(serversOf('alice')).toHaveLength(1);
+    expect(serversOf('alice')[0]?.templateVersion).toBe(VERSION2);
+  });
+
+  it('keeps one server when it finds duplicates, and replaces one of another version', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    const spec = serversOf('alice')[0]!.spec;
+    await runtime.create(spec);
+    await runtime.create({ ...spec, templateVersion: 'v20200101-000000-0000' });
+    await reconcile('alice');
+    expect(serversOf('alice')).toHaveLength(1);
+  });
+
+  it('a server that does not become ready is reported Failed and the error thrown for backoff', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    engine.notReady = new Error('server exited before accepting connections');
+    await expect(reconcile('alice')).rejects.toThrow('server did not become ready');
+    expect(stored('alice')?.status).toMatchObject({
+      phase: 'Failed',
+      message: expect.stringContaining('fake log line'),
+    });
+  });
+
+  it('when the old port is taken after a restart, takes any port unless the spec fixes one', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    const port = stored('alice')!.status.connection!.port;
+    for (const s of serversOf('alice')) runtime.servers.delete(s.id);
+    runtime.failNextCreate = new Error('port is already allocated');
+    await reconcile('alice');
+    expect(stored('alice')?.status.phase).toBe('Ready');
+    expect(stored('alice')?.status.connection?.port).not.toBe(port);
+  });
+
+  it('holds removals when more than 3 and more than half go at once', async () => {
+    await addVersion(VERSION);
+    const names = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
+    for (const n of names) {
+      desired.set(db(n));
+      await reconcile(n);
+    }
+    for (const n of names.slice(0, 4)) desired.delete(`Database/${n}`);
+    await reconcile('a1');
+    expect(serversOf('a1')).toHaveLength(1);
+    expect(stored('a1')?.status.message).toContain('held');
+    // Three at once is within the bound.
+    desired.set(db('a1'));
+    await reconcile('a2');
+    expect(serversOf('a2')).toHaveLength(0);
+  });
+});
