@@ -4,9 +4,11 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
+import { engineFor } from './engine/mariadb-engine.js';
 import { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
+import { ProcessRuntime } from './runtime/process-runtime.js';
 import type { Runtime } from './runtime/runtime.js';
 import { CombinedDesiredState } from './source/desired-state.js';
 import { DumpsFolder } from './source/dumps-folder.js';
@@ -68,7 +70,9 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
       log,
     });
   }
-  throw new Error('runtime process is not available in this build yet: use --runtime docker');
+  const runtime = new ProcessRuntime({ root: path.resolve(config.dataDir), engines: engineFor, log });
+  await runtime.check(engineFor('mariadb'));
+  return runtime;
 }
 
 /** Builds and starts a controller from its configuration. */

@@ -15,6 +15,18 @@ export interface ConnectionInfo extends Endpoint, Credentials {
   readonly database: string;
 }
 
+/** Where a host process (the process runtime) keeps a server's files, and how it runs. */
+export interface HostServerOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly socket: string;
+  readonly pidFile: string;
+  readonly errorLog: string;
+  /** OS user the server runs as when the controller is root. */
+  readonly user?: string;
+  readonly args: readonly string[];
+}
+
 /**
  * Everything engine-specific, in one place: how a server is configured and initialised, how a dump
  * is fed to its client, how readiness and credentials are checked and set. Runtimes and reconcilers
@@ -58,6 +70,12 @@ export interface Engine {
   ): Promise<void>;
   /** Adjusts a fresh clone's files before its first start (e.g. MySQL's server_uuid). */
   prepareClone(dataDir: string): Promise<void>;
+  /** Process runtime: checks the host has the server, its init tool and client; throws with the fix. */
+  checkHost(): Promise<void>;
+  /** Process runtime: the program and arguments that serve a datadir on the host. */
+  hostServer(options: HostServerOptions): { command: string; args: string[] };
+  /** Process runtime: initialises an empty datadir as the official image's entrypoint would. */
+  hostInitialize(options: HostServerOptions & { adminPassword: string; database: string }): Promise<void>;
   /** Shell command a user types to connect. */
   connectCommand(info: ConnectionInfo): string;
   /** The dump line an error happened at, from the client's message, when it says. */

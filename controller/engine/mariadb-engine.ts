@@ -1,8 +1,29 @@
-import { rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { constants, access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { EngineName } from '../spec/types.js';
-import type { ConnectionInfo, Credentials, Endpoint, Engine } from './engine.js';
+import { run } from '../util/exec.js';
+import type { ConnectionInfo, Credentials, Endpoint, Engine, HostServerOptions } from './engine.js';
+
+const SEARCH_PATH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/libexec'];
+
+/** First of `names` found as an executable on PATH or in the usual sbin dirs. */
+async function findProgram(names: readonly string[]): Promise<string | undefined> {
+  for (const name of names) {
+    for (const dir of SEARCH_PATH) {
+      if (!dir) continue;
+      const candidate = path.join(dir, name);
+      try {
+        await access(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  return undefined;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -135,6 +156,128 @@ export class MariadbEngine implements Engine {
     if (this.name === 'mysql') await rm(path.join(dataDir, 'auto.cnf'), { force: true });
   }
 
+  #programs: { server: string; install?: string; client: string } | undefined;
+
+  async checkHost(): Promise<void> {
+    if (this.#programs) return;
+    const mysqlFamily = this.name === 'mysql';
+    const server = await findProgram(mysqlFamily ? ['mysqld'] : ['mariadbd', 'mysqld']);
+    const install = mysqlFamily ? undefined : await findProgram(['mariadb-install-db', 'mysql_install_db']);
+    const client = await findProgram(mysqlFamily ? ['mysql'] : ['mariadb', 'mysql']);
+    const pkg = mysqlFamily ? 'mysql-server' : 'mariadb-server mariadb-client';
+    if (!server || (!mysqlFamily && !install) || !client) {
+      const missing = [
+        !server && 'server (mariadbd)',
+        !mysqlFamily && !install && 'mariadb-install-db',
+        !client && 'client (mariadb)',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      throw new Error(
+        `runtime process needs ${this.name} installed on this host; missing: ${missing}: install it (Debian/Ubuntu: apt-get install ${pkg}) or use --runtime docker`,
+      );
+    }
+    this.#programs = { server, client, ...(install ? { install } : {}) };
+  }
+
+  hostServer(options: HostServerOptions): { command: string; args: string[] } {
+    const programs = this.#requirePrograms();
+    return {
+      command: programs.server,
+      args: [
+        // The host's own my.cnf (Debian's sets a datadir, socket and bind address) must not apply.
+        '--no-defaults',
+        `--datadir=${options.dataDir}`,
+        `--port=${options.port}`,
+        '--bind-address=0.0.0.0',
+        `--socket=${options.socket}`,
+        `--pid-file=${options.pidFile}`,
+        `--log-error=${options.errorLog}`,
+        ...(options.user ? [`--user=${options.user}`] : []),
+        ...options.args,
+      ],
+    };
+  }
+
+  async hostInitialize(
+    options: HostServerOptions & { adminPassword: string; database: string },
+  ): Promise<void> {
+    const programs = this.#requirePrograms();
+    const user = options.user ? [`--user=${options.user}`] : [];
+    if (programs.install) {
+      await run(
+        programs.install,
+        [
+          '--no-defaults',
+          `--datadir=${options.dataDir}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+          ...user,
+        ],
+        { timeoutMs: 300_000 },
+      );
+    } else {
+      await run(
+        programs.server,
+        ['--no-defaults', '--initialize-insecure', `--datadir=${options.dataDir}`, ...user],
+        {
+          timeoutMs: 300_000,
+        },
+      );
+    }
+    // As the official entrypoint does: a server without networking, the init SQL over its socket, a shutdown.
+    const { command, args } = this.hostServer({ ...options, args: ['--skip-networking', '--skip-log-bin'] });
+    const server = spawn(command, args, { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    try {
+      let connection: mysql.Connection | undefined;
+      const deadline = Date.now() + 120_000;
+      while (!connection) {
+        try {
+          connection = await mysql.createConnection({
+            socketPath: options.socket,
+            user: this.adminUser,
+            password: '',
+          });
+        } catch (error) {
+          if (Date.now() > deadline || server.exitCode !== null) {
+            throw new Error(
+              `initialising ${options.dataDir} failed: ${(error as Error).message} (see ${options.errorLog})`,
+            );
+          }
+          await sleep(100);
+        }
+      }
+      const pw = connection.escape(options.adminPassword);
+      // install-db may make root@localhost, @127.0.0.1, @::1 and @<hostname>, all without a password.
+      const [users] = await connection.query<mysql.RowDataPacket[]>(
+        "SELECT User, Host FROM mysql.user WHERE User IN ('root', '') AND Host <> '%'",
+      );
+      for (const { User, Host } of users) {
+        const account = `${connection.escape(User)}@${connection.escape(Host)}`;
+        // Only root@localhost and root@'%' stay, as in the official image; host-named ones go
+        // (servers run with skip-name-resolve, where they cannot even be altered).
+        const keep = User === 'root' && Host === 'localhost';
+        await connection.query(keep ? `ALTER USER ${account} IDENTIFIED BY ${pw}` : `DROP USER ${account}`);
+      }
+      await connection.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ${pw}`);
+      await connection.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
+      await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(options.database)}`);
+      await connection.query('SHUTDOWN');
+      await connection.end().catch(() => undefined);
+      const code = await Promise.race([exited, sleep(120_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout')
+        throw new Error(`initialising ${options.dataDir}: the server did not shut down`);
+    } finally {
+      if (server.exitCode === null) server.kill('SIGKILL');
+    }
+  }
+
+  #requirePrograms(): { server: string; install?: string; client: string } {
+    if (!this.#programs) throw new Error('checkHost() must run before the process runtime uses the engine');
+    return this.#programs;
+  }
+
   connectCommand(info: ConnectionInfo): string {
     const client = this.name === 'mysql' ? 'mysql' : 'mariadb';
     return `${client} -h ${info.host} -P ${info.port} -u ${info.user} -p'${info.password}' ${info.database}`;
@@ -165,6 +308,14 @@ export class MariadbEngine implements Engine {
   }
 }
 
+const engines = new Map<EngineName, Engine>();
+
+/** The engine module for a spec's engine name (one instance each: it caches what it found on the host). */
 export function engineFor(name: EngineName): Engine {
-  return new MariadbEngine(name);
+  let engine = engines.get(name);
+  if (!engine) {
+    engine = new MariadbEngine(name);
+    engines.set(name, engine);
+  }
+  return engine;
 }

@@ -253,7 +253,7 @@ export class DatabaseReconciler {
         templateVersion: record.templateVersion ?? '',
         image: record.image ?? config.image,
         dataDir: layout.databaseDir(db.metadata.name),
-        env: {},
+        engine,
         args: engine.serveServerArgs(),
         ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
       };

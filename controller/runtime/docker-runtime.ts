@@ -113,7 +113,9 @@ export class DockerRuntime implements Runtime {
       Image: spec.image,
       // The official images' entrypoint runs the server when the first argument is an option.
       Cmd: [...spec.args],
-      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries(
+        spec.init ? spec.engine.initEnv(spec.init.adminPassword, spec.init.database) : {},
+      ).map(([k, v]) => `${k}=${v}`),
       User: this.#user,
       Labels: {
         [LABELS.controller]: this.#controllerId,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Endpoint } from '../engine/engine.js';
+import type { Endpoint, Engine } from '../engine/engine.js';
 
 /** Labels every server this controller makes carries; discovery and cleanup go by them, never by name. */
 export const LABELS = {
@@ -24,8 +24,10 @@ export interface ServerSpec {
   readonly dataDir: string;
   /** Fixed host port; absent means any free port. */
   readonly hostPort?: number;
-  /** Official-image init env; only effective when the datadir is empty. */
-  readonly env: Readonly<Record<string, string>>;
+  readonly engine: Engine;
+  /** Initialise an empty datadir with this admin password and schema (an import's first start). */
+  readonly init?: { readonly adminPassword: string; readonly database: string };
+  /** Server options (the engine's import or serve options). */
   readonly args: readonly string[];
   readonly memoryMiB?: number;
 }

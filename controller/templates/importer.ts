@@ -97,7 +97,8 @@ export class Importer {
         templateVersion: request.version,
         image: request.image,
         dataDir: work,
-        env: request.engine.initEnv(admin.password, request.database),
+        engine: request.engine,
+        init: { adminPassword: admin.password, database: request.database },
         args: request.engine.importServerArgs(request.memoryMiB),
       });
       failIfStopped();

@@ -121,6 +121,11 @@ export class FakeEngine implements Engine {
     this.configured.push({ admin, user });
   }
   async prepareClone(): Promise<void> {}
+  async checkHost(): Promise<void> {}
+  hostServer(): { command: string; args: string[] } {
+    return { command: 'true', args: [] };
+  }
+  async hostInitialize(): Promise<void> {}
   connectCommand(): string {
     return 'connect';
   }

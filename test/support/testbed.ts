@@ -14,11 +14,14 @@ import { gzipSync } from 'node:zlib';
 import Docker from 'dockerode';
 import mysql from 'mysql2/promise';
 import { type ControllerConfig, defaultConfig } from '../../controller/config.js';
-import { createLogger } from '../../controller/log.js';
+import { engineFor } from '../../controller/engine/mariadb-engine.js';
+import { createLogger, silentLogger } from '../../controller/log.js';
 import type { DatabaseRecord, DatabaseStatus } from '../../controller/reconcile/database-reconciler.js';
 import type { TemplateRecord, TemplateStatus } from '../../controller/reconcile/template-reconciler.js';
 import { type RunningController, controllerIdFor, startController } from '../../controller/run.js';
-import { LABELS } from '../../controller/runtime/runtime.js';
+import { DockerRuntime } from '../../controller/runtime/docker-runtime.js';
+import { ProcessRuntime } from '../../controller/runtime/process-runtime.js';
+import { LABELS, type Runtime, type ServerInfo } from '../../controller/runtime/runtime.js';
 import type { StoredObject } from '../../controller/state/status-store.js';
 import { BtrfsStorage } from '../../controller/storage/btrfs-storage.js';
 import { testEnvironment } from './environment.js';
@@ -28,8 +31,17 @@ import { waitFor } from './wait.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/controller/main.js');
 
+/** A runtime/storage pair the shared cases run on. */
+export interface Pair {
+  readonly runtime: 'docker' | 'process';
+  readonly storage: 'btrfs' | 'copy';
+}
+
+export const DOCKER_BTRFS: Pair = { runtime: 'docker', storage: 'btrfs' };
+export const PROCESS_COPY: Pair = { runtime: 'process', storage: 'copy' };
+
 export interface TestBedOptions {
-  readonly storage?: 'btrfs' | 'copy';
+  readonly pair?: Pair;
   readonly config?: Partial<ControllerConfig>;
 }
 
@@ -49,18 +61,23 @@ export class TestBed {
   child: ChildProcess | undefined;
 
   constructor(name: string, options: TestBedOptions = {}) {
-    this.dir = path.join(this.env.btrfsRoot, `tb-${name}-${randomBytes(3).toString('hex')}`);
+    const pair = options.pair ?? DOCKER_BTRFS;
+    // process+copy runs on the machine's ordinary filesystem, as on a laptop; docker+btrfs on the loop btrfs.
+    const base = pair.storage === 'btrfs' ? this.env.btrfsRoot : '/var/tmp';
+    this.dir = path.join(base, `tb-${name}-${randomBytes(3).toString('hex')}`);
     this.specsDir = path.join(this.dir, 'specs');
     this.dumpsDir = path.join(this.dir, 'dumps');
     this.dataDir = path.join(this.dir, 'data');
-    for (const d of [this.specsDir, this.dumpsDir, this.dataDir]) mkdirSync(d, { recursive: true });
+    // Readable by the server's own user: the process runtime runs mariadbd as mysql when we are root.
+    for (const d of [this.dir, this.specsDir, this.dumpsDir, this.dataDir])
+      mkdirSync(d, { recursive: true, mode: 0o755 });
     this.config = {
       ...defaultConfig(this.dir),
       specsDir: this.specsDir,
       dumpsDir: this.dumpsDir,
       dataDir: this.dataDir,
-      runtime: 'docker',
-      storage: options.storage ?? 'btrfs',
+      runtime: pair.runtime,
+      storage: pair.storage,
       image: this.env.image,
       resyncSeconds: 5,
       importMemoryMiB: 256,
@@ -226,6 +243,43 @@ export class TestBed {
     }
   }
 
+  /** This controller's servers, as its runtime finds them (containers, or host processes). */
+  async servers(): Promise<ServerInfo[]> {
+    return (await this.#runtime()).list();
+  }
+
+  async serversOf(name: string): Promise<ServerInfo[]> {
+    return (await this.servers()).filter((s) => s.role === 'Database' && s.owner === name);
+  }
+
+  /** Kills a database's server from outside (docker kill, or SIGKILL of the process). */
+  async killServer(name: string): Promise<void> {
+    const [server] = await this.serversOf(name);
+    if (!server) throw new Error(`no server for ${name}`);
+    if (this.config.runtime === 'docker') {
+      await this.docker.getContainer(server.id).kill();
+    } else {
+      const file = JSON.parse(
+        readFileSync(path.join(this.dataDir, 'run', server.id, 'server.json'), 'utf8'),
+      ) as { pid: number };
+      process.kill(file.pid, 'SIGKILL');
+    }
+  }
+
+  #runtimeInstance: Runtime | undefined;
+  async #runtime(): Promise<Runtime> {
+    this.#runtimeInstance ??=
+      this.config.runtime === 'docker'
+        ? new DockerRuntime({
+            docker: this.docker,
+            controllerId: this.controllerId,
+            containerUser: '999:999',
+            log: silentLogger,
+          })
+        : new ProcessRuntime({ root: this.dataDir, engines: engineFor, log: silentLogger });
+    return this.#runtimeInstance;
+  }
+
   /** This controller's containers, as Docker sees them. */
   async containers(): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({
@@ -238,11 +292,16 @@ export class TestBed {
   async destroy(): Promise<void> {
     await this.stop().catch(() => undefined);
     await this.kill9().catch(() => undefined);
-    for (const c of await this.containers().catch(() => [])) {
-      await this.docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined);
+    if (this.config.runtime === 'docker') {
+      for (const c of await this.containers().catch(() => [])) {
+        await this.docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined);
+      }
+    } else {
+      const runtime = await this.#runtime();
+      for (const server of await runtime.list()) await runtime.remove(server.id);
     }
     const storage = new BtrfsStorage();
     const subvolumes: string[] = [];
@@ -252,5 +311,23 @@ export class TestBed {
     subvolumes.push(...list(path.join(this.dataDir, 'databases')), ...list(path.join(this.dataDir, 'work')));
     for (const s of subvolumes) await storage.remove(s).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
+    const leftovers = liveServersUnder(this.dir);
+    if (leftovers.length > 0)
+      throw new Error(`servers left running under ${this.dir}: ${leftovers.join(', ')}`);
   }
+}
+
+/** Live (not zombie) server processes whose command line names a path under `dir`. */
+export function liveServersUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(`--datadir=${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

@@ -1,0 +1,375 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { access, chown, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Endpoint, Engine } from '../engine/engine.js';
+import type { Logger } from '../log.js';
+import type { EngineName } from '../spec/types.js';
+import { run } from '../util/exec.js';
+import { readJson, writeJsonAtomic } from '../util/files.js';
+import { TailBuffer } from '../util/tail-buffer.js';
+import type { ExecResult, Runtime, RuntimeEvent, ServerInfo, ServerRole, ServerSpec } from './runtime.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What the process runtime knows of one server, in `run/<id>/server.json`. */
+interface ServerFile {
+  readonly id: string;
+  readonly role: ServerRole;
+  readonly owner: string;
+  readonly template: string;
+  readonly templateVersion: string;
+  readonly engine: EngineName;
+  readonly dataDir: string;
+  readonly args: readonly string[];
+  readonly createdAt: number;
+  port: number;
+  pid?: number;
+  startedAt?: number;
+  /** Stopped on purpose: its absence is not a crash. */
+  stopped: boolean;
+}
+
+export interface ProcessRuntimeOptions {
+  /** Data root: server files live in `<root>/run/<id>/`. */
+  readonly root: string;
+  readonly engines: (name: EngineName) => Engine;
+  readonly log: Logger;
+  /** OS user servers run as when the controller is root. @default mysql */
+  readonly serverUser?: string;
+  /** How often to look for servers that died. @default 1000 */
+  readonly pollMs?: number;
+}
+
+/**
+ * Database servers as processes on this host (mariadbd/mysqld): each with its own datadir, port,
+ * socket, pid file and error log. They outlive the controller; a restarted one re-adopts them by
+ * pid file, liveness and command line, and never starts a duplicate.
+ */
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process' as const;
+  readonly connectHost = '127.0.0.1';
+  readonly #root: string;
+  readonly #engines: (name: EngineName) => Engine;
+  readonly #log: Logger;
+  readonly #user: string | undefined;
+  readonly #pollMs: number;
+  #owner: { uid: number; gid: number } | undefined;
+
+  constructor(options: ProcessRuntimeOptions) {
+    this.#root = path.join(options.root, 'run');
+    this.#engines = options.engines;
+    this.#log = options.log.child({ component: 'process-runtime' });
+    this.#user = process.getuid?.() === 0 ? (options.serverUser ?? 'mysql') : undefined;
+    this.#pollMs = options.pollMs ?? 1000;
+  }
+
+  /** Throws with the fix when the host lacks the server programs or the user to run them as. */
+  async check(engine: Engine): Promise<void> {
+    await engine.checkHost();
+    await mkdir(this.#root, { recursive: true });
+    await this.#serverOwner();
+  }
+
+  async prepareDataDir(dataDir: string): Promise<void> {
+    const owner = await this.#serverOwner();
+    if (owner) await chown(dataDir, owner.uid, owner.gid);
+  }
+
+  async list(): Promise<ServerInfo[]> {
+    let ids: string[];
+    try {
+      ids = await readdir(this.#root);
+    } catch {
+      return [];
+    }
+    const out: ServerInfo[] = [];
+    for (const id of ids) {
+      const info = await this.inspect(id);
+      if (info) out.push(info);
+    }
+    return out;
+  }
+
+  async inspect(id: string): Promise<ServerInfo | undefined> {
+    const file = await this.#read(id);
+    if (!file) return undefined;
+    const running = await this.#alive(file);
+    return {
+      id,
+      role: file.role,
+      owner: file.owner,
+      templateVersion: file.templateVersion,
+      running,
+      status: running
+        ? `Up ${since(file.startedAt ?? file.createdAt)}`
+        : file.stopped
+          ? 'Exited (0)'
+          : 'Exited (died)',
+      hostPort: file.port,
+      createdAt: file.createdAt,
+      ...(running ? {} : { exitCode: file.stopped ? 0 : 1 }),
+    };
+  }
+
+  async create(spec: ServerSpec): Promise<ServerInfo> {
+    await spec.engine.checkHost();
+    const id = `${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
+    const existing = await this.#read(id);
+    if (existing) {
+      // Left by a controller killed between create and record: replace it.
+      this.#log.warn({ id }, 'replacing a leftover server of the same name');
+      await this.remove(id);
+    }
+    const dir = this.#dir(id);
+    await mkdir(dir, { recursive: true });
+    const owner = await this.#serverOwner();
+    if (owner) await chown(dir, owner.uid, owner.gid);
+    if (spec.init && !(await exists(path.join(spec.dataDir, 'mysql')))) {
+      await spec.engine.hostInitialize({
+        ...this.#paths(id, 0, spec.dataDir, []),
+        adminPassword: spec.init.adminPassword,
+        database: spec.init.database,
+      });
+    }
+    const file: ServerFile = {
+      id,
+      role: spec.role,
+      owner: spec.owner,
+      template: spec.template,
+      templateVersion: spec.templateVersion,
+      engine: spec.engine.name,
+      dataDir: spec.dataDir,
+      args: spec.args,
+      createdAt: Date.now(),
+      port: spec.hostPort ?? (await freePort()),
+      stopped: false,
+    };
+    await this.#spawn(file);
+    return (await this.inspect(id))!;
+  }
+
+  async start(id: string): Promise<ServerInfo> {
+    const file = await this.#read(id);
+    if (!file) throw new Error(`no server ${id}`);
+    if (!(await this.#alive(file))) {
+      if (!(await portFree(file.port))) {
+        const port = await freePort();
+        this.#log.info({ id, was: file.port, now: port }, 'previous port taken; using another');
+        file.port = port;
+      }
+      await this.#spawn(file);
+    }
+    return (await this.inspect(id))!;
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    const file = await this.#read(id);
+    if (!file) return;
+    file.stopped = true;
+    await this.#write(file);
+    await this.#terminate(file, timeoutSeconds);
+  }
+
+  async remove(id: string): Promise<void> {
+    const file = await this.#read(id);
+    if (file) {
+      file.stopped = true;
+      await this.#write(file);
+      await this.#terminate(file, 0);
+    }
+    await rm(this.#dir(id), { recursive: true, force: true });
+  }
+
+  async exec(
+    _id: string,
+    argv: readonly string[],
+    env: Readonly<Record<string, string>>,
+    stdin?: Readable,
+  ): Promise<ExecResult> {
+    const [command, ...args] = argv;
+    if (!command) throw new Error('exec needs a program');
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    const output = new TailBuffer(64 * 1024);
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+    if (stdin && child.stdin) {
+      child.stdin.on('error', () => undefined); // the client quit early: its exit code says why
+      stdin.on('error', (error) => child.stdin?.destroy(error));
+      stdin.pipe(child.stdin);
+    }
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => resolve(code ?? -1));
+    });
+    return { exitCode, output: output.toString() };
+  }
+
+  execEndpoint(server: ServerInfo): Endpoint {
+    return { host: '127.0.0.1', port: server.hostPort ?? 0 };
+  }
+
+  async logs(id: string, lines: number): Promise<string> {
+    try {
+      const text = await readFile(path.join(this.#dir(id), 'error.log'), 'utf8');
+      return text.trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  watch(onEvent: (event: RuntimeEvent) => void): () => void {
+    const alive = new Map<string, boolean>();
+    const timer = setInterval(async () => {
+      for (const server of await this.list().catch(() => [])) {
+        if (alive.get(server.id) && !server.running)
+          onEvent({ role: server.role, owner: server.owner, action: 'die' });
+        alive.set(server.id, server.running);
+      }
+    }, this.#pollMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async close(): Promise<void> {}
+
+  #dir(id: string): string {
+    if (!/^(db|import)-[a-z0-9-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
+    return path.join(this.#root, id);
+  }
+
+  #paths(id: string, port: number, dataDir: string, args: readonly string[]) {
+    const dir = this.#dir(id);
+    let socket = path.join(dir, 'mysqld.sock');
+    // Unix socket paths are limited to 108 bytes: deep data roots get a short one in /tmp.
+    if (socket.length > 100)
+      socket = `/tmp/myaas-${createHash('sha256').update(socket).digest('hex').slice(0, 16)}.sock`;
+    return {
+      dataDir,
+      port,
+      socket,
+      pidFile: path.join(dir, 'mysqld.pid'),
+      errorLog: path.join(dir, 'error.log'),
+      args,
+      ...(this.#user ? { user: this.#user } : {}),
+    };
+  }
+
+  async #spawn(file: ServerFile): Promise<void> {
+    const engine = this.#engines(file.engine);
+    await engine.checkHost();
+    const { command, args } = engine.hostServer(this.#paths(file.id, file.port, file.dataDir, file.args));
+    const out = openSync(path.join(this.#dir(file.id), 'stdout.log'), 'a');
+    try {
+      // Detached in its own process group: the server outlives the controller, even a kill -9 of it.
+      const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+      child.on('error', (error) => this.#log.error({ err: error, id: file.id }, 'server failed to spawn'));
+      child.unref();
+      file.pid = child.pid;
+    } finally {
+      closeSync(out);
+    }
+    file.startedAt = Date.now();
+    file.stopped = false;
+    await this.#write(file);
+  }
+
+  /** Alive, and really that server: the pid could have been reused by anything after a reboot. */
+  async #alive(file: ServerFile): Promise<boolean> {
+    const pid = file.pid;
+    if (!pid) return false;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    }
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      return cmdline.includes(`--datadir=${file.dataDir}`);
+    } catch {
+      return process.platform !== 'linux';
+    }
+  }
+
+  async #terminate(file: ServerFile, timeoutSeconds: number): Promise<void> {
+    if (!file.pid || !(await this.#alive(file))) return;
+    // SIGTERM is mariadbd's clean shutdown; SIGKILL only after the timeout (or for a removal).
+    const signal = timeoutSeconds > 0 ? 'SIGTERM' : 'SIGKILL';
+    process.kill(file.pid, signal);
+    const deadline = Date.now() + Math.max(timeoutSeconds, 5) * 1000;
+    while (await this.#alive(file)) {
+      if (Date.now() > deadline) {
+        process.kill(file.pid, 'SIGKILL');
+        await sleep(100);
+        if (!(await this.#alive(file))) break;
+      }
+      await sleep(50);
+    }
+  }
+
+  async #read(id: string): Promise<ServerFile | undefined> {
+    return readJson<ServerFile>(path.join(this.#dir(id), 'server.json')).catch(() => undefined);
+  }
+
+  async #write(file: ServerFile): Promise<void> {
+    await writeJsonAtomic(path.join(this.#dir(file.id), 'server.json'), file, 0o644);
+  }
+
+  async #serverOwner(): Promise<{ uid: number; gid: number } | undefined> {
+    if (!this.#user) return undefined;
+    if (this.#owner) return this.#owner;
+    try {
+      const uid = Number((await run('id', ['-u', this.#user])).trim());
+      const gid = Number((await run('id', ['-g', this.#user])).trim());
+      this.#owner = { uid, gid };
+      return this.#owner;
+    } catch {
+      throw new Error(
+        `runtime process runs servers as the user ${this.#user} when myaas runs as root, and there is none: install the server package (it creates it) or create the user`,
+      );
+    }
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A port free right now; the server binding it later can still lose a race, and is then restarted. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+function since(start: number): string {
+  const seconds = Math.max(0, Math.round((Date.now() - start) / 1000));
+  if (seconds < 60) return seconds <= 1 ? 'Less than a second' : `${seconds} seconds`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return minutes === 1 ? 'About a minute' : `${minutes} minutes`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} hours` : `${Math.round(hours / 24)} days`;
+}

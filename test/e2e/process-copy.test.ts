@@ -1,0 +1,4 @@
+import { PROCESS_COPY } from '../support/testbed.js';
+import { describeLifecycle } from './cases/lifecycle.js';
+
+describeLifecycle(PROCESS_COPY);
