@@ -3,6 +3,7 @@ import type { ControllerConfig } from './config.js';
 import { engineFor } from './engine/mariadb-engine.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
 import { TemplateReconciler } from './reconcile/template-reconciler.js';
@@ -25,6 +26,7 @@ export interface ControllerParts {
   readonly runtime: Runtime;
   readonly store: StatusStore;
   readonly layout: Layout;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -65,6 +67,11 @@ export class Controller {
     this.#queue = new WorkQueue<ObjectKey>({
       log: this.#log,
       concurrency: config.reconcileConcurrency,
+      observe: (key, result, seconds) => {
+        const kind = parseKey(key).kind;
+        parts.metrics?.reconciles.inc({ kind, result });
+        parts.metrics?.reconcileSeconds.observe({ kind }, seconds);
+      },
       reconcile: (key, keyLog) => {
         const { kind, name } = parseKey(key);
         return kind === 'Template'
@@ -86,6 +93,7 @@ export class Controller {
       enqueue,
       log: this.#log,
       engines: engineFor,
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
     });
     this.#databases = new DatabaseReconciler({
       config,
@@ -98,6 +106,7 @@ export class Controller {
       guard: this.databaseGuard,
       log: this.#log,
       engines: engineFor,
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
     });
   }
 

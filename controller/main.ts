@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type ApiServer, createApi } from './api/api-server.js';
+import { registerClientCommands } from './cli/commands.js';
 import { printValidateReport, validatePaths } from './cli/validate.js';
 import { type ControllerConfig, RUNTIMES, STORAGES, defaultConfig } from './config.js';
 import { createLogger } from './log.js';
@@ -115,11 +117,21 @@ export function buildProgram(): Command {
         process.stderr.write(`myaas: ${(error as Error).message}\n`);
         process.exit(2);
       }
+      let api: ApiServer;
+      try {
+        api = createApi(running, log, config.apiToken);
+        await api.listen(config.listen);
+      } catch (error) {
+        process.stderr.write(`myaas: ${(error as Error).message}\n`);
+        await running.stop();
+        process.exit(2);
+      }
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
         stopping = true;
         log.info({ signal }, 'stopping; databases keep running');
+        await api.close();
         await running.stop();
         process.exit(0);
       };
@@ -136,7 +148,13 @@ export function buildProgram(): Command {
       process.exitCode = printValidateReport(report, (line) => process.stdout.write(`${line}\n`));
     });
 
+  registerClientCommands(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`myaas: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -7,6 +7,7 @@ import { Controller } from './controller.js';
 import { engineFor } from './engine/mariadb-engine.js';
 import { Layout } from './layout.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { ProcessRuntime } from './runtime/process-runtime.js';
 import type { Runtime } from './runtime/runtime.js';
@@ -29,6 +30,8 @@ export interface RunningController {
   readonly layout: Layout;
   readonly storage: Storage;
   readonly runtime: Runtime;
+  readonly metrics: Metrics;
+  readonly config: ControllerConfig;
   stop(): Promise<void>;
 }
 
@@ -89,7 +92,8 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   await dumps.start();
   await specs.start();
   const desired = new CombinedDesiredState(specs, dumps);
-  const controller = new Controller({ config, log, desired, storage, runtime, store, layout });
+  const metrics = new Metrics();
+  const controller = new Controller({ config, log, desired, storage, runtime, store, layout, metrics });
   await controller.start();
   return {
     controller,
@@ -100,6 +104,8 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     layout,
     storage,
     runtime,
+    metrics,
+    config,
     async stop() {
       await controller.stop();
       await specs.stop();

@@ -2,6 +2,7 @@ import type { ControllerConfig } from '../config.js';
 import type { Credentials, Engine } from '../engine/engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
 import type { EngineName } from '../spec/types.js';
@@ -27,6 +28,8 @@ export interface DatabaseStatus {
   cloneMethod?: CloneMethod;
   /** Docker's words for the server's state ("Up 2 hours"), for the seed API. */
   serverStatus?: string;
+  /** When the running server was first seen ready. */
+  readySince?: string;
   connection?: { host: string; port: number; user: string; database: string };
   conditions: Condition[];
 }
@@ -65,6 +68,7 @@ export interface DatabaseReconcilerDeps {
   readonly log: Logger;
   /** The engine module for a spec's engine name. */
   readonly engines: (name: EngineName) => Engine;
+  readonly metrics?: Metrics;
   /** Seconds a running server gets to shut down cleanly. @default 60 */
   readonly stopTimeoutSeconds?: number;
 }
@@ -304,8 +308,10 @@ export class DatabaseReconciler {
       );
     }
     const readyMs = Date.now() - started;
+    this.#deps.metrics?.cloneToReadySeconds.observe(readyMs / 1000);
     record.port = server.hostPort;
     const wasReady = status.phase === 'Ready';
+    if (!wasReady) status.readySince = new Date().toISOString();
     status.phase = 'Ready';
     status.message = undefined;
     status.serverStatus = server.status;

@@ -5,6 +5,7 @@ import type { ControllerConfig } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { type Layout, newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
 import type { EngineName } from '../spec/types.js';
@@ -73,6 +74,7 @@ export interface TemplateReconcilerDeps {
   /** Asks for a reconcile of a key (this template again, or databases waiting for it). */
   readonly enqueue: (key: `Template/${string}` | `Database/${string}`) => void;
   readonly log: Logger;
+  readonly metrics?: Metrics;
   /** The engine module for a spec's engine name. */
   readonly engines: (name: EngineName) => Engine;
 }
@@ -257,6 +259,8 @@ export class TemplateReconciler {
           },
         });
         bookkeeping.lastAttempt = { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 };
+        this.#deps.metrics?.importSeconds.observe({ result: 'success' }, meta.durationSeconds);
+        this.#deps.metrics?.importBytes.inc(meta.dumpBytes);
         status.phase = 'Ready';
         status.message = undefined;
         status.progress = undefined;
@@ -288,6 +292,7 @@ export class TemplateReconciler {
         }
       } catch (error) {
         const abandoned = controller.signal.aborted;
+        this.#deps.metrics?.importSeconds.observe({ result: 'failure' }, (Date.now() - startedAt) / 1000);
         const message = (error as Error).message;
         bookkeeping.lastAttempt = {
           trigger,

@@ -16,6 +16,8 @@ export interface WorkQueueOptions<K extends string> {
   readonly backoffBaseMs?: number;
   /** Longest retry delay. @default 60000 */
   readonly backoffMaxMs?: number;
+  /** Told of every reconcile's outcome and duration (metrics). */
+  readonly observe?: (key: K, result: 'success' | 'error', seconds: number) => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export class WorkQueue<K extends string> {
   readonly #log: Logger;
   readonly #backoffBaseMs: number;
   readonly #backoffMaxMs: number;
+  readonly #observe: WorkQueueOptions<K>['observe'];
   readonly #queued = new Set<K>();
   readonly #processing = new Set<K>();
   readonly #dirty = new Set<K>();
@@ -46,6 +49,7 @@ export class WorkQueue<K extends string> {
     this.#log = options.log;
     this.#backoffBaseMs = options.backoffBaseMs ?? 500;
     this.#backoffMaxMs = options.backoffMaxMs ?? 60_000;
+    this.#observe = options.observe;
   }
 
   /** Asks for a reconcile of `key` as soon as possible. */
@@ -111,11 +115,13 @@ export class WorkQueue<K extends string> {
     try {
       const result = await this.#reconcile(key, log);
       this.#failures.delete(key);
+      this.#observe?.(key, 'success', (Date.now() - started) / 1000);
       log.debug({ ms: Date.now() - started }, 'reconciled');
       if (result?.requeueAfterMs !== undefined) this.addAfter(key, Math.max(0, result.requeueAfterMs));
     } catch (error) {
       const failures = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, failures);
+      this.#observe?.(key, 'error', (Date.now() - started) / 1000);
       const retryMs = this.backoffMs(failures);
       log.warn({ err: error, failures, retryMs }, 'reconcile failed; will retry');
       this.addAfter(key, retryMs);

@@ -11,6 +11,7 @@ import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { TailBuffer } from '../util/tail-buffer.js';
+import { since } from '../util/uptime.js';
 import type { ExecResult, Runtime, RuntimeEvent, ServerInfo, ServerRole, ServerSpec } from './runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -363,13 +364,4 @@ function portFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, () => server.close(() => resolve(true)));
   });
-}
-
-function since(start: number): string {
-  const seconds = Math.max(0, Math.round((Date.now() - start) / 1000));
-  if (seconds < 60) return seconds <= 1 ? 'Less than a second' : `${seconds} seconds`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return minutes === 1 ? 'About a minute' : `${minutes} minutes`;
-  const hours = Math.round(minutes / 60);
-  return hours < 48 ? `${hours} hours` : `${Math.round(hours / 24)} days`;
 }

@@ -1,0 +1,141 @@
+import { timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Logger } from '../log.js';
+import type { RunningController } from '../run.js';
+import { HttpError, sendJson } from './http.js';
+import { nativeRoutes } from './native-api.js';
+import { seedRoutes } from './seed-api.js';
+import { SpecWriter } from './spec-writer.js';
+
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: string[],
+  url: URL,
+) => Promise<void>;
+
+export interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handler: Handler;
+  /** Reachable without the bearer token (health probes). */
+  readonly open?: boolean;
+}
+
+export interface ApiContext {
+  readonly running: RunningController;
+  readonly writer: SpecWriter;
+  readonly log: Logger;
+  /** How long POST /db waits for a new database to accept connections. @default 60 */
+  readonly waitSeconds: number;
+}
+
+/**
+ * The HTTP API: the original myaas routes (same paths, fields and codes) and the native `/api/v1`.
+ * It never touches servers itself: it writes specs into the managed folder and reads status.
+ */
+export class ApiServer {
+  readonly #routes: Route[];
+  readonly #token: Buffer | undefined;
+  readonly #log: Logger;
+  #server: Server | undefined;
+
+  constructor(context: ApiContext, token?: string) {
+    this.#routes = [...nativeRoutes(context), ...seedRoutes(context)];
+    this.#token = token ? Buffer.from(token) : undefined;
+    this.#log = context.log.child({ component: 'api' });
+  }
+
+  /** Listens on `host:port`; resolves with the port actually bound (0 picks one). */
+  async listen(address: string): Promise<number> {
+    const colon = address.lastIndexOf(':');
+    const host = colon > 0 ? address.slice(0, colon) : '127.0.0.1';
+    const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
+    const server = createServer((req, res) => void this.#handle(req, res));
+    server.requestTimeout = 120_000;
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            error.code === 'EADDRINUSE'
+              ? `API address ${address} is in use: stop what listens there or set --listen`
+              : `API cannot listen on ${address}: ${error.message}`,
+          ),
+        ),
+      );
+      server.listen(port, host, () => resolve());
+    });
+    const bound = server.address();
+    const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+    this.#log.info({ host, port: boundPort, auth: Boolean(this.#token) }, 'API listening');
+    return boundPort;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendJson(res, 400, { status: 'Bad request URL' });
+    }
+    try {
+      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      let matched: { route: Route; params: string[] } | undefined;
+      let pathKnown = false;
+      for (const route of this.#routes) {
+        const match = route.pattern.exec(path);
+        if (!match) continue;
+        pathKnown = true;
+        if (route.method === req.method) {
+          matched = { route, params: match.slice(1).map((p) => decodeURIComponent(p)) };
+          break;
+        }
+      }
+      if (!matched) {
+        return sendJson(res, pathKnown ? 405 : 404, {
+          status: pathKnown ? 'Method not allowed' : 'Not found',
+        });
+      }
+      if (!matched.route.open && !this.#authorized(req)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return sendJson(res, 401, { status: 'Unauthorized: send Authorization: Bearer <MYAAS_API_TOKEN>' });
+      }
+      await matched.route.handler(req, res, matched.params, url);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, error.status, error.body);
+      } else {
+        this.#log.error({ err: error, method: req.method, url: req.url }, 'API handler failed');
+        if (!res.headersSent) sendJson(res, 500, { status: `Internal error: ${(error as Error).message}` });
+      }
+    } finally {
+      this.#log.debug(
+        { method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started },
+        'request',
+      );
+    }
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    if (!this.#token) return true;
+    const header = req.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    return given.length === this.#token.length && timingSafeEqual(given, this.#token);
+  }
+}
+
+export function createApi(running: RunningController, log: Logger, token?: string): ApiServer {
+  return new ApiServer(
+    { running, writer: new SpecWriter(running.config.specsDir), log, waitSeconds: 60 },
+    token,
+  );
+}

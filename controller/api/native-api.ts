@@ -1,0 +1,222 @@
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { parseSpecFile } from '../spec/parse.js';
+import { formatProblem } from '../spec/problems.js';
+import { loadSchemas } from '../spec/schema.js';
+import { type Kind, RESET_ANNOTATION } from '../spec/types.js';
+import type { ApiContext, Route } from './api-server.js';
+import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
+import { specToCrd, toApiObject } from './objects.js';
+import { ApiState } from './seed-api.js';
+
+const NAME = '([a-z0-9][-a-z0-9]{0,62})';
+const KIND_PATHS: Record<string, Kind> = { templates: 'Template', databases: 'Database' };
+
+/** `/api/v1`: whole objects with status, problems, events, and the few actions that are not specs. */
+export function nativeRoutes(context: ApiContext): Route[] {
+  const state = new ApiState(context);
+  const { running, writer } = context;
+  const schemas = loadSchemas();
+
+  const objectOf = (kind: Kind, name: string) => {
+    const record = running.desired.get(`${kind}/${name}`);
+    if (!record) throw new HttpError(404, { status: `${kind} "${name}" not found` });
+    return toApiObject(record, running.store.get(record.key)?.status);
+  };
+  const requireManaged = (kind: Kind, name: string) => {
+    const record = running.desired.get(`${kind}/${name}`);
+    if (!record) throw new HttpError(404, { status: `${kind} "${name}" not found` });
+    if (path.normalize(record.file) !== writer.relativeFile(kind, name)) {
+      throw new HttpError(409, {
+        status: `${kind} "${name}" is declared in ${record.file}: change it there`,
+      });
+    }
+    return record;
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      pattern: /^\/healthz$/,
+      open: true,
+      handler: async (_q, res) => sendJson(res, 200, { status: 'ok' }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/readyz$/,
+      open: true,
+      handler: async (_q, res) => {
+        const ready = running.desired.synced && running.desired.available;
+        sendJson(res, ready ? 200 : 503, {
+          status: ready ? 'ready' : 'specs not loaded or specs dir unavailable',
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      handler: async (_q, res) => {
+        const { metrics, store } = running;
+        metrics.databasesByPhase.reset();
+        metrics.templatesByPhase.reset();
+        for (const key of store.keys('Database')) {
+          metrics.databasesByPhase.inc({
+            phase: store.get<{ phase: string }, unknown>(key)?.status.phase ?? 'Unknown',
+          });
+        }
+        for (const key of store.keys('Template')) {
+          metrics.templatesByPhase.inc({
+            phase: store.get<{ phase: string }, unknown>(key)?.status.phase ?? 'Unknown',
+          });
+        }
+        metrics.specProblems.set(running.desired.problems().length);
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v1\/problems$/,
+      handler: async (_q, res) =>
+        sendJson(res, 200, {
+          items: running.desired.problems().map((p) => ({ ...p, text: formatProblem(p) })),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v1\/events$/,
+      handler: async (_q, res) => {
+        const items = [...running.store.keys('Template'), ...running.store.keys('Database')].flatMap((key) =>
+          (running.store.get(key)?.events ?? []).map((e) => ({ object: key, ...e })),
+        );
+        sendJson(res, 200, { items: items.sort((a, b) => a.time.localeCompare(b.time)) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v1\/deletions$/,
+      handler: async (_q, res) =>
+        sendJson(res, 200, {
+          databases: running.controller.databaseGuard.held,
+          templates: running.controller.templateGuard.held,
+        }),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/v1\/deletions\/confirm$/,
+      handler: async (_q, res) => {
+        const databases = await running.controller.databaseGuard.confirm();
+        const templates = await running.controller.templateGuard.confirm();
+        for (const n of databases) running.controller.enqueue(`Database/${n}`);
+        for (const n of templates) running.controller.enqueue(`Template/${n}`);
+        sendJson(res, 200, { databases, templates });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/reset$`),
+      handler: async (_q, res, [name]) => {
+        const record = requireManaged('Database', name!);
+        const annotations = {
+          ...record.object.metadata.annotations,
+          [RESET_ANNOTATION]: new Date().toISOString(),
+        };
+        await writer.put('Database', name!, {
+          apiVersion: 'myaas.dev/v1alpha1',
+          kind: 'Database',
+          metadata: {
+            name,
+            ...(Object.keys(record.object.metadata.labels).length
+              ? { labels: record.object.metadata.labels }
+              : {}),
+            annotations,
+          },
+          spec: specToCrd(record.object),
+        });
+        sendJson(res, 202, { status: `reset of Database "${name}" requested` });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/api/v1/templates/${NAME}/reimport$`),
+      handler: async (_q, res, [name]) => {
+        const record = running.desired.get(`Template/${name}`);
+        if (!record) throw new HttpError(404, { status: `Template "${name}" not found` });
+        // A touch of the spec file is the reimport trigger; an implicit template's "file" is its dump.
+        const file = path.isAbsolute(record.file)
+          ? record.file
+          : path.join(running.config.specsDir, record.file);
+        await writer.touch(file);
+        sendJson(res, 202, { status: `reimport of Template "${name}" requested (touched ${record.file})` });
+      },
+    },
+  ];
+
+  for (const [plural, kind] of Object.entries(KIND_PATHS)) {
+    routes.push(
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/api/v1/${plural}$`),
+        handler: async (_q, res) =>
+          sendJson(res, 200, {
+            items: (kind === 'Template' ? state.templates() : state.databases()).map((r) =>
+              toApiObject(r, running.store.get(r.key)?.status),
+            ),
+          }),
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
+        handler: async (_q, res, [name]) => sendJson(res, 200, objectOf(kind, name!)),
+      },
+      {
+        method: 'PUT',
+        pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
+        handler: async (req, res, [name]) => {
+          const body = await readBody(req);
+          const object = { apiVersion: 'myaas.dev/v1alpha1', kind, ...body };
+          const file = `request body (${kind}/${name})`;
+          const result = parseSpecFile(Buffer.from(stringify(object)), file, schemas);
+          if (result.problems.length > 0 || result.objects.length !== 1) {
+            throw new HttpError(400, {
+              status: 'Invalid object',
+              problems:
+                result.problems.length > 0
+                  ? result.problems.map(formatProblem)
+                  : ['expected exactly one object'],
+            });
+          }
+          const parsed = result.objects[0]!.object;
+          if (parsed.kind !== kind || parsed.metadata.name !== name) {
+            throw new HttpError(400, {
+              status: `The body is ${parsed.kind}/${parsed.metadata.name}, the path ${kind}/${name}`,
+            });
+          }
+          const existing = running.desired.get(`${kind}/${name}`);
+          if (existing && path.normalize(existing.file) !== writer.relativeFile(kind, name!)) {
+            throw new HttpError(409, {
+              status: `${kind} "${name}" is declared in ${existing.file}: change it there`,
+            });
+          }
+          const { status: _ignored, ...withoutStatus } = object as Record<string, unknown>;
+          await writer.put(kind, name!, withoutStatus);
+          sendJson(res, existing ? 200 : 201, {
+            ...withoutStatus,
+            source: { file: writer.relativeFile(kind, name!), line: 1 },
+          });
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
+        handler: async (_q, res, [name]) => {
+          requireManaged(kind, name!);
+          await writer.remove(kind, name!);
+          sendEmpty(res, 204);
+        },
+      },
+    );
+  }
+  return routes;
+}

@@ -1,0 +1,61 @@
+import { SEED_NAME_ANNOTATION } from '../source/dumps-folder.js';
+import type { SpecRecord } from '../source/spec-folder.js';
+import { formatDuration } from '../spec/duration.js';
+import { API_VERSION, type DatabaseObject, type SpecObject, type TemplateObject } from '../spec/types.js';
+
+/** An object as the API shows it: the CRD's shape, spec as written, status as observed. */
+export interface ApiObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown>;
+  status?: unknown;
+  /** Where the spec came from (a file under the specs dir, or the dumps dir for implicit templates). */
+  source?: { file: string; line: number };
+}
+
+/** The spec in the CRD's own field names (ttl, expiresAt as RFC 3339), for output and for writing files. */
+export function specToCrd(object: SpecObject): Record<string, unknown> {
+  if (object.kind === 'Template') {
+    const spec = (object as TemplateObject).spec;
+    return {
+      engine: spec.engine,
+      ...(spec.image ? { image: spec.image } : {}),
+      source: { path: spec.source.path },
+      ...(spec.database ? { database: spec.database } : {}),
+      ...(spec.import.timeoutSeconds
+        ? { import: { timeout: formatDuration(spec.import.timeoutSeconds) } }
+        : {}),
+    };
+  }
+  const spec = (object as DatabaseObject).spec;
+  return {
+    template: spec.template,
+    ...(spec.ttlSeconds !== undefined ? { ttl: formatDuration(spec.ttlSeconds) } : {}),
+    ...(spec.expiresAt !== undefined ? { expiresAt: new Date(spec.expiresAt).toISOString() } : {}),
+    state: spec.state,
+    ...(spec.port !== undefined ? { port: spec.port } : {}),
+    ...(spec.protected ? { protected: true } : {}),
+  };
+}
+
+export function toApiObject(record: SpecRecord, status: unknown): ApiObject {
+  const { metadata } = record.object;
+  return {
+    apiVersion: API_VERSION,
+    kind: record.object.kind,
+    metadata: {
+      name: metadata.name,
+      ...(Object.keys(metadata.labels).length ? { labels: { ...metadata.labels } } : {}),
+      ...(Object.keys(metadata.annotations).length ? { annotations: { ...metadata.annotations } } : {}),
+    },
+    spec: specToCrd(record.object),
+    ...(status === undefined ? {} : { status }),
+    source: { file: record.file, line: record.line },
+  };
+}
+
+/** The name the original myaas knew a template by (its dump's name), else its own name. */
+export function seedTemplateName(record: SpecRecord): string {
+  return record.object.metadata.annotations[SEED_NAME_ANNOTATION] ?? record.object.metadata.name;
+}

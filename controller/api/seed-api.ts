@@ -1,0 +1,252 @@
+import path from 'node:path';
+import type { DatabaseRecord, DatabaseStatus } from '../reconcile/database-reconciler.js';
+import type { TemplateRecord, TemplateStatus } from '../reconcile/template-reconciler.js';
+import type { SpecRecord } from '../source/spec-folder.js';
+import { isValidName } from '../spec/names.js';
+import { API_VERSION, type DatabaseObject, type ObjectKey } from '../spec/types.js';
+import { since } from '../util/uptime.js';
+import type { ApiContext, Route } from './api-server.js';
+import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
+import { seedTemplateName } from './objects.js';
+
+const NAME = '([^/]+)';
+const DEFAULT_TTL_SECONDS = 86_400;
+
+/** The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. */
+export function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/_/g, '-');
+}
+
+/** Shared reads of the desired state and status, for both APIs. */
+export class ApiState {
+  constructor(readonly context: ApiContext) {}
+
+  get #running() {
+    return this.context.running;
+  }
+
+  templates(): SpecRecord[] {
+    return this.#running.desired.list('Template').sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  databases(): SpecRecord[] {
+    return this.#running.desired.list('Database').sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /** A template by its name, its seed (dump) name, or the canonical form of either. */
+  findTemplate(name: string): SpecRecord | undefined {
+    const canonical = canonicalName(name);
+    return this.templates().find(
+      (t) =>
+        t.object.metadata.name === name ||
+        seedTemplateName(t) === name ||
+        t.object.metadata.name === canonical,
+    );
+  }
+
+  templateStatus(name: string) {
+    return this.#running.store.get<TemplateStatus, TemplateRecord>(`Template/${name}`);
+  }
+
+  databaseStatus(name: string) {
+    return this.#running.store.get<DatabaseStatus, DatabaseRecord>(`Database/${name}`);
+  }
+
+  /** Waits until `check` holds for the stored state of `key`, or the deadline passes. */
+  waitFor(key: ObjectKey, check: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (check()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const poll = setInterval(() => check() && finish(true), 250); // also catches spec-only changes
+      const off = this.#running.store.subscribe((changed) => {
+        if (changed === key && check()) finish(true);
+      });
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        off();
+        resolve(ok);
+      };
+    });
+  }
+}
+
+function epochSeconds(iso: string | undefined): number | undefined {
+  return iso ? Date.parse(iso) / 1000 : undefined;
+}
+
+/** The original's database body: port as a string, created as an integer, expires_at as a string. */
+function seedDatabaseBody(state: ApiState, record: SpecRecord) {
+  const name = record.object.metadata.name;
+  const stored = state.databaseStatus(name);
+  const status = stored?.status;
+  const expires = epochSeconds(status?.expiresAt);
+  return {
+    database: status?.connection?.database ?? state.context.running.config.defaultDatabase,
+    host: status?.connection?.host ?? state.context.running.config.hostname,
+    name,
+    port: status?.connection ? String(status.connection.port) : '',
+    user: status?.connection?.user ?? state.context.running.config.databaseUser,
+    password: stored?.record.user.password ?? '',
+    running: status?.phase === 'Ready',
+    status:
+      status?.phase === 'Ready' && status.readySince
+        ? `Up ${since(Date.parse(status.readySince))}`
+        : (status?.serverStatus ?? status?.phase ?? 'Pending'),
+    created: Math.floor(epochSeconds(status?.createdAt) ?? Date.now() / 1000),
+    ...(expires !== undefined ? { expires_at: String(expires) } : {}),
+  };
+}
+
+function seedTemplateOf(state: ApiState, record: SpecRecord): string {
+  const template = state.findTemplate((record.object as DatabaseObject).spec.template);
+  return template ? seedTemplateName(template) : (record.object as DatabaseObject).spec.template;
+}
+
+function parseTtl(value: unknown): number {
+  if (value === undefined || value === null || value === '') return DEFAULT_TTL_SECONDS;
+  const text = String(value).trim();
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new HttpError(400, {
+      status: `Invalid ttl ${JSON.stringify(value)}: give a whole number of seconds, e.g. 3600`,
+    });
+  }
+  return Number(text);
+}
+
+export function seedRoutes(context: ApiContext): Route[] {
+  const state = new ApiState(context);
+  const readyTemplates = () =>
+    state
+      .templates()
+      .filter((t) => state.templateStatus(t.object.metadata.name)?.status.currentVersion)
+      .map(seedTemplateName);
+
+  /** The database of that name, if it exists and belongs to that template (else 404, as the original). */
+  const findDatabase = (templateName: string, name: string): SpecRecord => {
+    const record = state.context.running.desired.get(`Database/${canonicalName(name)}`);
+    const template = state.findTemplate(templateName);
+    if (
+      !record ||
+      !template ||
+      (record.object as DatabaseObject).spec.template !== template.object.metadata.name
+    ) {
+      throw new HttpError(404, { status: 'Not found' });
+    }
+    return record;
+  };
+
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/$/,
+      handler: async (_req, res) =>
+        sendJson(res, 200, {
+          status: 'Service is running',
+          templates: readyTemplates(),
+          databases: state.databases().map((d) => `${seedTemplateOf(state, d)},${d.object.metadata.name}`),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/templates$/,
+      handler: async (_req, res) => sendJson(res, 200, { templates: readyTemplates() }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/db$/,
+      handler: async (_req, res) =>
+        sendJson(res, 200, {
+          databases: state.databases().map((d) => {
+            const { name, status, created, expires_at } = seedDatabaseBody(state, d);
+            return {
+              template: seedTemplateOf(state, d),
+              name,
+              state: status,
+              created,
+              ...(expires_at ? { expires_at } : {}),
+            };
+          }),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
+      handler: async (_req, res, [template, name]) =>
+        sendJson(res, 200, seedDatabaseBody(state, findDatabase(template!, name!))),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
+      handler: async (req, res, [templateName, rawName], url) => {
+        const name = canonicalName(rawName!);
+        if (!isValidName(name)) {
+          throw new HttpError(400, {
+            status: `Invalid database name "${rawName}": use lower-case letters, digits, - or _ (at most 63, starting and ending with a letter or digit)`,
+          });
+        }
+        const template = state.findTemplate(templateName!);
+        if (!template) throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
+        const body = await readBody(req);
+        const ttl = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
+        const existing = state.context.running.desired.get(`Database/${name}`);
+        if (existing) {
+          if ((existing.object as DatabaseObject).spec.template === template.object.metadata.name)
+            return sendEmpty(res, 304);
+          throw new HttpError(409, {
+            status: `Database "${name}" exists for template "${(existing.object as DatabaseObject).spec.template}"; choose another name`,
+          });
+        }
+        const templateState = state.templateStatus(template.object.metadata.name);
+        if (!templateState?.status.currentVersion) {
+          const importing = templateState?.status.phase !== 'Failed';
+          throw new HttpError(423, {
+            status: importing
+              ? 'Database not available, content is being imported.'
+              : `Database not available: the template failed to import (${templateState?.status.message ?? 'see its status'})`,
+          });
+        }
+        const created = await context.writer.create('Database', name, {
+          apiVersion: API_VERSION,
+          kind: 'Database',
+          metadata: { name },
+          spec: { template: template.object.metadata.name, ttl },
+        });
+        if (!created) return sendEmpty(res, 304); // a concurrent request made it first
+        const key = `Database/${name}` as const;
+        const wait = url.searchParams.get('wait') !== 'false';
+        const appeared = await state.waitFor(
+          key,
+          () => Boolean(state.context.running.desired.get(key)),
+          10_000,
+        );
+        if (!appeared)
+          throw new HttpError(500, {
+            status: `The spec was written to ${context.writer.file('Database', name)} but the controller did not see it`,
+          });
+        if (!wait)
+          return sendJson(res, 202, seedDatabaseBody(state, state.context.running.desired.get(key)!));
+        const done = () => ['Ready', 'Failed'].includes(state.databaseStatus(name)?.status.phase ?? '');
+        await state.waitFor(key, done, context.waitSeconds * 1000);
+        const record = state.context.running.desired.get(key)!;
+        const phase = state.databaseStatus(name)?.status.phase;
+        return sendJson(res, phase === 'Ready' ? 201 : 202, seedDatabaseBody(state, record));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
+      handler: async (_req, res, [template, name]) => {
+        const record = findDatabase(template!, name!);
+        const managed = context.writer.relativeFile('Database', record.object.metadata.name);
+        if (path.normalize(record.file) !== managed) {
+          throw new HttpError(409, {
+            status: `Database "${record.object.metadata.name}" is declared in ${record.file}: remove it there`,
+          });
+        }
+        await context.writer.remove('Database', record.object.metadata.name);
+        return sendEmpty(res, 204);
+      },
+    },
+  ];
+}

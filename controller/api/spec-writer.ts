@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { assertValidName } from '../spec/names.js';
+import type { Kind } from '../spec/types.js';
+
+/**
+ * Writes the specs the API and CLI create, into one managed subfolder of the specs dir, so that files,
+ * API and CLI all converge on one desired state. Writes are atomic (a hidden temp file, then a rename
+ * or a link), so the watcher never sees half a file.
+ */
+export class SpecWriter {
+  readonly dir: string;
+
+  constructor(specsDir: string) {
+    this.dir = path.join(specsDir, 'api-managed');
+  }
+
+  /** Relative path (to the specs dir) of the managed file of an object. */
+  relativeFile(kind: Kind, name: string): string {
+    assertValidName(name, `${kind} name`);
+    return path.join('api-managed', `${kind.toLowerCase()}-${name}.yaml`);
+  }
+
+  file(kind: Kind, name: string): string {
+    return path.join(path.dirname(this.dir), this.relativeFile(kind, name));
+  }
+
+  /** Creates the file only if it does not exist yet; false when it did. */
+  async create(kind: Kind, name: string, object: Record<string, unknown>): Promise<boolean> {
+    const temp = await this.#temp(object);
+    try {
+      await link(temp, this.file(kind, name));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  /** Creates or replaces the file. */
+  async put(kind: Kind, name: string, object: Record<string, unknown>): Promise<void> {
+    const temp = await this.#temp(object);
+    await rename(temp, this.file(kind, name));
+  }
+
+  async remove(kind: Kind, name: string): Promise<void> {
+    await rm(this.file(kind, name), { force: true });
+  }
+
+  /** Moves a file's mtime to now: how a template is asked to reimport without a content change. */
+  async touch(file: string): Promise<void> {
+    const now = new Date();
+    await utimes(file, now, now);
+  }
+
+  async #temp(object: Record<string, unknown>): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    const temp = path.join(this.dir, `.tmp-${randomBytes(6).toString('hex')}.yaml`);
+    await writeFile(
+      temp,
+      `# Written by the myaas API/CLI; edit through them or take it over in your own file.\n${stringify(object)}`,
+      {
+        mode: 0o644,
+      },
+    );
+    return temp;
+  }
+}
