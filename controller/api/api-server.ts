@@ -112,6 +112,8 @@ export class ApiServer {
       await matched.route.handler(req, res, matched.params, url);
     } catch (error) {
       if (error instanceof HttpError) {
+        // An unread body (413) must not leave the connection for reuse: close it.
+        if (error.status === 413) res.setHeader('connection', 'close');
         if (!res.headersSent) sendJson(res, error.status, error.body);
       } else {
         this.#log.error({ err: error, method: req.method, url: req.url }, 'API handler failed');
