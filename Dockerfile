@@ -1,0 +1,22 @@
+# The myaas controller, to run next to dockerd (runtime docker, storage btrfs).
+# Build: docker build -t myaas .     Run: see docker-compose.example.yml and README.md.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY controller ./controller
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-bookworm-slim
+# btrfs-progs for subvolume snapshots; the database clients are not needed (imports run inside the servers' containers).
+RUN apt-get update && apt-get install -y --no-install-recommends btrfs-progs && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY crds-examples ./crds-examples
+ENV MYAAS_RUNTIME=docker MYAAS_STORAGE=btrfs MYAAS_LISTEN=0.0.0.0:5001
+EXPOSE 5001
+ENTRYPOINT ["node", "/app/dist/controller/main.js"]
+CMD ["controller"]

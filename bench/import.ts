@@ -1,0 +1,101 @@
+/**
+ * Import benchmark: this project's import of a ~200 MiB mariadb-dump file vs `mariadb < dump.sql` into a
+ * default-configured server of the same image, side by side, alternating. Needs `scripts/test-env up`.
+ *   npx vite-node bench/import.ts [--mib 200] [--reps 3]
+ */
+import { createReadStream, existsSync, statSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { silentLogger } from '../controller/log.js';
+import { DockerRuntime } from '../controller/runtime/docker-runtime.js';
+import { templateObject } from '../test/support/specs.js';
+import { TestBed } from '../test/support/testbed.js';
+import { waitFor } from '../test/support/wait.js';
+import { writeDump } from './dump-generator.js';
+import { machine, printTable, summarize, writeResults } from './lib.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const MIB = Number(option('mib', '200'));
+const REPS = Number(option('reps', '3'));
+
+const bed = new TestBed('bench-import', { config: { importMemoryMiB: 2048 } });
+const ours: number[] = [];
+const naive: number[] = [];
+try {
+  const dump = path.join(bed.dumpsDir, 'big.sql');
+  if (!existsSync(dump)) await writeDump(dump, MIB);
+  const bytes = statSync(dump).size;
+  console.log(`dump: ${Math.round(bytes / 2 ** 20)} MiB`);
+  await bed.start();
+  const runtime = new DockerRuntime({
+    docker: bed.docker,
+    controllerId: 'benchnaive',
+    containerUser: '999:999',
+    log: silentLogger,
+  });
+  for (let i = 0; i < REPS; i++) {
+    // Naive: a default server of the same image, the same client, the dump on stdin; timed from the first byte.
+    const container = await bed.docker.createContainer({
+      Image: bed.config.image,
+      Env: ['MARIADB_ROOT_PASSWORD=bench', 'MARIADB_DATABASE=default'],
+      Labels: { 'myaas.test': '1' },
+      ExposedPorts: { '3306/tcp': {} },
+      HostConfig: { PortBindings: { '3306/tcp': [{ HostPort: '' }] } },
+    });
+    await container.start();
+    const port = await waitFor('port', async () =>
+      Number((await container.inspect()).NetworkSettings.Ports['3306/tcp']?.[0]?.HostPort ?? 0),
+    );
+    await waitFor(
+      'naive server',
+      () =>
+        mysql
+          .createConnection({ host: '127.0.0.1', port, user: 'root', password: 'bench' })
+          .then((c) => c.end().then(() => true)),
+      120_000,
+      200,
+    );
+    const started = performance.now();
+    const result = await runtime.exec(
+      container.id,
+      ['mariadb', '-uroot', 'default'],
+      { MYSQL_PWD: 'bench' },
+      createReadStream(dump),
+    );
+    naive.push((performance.now() - started) / 1000);
+    await container.remove({ force: true });
+    if (result.exitCode !== 0) throw new Error(`naive import failed: ${result.output}`);
+
+    // Ours: the whole import (fresh volume, server init, load, clean shutdown, snapshot), as the status reports it.
+    const before = bed.template('big')?.status.currentVersion;
+    // The first rep declares the template; later ones touch its spec file (the reimport trigger).
+    if (i === 0) bed.writeSpec('big.yaml', templateObject('big', { source: { path: 'big.sql' } }));
+    else utimesSync(path.join(bed.specsDir, 'big.yaml'), new Date(), new Date());
+    const t = await bed.waitForTemplate(
+      'big',
+      (s) => s.phase === 'Ready' && s.currentVersion !== before && s.lastImport?.result === 'Succeeded',
+      'imported',
+      1_800_000,
+    );
+    ours.push(t.status.lastImport!.durationSeconds!);
+    console.log(`rep ${i + 1}: naive ${naive.at(-1)!.toFixed(1)}s, ours ${ours.at(-1)!.toFixed(1)}s`);
+  }
+  const row = summarize({
+    name: `import ${Math.round(bytes / 2 ** 20)} MiB dump`,
+    ours,
+    reference: naive,
+    unit: 's',
+    target: 1.5,
+    atLeast: true,
+  });
+  printTable([row]);
+  console.log(
+    `results: ${writeResults('import', { machine: machine(), dumpBytes: bytes, results: [row], raw: { ours, naive } })}`,
+  );
+} finally {
+  await bed.destroy();
+}

@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Statistics and reporting shared by the benchmarks: figures are always side by side with a reference. */
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function p95(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
+}
+
+export interface Comparison {
+  readonly name: string;
+  readonly ours: number[];
+  readonly reference: number[];
+  readonly unit: string;
+  /** What the ratio should be at most (ours / reference), or at least when `atLeast`. */
+  readonly target?: number;
+  readonly atLeast?: boolean;
+}
+
+export function summarize(c: Comparison) {
+  const oursMedian = median(c.ours);
+  const refMedian = median(c.reference);
+  const ratio = oursMedian / refMedian;
+  const met =
+    c.target === undefined ? undefined : c.atLeast ? refMedian / oursMedian >= c.target : ratio <= c.target;
+  return {
+    name: c.name,
+    unit: c.unit,
+    n: c.ours.length,
+    ours: { median: round(oursMedian), p95: round(p95(c.ours)) },
+    reference: { median: round(refMedian), p95: round(p95(c.reference)) },
+    ratio: round(ratio, 3),
+    ...(c.target === undefined
+      ? {}
+      : { target: c.atLeast ? `>= ${c.target}x faster` : `<= ${c.target}x`, met }),
+  };
+}
+
+export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function printTable(rows: ReturnType<typeof summarize>[]): void {
+  const header = ['benchmark', 'n', 'ours median', 'ours p95', 'ref median', 'ref p95', 'ratio', 'target'];
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.n),
+    `${r.ours.median} ${r.unit}`,
+    `${r.ours.p95} ${r.unit}`,
+    `${r.reference.median} ${r.unit}`,
+    `${r.reference.p95} ${r.unit}`,
+    `${r.ratio}x`,
+    'target' in r ? `${r.target} ${r.met ? 'met' : 'MISSED'}` : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}
+
+export function machine() {
+  let fs = '';
+  try {
+    fs = execFileSync('stat', ['-f', '-c', '%T', '/var/lib/myaas-test/btrfs']).toString().trim();
+  } catch {
+    fs = 'unknown';
+  }
+  return {
+    date: new Date().toISOString(),
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: os.release(),
+    benchFilesystem: fs,
+  };
+}
+
+export function writeResults(name: string, data: unknown): string {
+  const dir = path.resolve(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,216 @@
+/**
+ * Provisioning benchmark: spec-to-first-query (and API-POST-to-first-query) for a ~10 MiB and a ~1 GiB
+ * template, beside the raw floor measured in the same run (clone by hand + server start + first query).
+ * Both runtime/storage pairs. Needs the environment of `scripts/test-env up`.
+ *   npx vite-node bench/provisioning.ts [--reps 10] [--pairs docker,process] [--sizes 10,1024]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { createApi } from '../controller/api/api-server.js';
+import { engineFor } from '../controller/engine/mariadb-engine.js';
+import { silentLogger } from '../controller/log.js';
+import type { VersionMeta } from '../controller/templates/template-versions.js';
+import { run } from '../controller/util/exec.js';
+import { databaseObject, templateObject } from '../test/support/specs.js';
+import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/testbed.js';
+import { waitFor } from '../test/support/wait.js';
+import { type Comparison, machine, printTable, summarize, writeResults } from './lib.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const REPS = Number(option('reps', '10'));
+const PAIRS = option('pairs', 'docker,process')
+  .split(',')
+  .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
+const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
+
+/** A tiny dump that makes a big datadir: rows generated server-side from the Sequence engine. */
+function generatedDump(mib: number): string {
+  const rows = Math.round((mib * 1024 * 1024) / 290);
+  return `CREATE TABLE items (id INT PRIMARY KEY, k INT NOT NULL, name VARCHAR(64) NOT NULL, pad CHAR(200) NOT NULL, KEY (k)) ENGINE=InnoDB;
+INSERT INTO items SELECT seq, seq % 1000, CONCAT('name-', seq), REPEAT('x', 200) FROM seq_1_to_${rows};
+`;
+}
+
+async function firstQuery(
+  port: number,
+  user: string,
+  password: string,
+  deadline = Date.now() + 60_000,
+): Promise<void> {
+  for (;;) {
+    try {
+      const c = await mysql.createConnection({
+        host: '127.0.0.1',
+        port,
+        user,
+        password,
+        connectTimeout: 2000,
+      });
+      await c.query('SELECT 1');
+      await c.end();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** The floor: clone by hand (btrfs snapshot, or cp), start the same server by hand, first query. */
+async function rawFloor(
+  bed: TestBed,
+  pair: Pair,
+  meta: VersionMeta,
+  template: string,
+  i: number,
+): Promise<number> {
+  const source = path.join(bed.dataDir, 'templates', template, meta.version);
+  const clone = path.join(bed.dir, `floor-${i}`);
+  const started = performance.now();
+  if (pair.runtime === 'docker') {
+    await run('btrfs', ['subvolume', 'snapshot', source, clone]);
+    const container = await bed.docker.createContainer({
+      Image: bed.config.image,
+      Cmd: ['--skip-name-resolve'],
+      User: '999:999',
+      Labels: { 'myaas.test': '1' },
+      ExposedPorts: { '3306/tcp': {} },
+      HostConfig: { Binds: [`${clone}:/var/lib/mysql`], PortBindings: { '3306/tcp': [{ HostPort: '' }] } },
+    });
+    await container.start();
+    const port = await waitFor(
+      'port',
+      async () => Number((await container.inspect()).NetworkSettings.Ports['3306/tcp']?.[0]?.HostPort ?? 0),
+      10_000,
+      5,
+    );
+    await firstQuery(port, 'root', meta.adminPassword);
+    const elapsed = performance.now() - started;
+    await container.remove({ force: true });
+    await run('btrfs', ['subvolume', 'delete', clone]);
+    return elapsed;
+  }
+  await run('cp', ['-a', '--reflink=auto', source, clone], { timeoutMs: 600_000 });
+  const engine = engineFor('mariadb');
+  await engine.checkHost();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const { command, args: serverArgs } = engine.hostServer({
+    dataDir: clone,
+    port,
+    socket: path.join(bed.dir, `floor-${i}.sock`),
+    pidFile: path.join(bed.dir, `floor-${i}.pid`),
+    errorLog: path.join(bed.dir, `floor-${i}.err`),
+    ...(process.getuid?.() === 0 ? { user: 'mysql' } : {}),
+    args: ['--skip-name-resolve'],
+  });
+  const child = spawn(command, serverArgs, { stdio: 'ignore' });
+  await firstQuery(port, 'root', meta.adminPassword);
+  const elapsed = performance.now() - started;
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  await rm(clone, { recursive: true, force: true });
+  return elapsed;
+}
+
+/** Ours: write a Database spec file, wait for its status to give credentials, connect and query. */
+async function specToQuery(bed: TestBed, template: string, name: string): Promise<number> {
+  const started = performance.now();
+  bed.writeSpec(`${name}.yaml`, databaseObject(name, { template }));
+  const store = bed.running!.store;
+  const ready = await waitFor(
+    `${name} Ready`,
+    () => {
+      const s = store.get<
+        { phase: string; connection?: { port: number; user: string } },
+        { user: { password: string } }
+      >(`Database/${name}`);
+      return s?.status.phase === 'Ready' ? s : undefined;
+    },
+    120_000,
+    2,
+  );
+  await firstQuery(ready.status.connection!.port, ready.status.connection!.user, ready.record.user.password);
+  return performance.now() - started;
+}
+
+async function postToQuery(base: string, template: string, name: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${base}/db/${template}/${name}`, {
+    method: 'POST',
+    body: 'ttl=3600',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { port: string; user: string; password: string };
+  await firstQuery(Number(body.port), body.user, body.password);
+  return performance.now() - started;
+}
+
+async function removeDatabase(bed: TestBed, name: string, viaApi?: string): Promise<void> {
+  if (viaApi) await fetch(viaApi, { method: 'DELETE' });
+  else bed.removeSpec(`${name}.yaml`);
+  await waitFor(
+    `${name} removed`,
+    async () => !bed.database(name) && (await bed.serversOf(name)).length === 0,
+    60_000,
+    20,
+  );
+}
+
+const results: ReturnType<typeof summarize>[] = [];
+const raw: Record<string, unknown> = {};
+for (const pair of PAIRS) {
+  const bed = new TestBed(`bench-${pair.runtime}`, {
+    pair,
+    config: { importMemoryMiB: 2048, deletionGuardMax: 1000 },
+  });
+  try {
+    const running = await bed.start();
+    const api = createApi(running, silentLogger);
+    const base = `http://127.0.0.1:${await api.listen('127.0.0.1:0')}`;
+    for (const mib of SIZES_MIB) {
+      const template = `t${mib}`;
+      bed.writeDump(`${template}.sql`, generatedDump(mib));
+      bed.writeSpec(`${template}.yaml`, templateObject(template, { source: { path: `${template}.sql` } }));
+      const t = await bed.waitForTemplate(template, (s) => s.phase === 'Ready', 'Ready', 1_800_000);
+      const version = t.status.currentVersion!;
+      const meta = JSON.parse(
+        readFileSync(path.join(bed.dataDir, 'templates', template, `${version}.json`), 'utf8'),
+      ) as VersionMeta;
+      const size = (await run('du', ['-sb', path.join(bed.dataDir, 'templates', template, version)])).split(
+        '\t',
+      )[0];
+      console.log(
+        `${pair.runtime}+${pair.storage}: template ${template} datadir ${Math.round(Number(size) / 2 ** 20)} MiB, imported in ${t.status.lastImport?.durationSeconds}s`,
+      );
+      const spec: number[] = [];
+      const post: number[] = [];
+      const floor: number[] = [];
+      for (let i = 0; i < REPS; i++) {
+        // Interleaved, so that load on the shared machine hits both sides alike.
+        floor.push(await rawFloor(bed, pair, meta, template, i));
+        spec.push(await specToQuery(bed, template, `s${i}`));
+        await removeDatabase(bed, `s${i}`);
+        post.push(await postToQuery(base, template, `p${i}`));
+        await removeDatabase(bed, `p${i}`, `${base}/db/${template}/p${i}`);
+      }
+      const label = `${pair.runtime}+${pair.storage} ${mib} MiB`;
+      raw[label] = { spec, post, floor, datadirBytes: Number(size) };
+      const base1: Omit<Comparison, 'name' | 'ours'> = { reference: floor, unit: 'ms', target: 1.3 };
+      results.push(summarize({ ...base1, name: `spec-to-query ${label}`, ours: spec }));
+      results.push(summarize({ ...base1, name: `POST-to-query ${label}`, ours: post }));
+    }
+    await api.close();
+  } finally {
+    await bed.destroy();
+  }
+}
+printTable(results);
+console.log(`results: ${writeResults('provisioning', { machine: machine(), results, raw })}`);
