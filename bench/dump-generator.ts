@@ -32,7 +32,7 @@ export async function writeDump(file: string, mib: number): Promise<void> {
     (i) =>
       `(${i},'customer${i}@example.com','Customer ${i}','2024-01-${String((i % 28) + 1).padStart(2, '0')} 10:00:00')`,
   );
-  const orderBytes = 150;
+  const orderBytes = 105;
   const orders = Math.max(1000, Math.round((mib * 1024 * 1024 - customers * 80) / orderBytes));
   await table(
     write,

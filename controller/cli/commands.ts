@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { ApiObject } from '../api/objects.js';
 import type { DatabaseStatus } from '../reconcile/database-reconciler.js';
 import type { TemplateStatus } from '../reconcile/template-reconciler.js';
@@ -126,11 +126,14 @@ async function readObjects(paths: string[]): Promise<ApiObject[]> {
   for (const p of paths) {
     const files = (await stat(p)).isDirectory() ? (await listSpecFiles(p)).map((f) => path.join(p, f)) : [p];
     for (const file of files) {
-      const result = parseSpecFile(await readFile(file), file, schemas);
+      const bytes = await readFile(file);
+      const result = parseSpecFile(bytes, file, schemas);
       problems.push(...result.problems.map(formatProblem));
-      const { parseAllDocuments } = await import('yaml');
-      const docs = parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS() as ApiObject | null);
-      objects.push(...docs.filter((d): d is ApiObject => d !== null && typeof d === 'object'));
+      // Sent as written (the API validates again): the parsed form has internal field names.
+      for (const doc of parseAllDocuments(bytes.toString('utf8'))) {
+        const value = doc.toJS() as ApiObject | null;
+        if (value && typeof value === 'object') objects.push(value);
+      }
     }
   }
   if (problems.length > 0) throw new CliError(`${problems.join('\n')}\nnothing applied`);

@@ -14,7 +14,7 @@ import { type Condition, type StatusStore, setCondition } from '../state/status-
 import type { Storage } from '../storage/storage.js';
 import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
 import { ImportError, type ImportProgress, type Importer } from '../templates/importer.js';
-import type { ImportTrigger, TemplateVersions } from '../templates/template-versions.js';
+import type { ImportTrigger, TemplateVersions, VersionMeta } from '../templates/template-versions.js';
 import type { DeletionGuard } from './deletion-guard.js';
 import type { ReconcileResult } from './work-queue.js';
 
@@ -29,6 +29,7 @@ export interface TemplateStatus {
   progress?: ImportProgress;
   lastImport?: {
     version: string;
+    phases?: VersionMeta['phases'];
     startedAt: string;
     finishedAt?: string;
     durationSeconds?: number;
@@ -272,6 +273,7 @@ export class TemplateReconciler {
           durationSeconds: meta.durationSeconds,
           bytes: meta.dumpBytes,
           result: 'Succeeded',
+          ...(meta.phases ? { phases: meta.phases } : {}),
         };
         status.conditions = setCondition(
           status.conditions,

@@ -24,6 +24,10 @@ export class BtrfsStorage implements Storage {
   async createVolume(target: string): Promise<void> {
     await mkdir(path.dirname(target), { recursive: true });
     await run('btrfs', ['subvolume', 'create', target]);
+    // No copy-on-write for the files an import writes (inherited by new files): InnoDB rewrites pages
+    // in place, and CoW makes every such write a new extent. Snapshots still share blocks; a clone's
+    // first write to a page copies it once.
+    await run('chattr', ['+C', target]);
   }
 
   async clone(source: string, target: string): Promise<CloneMethod> {

@@ -113,6 +113,8 @@ export class Importer {
           throw new ImportError(`import server did not start: ${(error as Error).message}\n${logs}`);
         });
 
+      const readyAt = Date.now();
+      log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
       const hash = createHash('sha256');
       const progress = new ProgressCounter(request.dump.size, hash, request.onProgress, log);
       const file = createReadStream(request.dump.path);
@@ -137,6 +139,8 @@ export class Importer {
           request.engine.errorLine(result.output),
         );
       }
+      const loadedAt = Date.now();
+      log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; shutting the server down cleanly');
       const after = await stat(request.dump.path);
       if (dumpSignature(after) !== request.trigger.dump) {
         throw new ImportError('the dump changed while it was being imported; importing again');
@@ -162,6 +166,11 @@ export class Importer {
         dumpSha256: hash.digest('hex'),
         dumpBytes: request.dump.size,
         durationSeconds: (Date.now() - started) / 1000,
+        phases: {
+          startSeconds: (readyAt - started) / 1000,
+          loadSeconds: (loadedAt - readyAt) / 1000,
+          finishSeconds: (Date.now() - loadedAt) / 1000,
+        },
       };
       await versions.writeMeta(request.template, meta);
       log.info({ seconds: meta.durationSeconds, bytes: meta.dumpBytes }, 'import succeeded');

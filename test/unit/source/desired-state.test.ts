@@ -1,0 +1,58 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../controller/log.js';
+import { CombinedDesiredState } from '../../../controller/source/desired-state.js';
+import { DumpsFolder } from '../../../controller/source/dumps-folder.js';
+import { SpecFolder } from '../../../controller/source/spec-folder.js';
+import { loadSchemas } from '../../../controller/spec/schema.js';
+import type { ObjectKey } from '../../../controller/spec/types.js';
+import { specFile, templateObject } from '../../support/specs.js';
+import { waitFor } from '../../support/wait.js';
+
+describe('implicit templates from the dumps dir', () => {
+  let dir: string;
+  let specs: SpecFolder;
+  let dumps: DumpsFolder;
+  let desired: CombinedDesiredState;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'myaas-dumps-'));
+    mkdirSync(path.join(dir, 'specs'));
+    mkdirSync(path.join(dir, 'dumps'));
+  });
+  afterEach(async () => {
+    await specs?.stop();
+    await dumps?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    specs = new SpecFolder({ dir: path.join(dir, 'specs'), schemas: loadSchemas(), log: silentLogger, debounceMs: 30 });
+    dumps = new DumpsFolder({ dir: path.join(dir, 'dumps'), log: silentLogger, implicitTemplates: true });
+    await dumps.start();
+    await specs.start();
+    desired = new CombinedDesiredState(specs, dumps);
+  };
+
+  it('makes a template of every unclaimed dump, keeps the seed name, and reports bad names', async () => {
+    for (const f of ['test_db.sql', 'shop.sql.gz', 'claimed.sql', 'bad name!.sql', '.hidden.sql', 'notes.txt']) {
+      writeFileSync(path.join(dir, 'dumps', f), 'select 1;');
+    }
+    writeFileSync(path.join(dir, 'specs', 'mine.yaml'), specFile(templateObject('mine', { source: { path: 'claimed.sql' } })));
+    await start();
+    expect(desired.list('Template').map((r) => r.key).sort()).toEqual(['Template/mine', 'Template/shop', 'Template/test-db']);
+    expect(desired.get('Template/test-db')?.object.metadata.annotations['myaas.dev/seed-name']).toBe('test_db');
+    expect(desired.problems().map((p) => p.message)).toEqual([expect.stringContaining('`bad name!` (from the file name) is not a valid template name')]);
+  });
+
+  it('a changed dump asks for a reconcile of the templates made from it', async () => {
+    writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
+    writeFileSync(path.join(dir, 'specs', 'b.yaml'), specFile(templateObject('b', { source: { path: 'a.sql' } })));
+    await start();
+    const seen: ObjectKey[] = [];
+    desired.subscribe((keys) => seen.push(...keys));
+    writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 2;');
+    await waitFor('template b asked for', () => seen.includes('Template/b'), 5000);
+  });
+});

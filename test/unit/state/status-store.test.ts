@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Layout } from '../../../controller/layout.js';
+import { silentLogger } from '../../../controller/log.js';
+import { StatusStore, setCondition } from '../../../controller/state/status-store.js';
+
+describe('StatusStore', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'myaas-status-'));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('writes status with its secrets in mode 0600 files, and reads them back after a restart', async () => {
+    const layout = new Layout(root);
+    const store = new StatusStore(layout, silentLogger);
+    await store.save('Database/alice', { phase: 'Ready' }, { user: { password: 'secret' } });
+    await store.event('Database/alice', 'Normal', 'Ready', 'ready');
+    const file = layout.statusFile('Database', 'alice');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = new StatusStore(layout, silentLogger);
+    await again.load();
+    expect(again.get('Database/alice')).toMatchObject({ status: { phase: 'Ready' }, record: { user: { password: 'secret' } }, events: [{ reason: 'Ready' }] });
+    await again.delete('Database/alice');
+    const third = new StatusStore(layout, silentLogger);
+    await third.load();
+    expect(third.keys('Database')).toEqual([]);
+  });
+
+  it('serialises writes of one object: the last save wins on disk', async () => {
+    const layout = new Layout(root);
+    const store = new StatusStore(layout, silentLogger);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.save('Template/shop', { n: i }, {})));
+    const again = new StatusStore(layout, silentLogger);
+    await again.load();
+    expect(again.get('Template/shop')?.status).toEqual({ n: 19 });
+  });
+
+  it('keeps a condition transition time while its status holds', () => {
+    const first = setCondition([], 'Ready', 'True', 'A', 'a');
+    const same = setCondition(first, 'Ready', 'True', 'B', 'b');
+    expect(same[0]!.lastTransitionTime).toBe(first[0]!.lastTransitionTime);
+    expect(same[0]!.reason).toBe('B');
+  });
+});
