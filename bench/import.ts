@@ -82,7 +82,9 @@ try {
       1_800_000,
     );
     ours.push(t.status.lastImport!.durationSeconds!);
-    console.log(`rep ${i + 1}: naive ${naive.at(-1)!.toFixed(1)}s, ours ${ours.at(-1)!.toFixed(1)}s ${JSON.stringify(t.status.lastImport?.phases ?? {})}`);
+    console.log(
+      `rep ${i + 1}: naive ${naive.at(-1)!.toFixed(1)}s, ours ${ours.at(-1)!.toFixed(1)}s ${JSON.stringify(t.status.lastImport?.phases ?? {})}`,
+    );
   }
   const row = summarize({
     name: `import ${Math.round(bytes / 2 ** 20)} MiB dump`,

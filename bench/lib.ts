@@ -39,6 +39,7 @@ export function summarize(c: Comparison) {
     ours: { median: round(oursMedian), p95: round(p95(c.ours)) },
     reference: { median: round(refMedian), p95: round(p95(c.reference)) },
     ratio: round(ratio, 3),
+    ...(c.atLeast ? { speedup: round(refMedian / oursMedian, 3) } : {}),
     ...(c.target === undefined
       ? {}
       : { target: c.atLeast ? `>= ${c.target}x faster` : `<= ${c.target}x`, met }),
@@ -48,7 +49,7 @@ export function summarize(c: Comparison) {
 export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export function printTable(rows: ReturnType<typeof summarize>[]): void {
-  const header = ['benchmark', 'n', 'ours median', 'ours p95', 'ref median', 'ref p95', 'ratio', 'target'];
+  const header = ['benchmark', 'n', 'ours median', 'ours p95', 'ref median', 'ref p95', 'ours/ref', 'target'];
   const lines = rows.map((r) => [
     r.name,
     String(r.n),
@@ -56,7 +57,7 @@ export function printTable(rows: ReturnType<typeof summarize>[]): void {
     `${r.ours.p95} ${r.unit}`,
     `${r.reference.median} ${r.unit}`,
     `${r.reference.p95} ${r.unit}`,
-    `${r.ratio}x`,
+    'speedup' in r ? `${r.speedup}x faster` : `${r.ratio}x`,
     'target' in r ? `${r.target} ${r.met ? 'met' : 'MISSED'}` : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

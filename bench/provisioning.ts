@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { createApi } from '../controller/api/api-server.js';
@@ -101,12 +101,16 @@ async function rawFloor(
   const engine = engineFor('mariadb');
   await engine.checkHost();
   const port = 20000 + Math.floor(Math.random() * 20000);
+  // The server's own files, where its user (mysql, when we are root) may write them.
+  const runDir = path.join(bed.dir, `floor-run-${i}`);
+  await mkdir(runDir, { recursive: true });
+  if (process.getuid?.() === 0) await run('chown', ['mysql:mysql', runDir]);
   const { command, args: serverArgs } = engine.hostServer({
     dataDir: clone,
     port,
-    socket: path.join(bed.dir, `floor-${i}.sock`),
-    pidFile: path.join(bed.dir, `floor-${i}.pid`),
-    errorLog: path.join(bed.dir, `floor-${i}.err`),
+    socket: path.join(runDir, 'mysqld.sock'),
+    pidFile: path.join(runDir, 'mysqld.pid'),
+    errorLog: path.join(runDir, 'error.log'),
     ...(process.getuid?.() === 0 ? { user: 'mysql' } : {}),
     args: ['--skip-name-resolve'],
   });
@@ -116,6 +120,7 @@ async function rawFloor(
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   await rm(clone, { recursive: true, force: true });
+  await rm(runDir, { recursive: true, force: true });
   return elapsed;
 }
 
@@ -208,6 +213,10 @@ for (const pair of PAIRS) {
       results.push(summarize({ ...base1, name: `POST-to-query ${label}`, ours: post }));
     }
     await api.close();
+  } catch (error) {
+    // One pair failing must not lose the other's figures.
+    console.error(`${pair.runtime}+${pair.storage} failed: ${(error as Error).stack}`);
+    raw[`${pair.runtime}+${pair.storage} error`] = String(error);
   } finally {
     await bed.destroy();
   }

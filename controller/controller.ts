@@ -160,6 +160,7 @@ export class Controller {
     this.#unsubscribe = [];
     await this.#templates.stop();
     await this.#queue.stop();
+    await this.parts.store.flush();
     this.#log.info('controller stopped; databases keep running');
   }
 

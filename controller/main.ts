@@ -88,6 +88,20 @@ export function buildProgram(): Command {
         .env('MYAAS_IMPORT_MEMORY_MIB')
         .default(defaults.importMemoryMiB),
     )
+    .addOption(
+      new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
+        .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
+        .env('MYAAS_DATABASE_MEMORY_MIB')
+        .default(defaults.databaseMemoryMiB),
+    )
+    .addOption(
+      new Option(
+        '--deletion-guard <n>',
+        'removals allowed at once before the guard holds them (and more than half)',
+      )
+        .argParser(positiveInt)
+        .default(defaults.deletionGuardMax),
+    )
     .addOption(new Option('--no-implicit-templates', 'do not make templates of unclaimed dumps'))
     .action(async (options) => {
       const config: ControllerConfig = {
@@ -106,6 +120,8 @@ export function buildProgram(): Command {
         versionsToKeep: options.keepVersions,
         implicitTemplates: options.implicitTemplates,
         importMemoryMiB: options.importMemory,
+        databaseMemoryMiB: options.databaseMemory,
+        deletionGuardMax: options.deletionGuard,
         ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
       };
       const log = createLogger();

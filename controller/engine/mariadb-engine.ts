@@ -8,10 +8,10 @@ import type { ConnectionInfo, Credentials, Endpoint, Engine, HostServerOptions }
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/libexec'];
 
-/** First of `names` found as an executable on PATH or in the usual sbin dirs. */
-async function findProgram(names: readonly string[]): Promise<string | undefined> {
+/** First of `names` found as an executable in `dirs` (PATH and the usual sbin dirs). */
+async function findProgram(names: readonly string[], dirs: readonly string[]): Promise<string | undefined> {
   for (const name of names) {
-    for (const dir of SEARCH_PATH) {
+    for (const dir of dirs) {
       if (!dir) continue;
       const candidate = path.join(dir, name);
       try {
@@ -33,7 +33,11 @@ export class MariadbEngine implements Engine {
   readonly containerPort = 3306;
   readonly adminUser = 'root';
 
-  constructor(readonly name: EngineName = 'mariadb') {}
+  constructor(
+    readonly name: EngineName = 'mariadb',
+    /** Where the process runtime looks for the server, init tool and client. */
+    readonly searchPath: readonly string[] = SEARCH_PATH,
+  ) {}
 
   get #prefix(): string {
     return this.name === 'mysql' ? 'MYSQL' : 'MARIADB';
@@ -108,7 +112,8 @@ export class MariadbEngine implements Engine {
       if (isAlive && attempt % 10 === 0 && !(await isAlive())) {
         throw new Error(`server exited before accepting connections (last error: ${String(lastError)})`);
       }
-      await sleep(Math.min(25 * attempt, 200));
+      // A refused connection costs well under a millisecond: poll often, readiness is on the hot path.
+      await sleep(attempt < 200 ? 15 : 100);
     }
     throw new Error(`server did not accept connections in time: ${String(lastError)}`);
   }
@@ -161,9 +166,12 @@ export class MariadbEngine implements Engine {
   async checkHost(): Promise<void> {
     if (this.#programs) return;
     const mysqlFamily = this.name === 'mysql';
-    const server = await findProgram(mysqlFamily ? ['mysqld'] : ['mariadbd', 'mysqld']);
-    const install = mysqlFamily ? undefined : await findProgram(['mariadb-install-db', 'mysql_install_db']);
-    const client = await findProgram(mysqlFamily ? ['mysql'] : ['mariadb', 'mysql']);
+    const dirs = this.searchPath;
+    const server = await findProgram(mysqlFamily ? ['mysqld'] : ['mariadbd', 'mysqld'], dirs);
+    const install = mysqlFamily
+      ? undefined
+      : await findProgram(['mariadb-install-db', 'mysql_install_db'], dirs);
+    const client = await findProgram(mysqlFamily ? ['mysql'] : ['mariadb', 'mysql'], dirs);
     const pkg = mysqlFamily ? 'mysql-server' : 'mariadb-server mariadb-client';
     if (!server || (!mysqlFamily && !install) || !client) {
       const missing = [

@@ -237,14 +237,17 @@ export class DatabaseReconciler {
   ): Promise<ReconcileResult> {
     const { runtime, store, config, layout } = this.#deps;
     const engine = this.#deps.engines(record.engine ?? 'mariadb');
-    // One server per database: a stale one (other version, a duplicate) goes.
+    // One running server per database. Anything else goes: a stale one (other version, a duplicate),
+    // and a stopped or dead one, which is made again on the same clone and port (a restart of a
+    // container would get a new port from Docker).
     let server: ServerInfo | undefined;
     for (const candidate of servers.sort(
       (a, b) => Number(b.running) - Number(a.running) || b.createdAt - a.createdAt,
     )) {
       const wrongPort =
         db.spec.port !== undefined && candidate.running && candidate.hostPort !== db.spec.port;
-      if (!server && candidate.templateVersion === record.templateVersion && !wrongPort) server = candidate;
+      const keep = candidate.running && candidate.templateVersion === record.templateVersion && !wrongPort;
+      if (!server && keep) server = candidate;
       else await runtime.remove(candidate.id);
     }
     const started = Date.now();
@@ -270,9 +273,6 @@ export class DatabaseReconciler {
         log.info({ port, err: (error as Error).message }, 'previous port unavailable; choosing another');
         server = await runtime.create(spec);
       }
-    } else if (!server.running) {
-      log.info({ status: server.status }, 'server not running: starting it');
-      server = await runtime.start(server.id);
     }
     if (!server.running || !server.hostPort) {
       const logs = await runtime.logs(server.id, 15);
@@ -345,10 +345,7 @@ export class DatabaseReconciler {
     record: DatabaseRecord,
     message: string,
   ): Promise<never> {
-    status.phase = 'Failed';
-    status.message = message;
-    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'ServerFailed', message);
-    await this.#deps.store.save(key, status, record);
+    await this.#notReady(key, status, record, 'Failed', 'ServerFailed', message);
     await this.#deps.store.event(key, 'Warning', 'ServerFailed', message.split('\n')[0] ?? message);
     // Thrown so the queue retries with backoff: a crash-looping server is not restarted in a tight loop.
     throw new Error(message);
@@ -360,12 +357,24 @@ export class DatabaseReconciler {
     record: DatabaseRecord,
     message: string,
   ): Promise<ReconcileResult> {
-    status.phase = 'Pending';
-    status.message = message;
-    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'TemplateNotReady', message);
-    await this.#deps.store.save(key, status, record);
+    await this.#notReady(key, status, record, 'Pending', 'TemplateNotReady', message);
     // The template's import asks for this key when it finishes; look again slowly in any case.
     return { requeueAfterMs: 30_000 };
+  }
+
+  /** Records a phase other than Ready, with the Ready condition saying why. */
+  async #notReady(
+    key: `Database/${string}`,
+    status: DatabaseStatus,
+    record: DatabaseRecord,
+    phase: DatabasePhase,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    status.phase = phase;
+    status.message = message;
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', reason, message);
+    await this.#deps.store.save(key, status, record);
   }
 
   #requeueForExpiry(expiresAt: number | undefined): ReconcileResult {
@@ -387,41 +396,31 @@ export class DatabaseReconciler {
       return undefined;
     }
     if (record?.protected) {
-      const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
-      if (stored) {
-        stored.status.message =
-          'spec removed but the database is protected: nothing removed (re-add the spec with protected: false, then remove it)';
-        stored.status.conditions = setCondition(
-          stored.status.conditions,
-          'Removal',
-          'False',
-          'Protected',
-          stored.status.message,
-        );
-        await store.save(key, stored.status, stored.record);
-      }
+      await this.#holdRemoval(
+        key,
+        'Protected',
+        'spec removed but the database is protected: nothing removed (re-add the spec with protected: false, then remove it)',
+      );
       return undefined;
     }
     const verdict = await this.#deps.guard.check(name);
     if (!verdict.allowed) {
-      const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
-      if (stored) {
-        stored.status.message = verdict.message;
-        stored.status.conditions = setCondition(
-          stored.status.conditions,
-          'Removal',
-          'False',
-          'DeletionHeld',
-          verdict.message ?? '',
-        );
-        await store.save(key, stored.status, stored.record);
-      }
+      await this.#holdRemoval(key, 'DeletionHeld', verdict.message ?? 'removal held');
       return { requeueAfterMs: 5_000 };
     }
     log.info({ servers: servers.length, clone: cloneExists }, 'spec removed: removing the database');
     await this.#removeResources(servers, cloneExists ? layout.databaseDir(name) : undefined);
     await store.delete(key);
     return undefined;
+  }
+
+  /** Says in status why a database whose spec is gone is still there. */
+  async #holdRemoval(key: `Database/${string}`, reason: string, message: string): Promise<void> {
+    const stored = this.#deps.store.get<DatabaseStatus, DatabaseRecord>(key);
+    if (!stored) return;
+    stored.status.message = message;
+    stored.status.conditions = setCondition(stored.status.conditions, 'Removal', 'False', reason, message);
+    await this.#deps.store.save(key, stored.status, stored.record);
   }
 
   async #removeResources(servers: ServerInfo[], clone: string | undefined): Promise<void> {

@@ -150,15 +150,6 @@ export class DockerRuntime implements Runtime {
     return this.#inspectUntilPort(container.id);
   }
 
-  async start(id: string): Promise<ServerInfo> {
-    try {
-      await this.#docker.getContainer(id).start();
-    } catch (error) {
-      if (statusCode(error) !== 304) throw error; // 304: already running
-    }
-    return this.#inspectUntilPort(id);
-  }
-
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {
       await this.#docker.getContainer(id).stop({ t: timeoutSeconds });

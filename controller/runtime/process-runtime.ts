@@ -153,20 +153,6 @@ export class ProcessRuntime implements Runtime {
     return (await this.inspect(id))!;
   }
 
-  async start(id: string): Promise<ServerInfo> {
-    const file = await this.#read(id);
-    if (!file) throw new Error(`no server ${id}`);
-    if (!(await this.#alive(file))) {
-      if (!(await portFree(file.port))) {
-        const port = await freePort();
-        this.#log.info({ id, was: file.port, now: port }, 'previous port taken; using another');
-        file.port = port;
-      }
-      await this.#spawn(file);
-    }
-    return (await this.inspect(id))!;
-  }
-
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     const file = await this.#read(id);
     if (!file) return;
@@ -355,13 +341,5 @@ function freePort(): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
     });
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, () => server.close(() => resolve(true)));
   });
 }

@@ -74,7 +74,6 @@ export interface Runtime {
   list(): Promise<ServerInfo[]>;
   /** Creates and starts a server; resolves once it runs and its port is known. */
   create(spec: ServerSpec): Promise<ServerInfo>;
-  start(id: string): Promise<ServerInfo>;
   /** Clean shutdown within `timeoutSeconds`, then a kill. */
   stop(id: string, timeoutSeconds: number): Promise<void>;
   /** Removes a server (stopping it hard if it runs); a missing one is fine. */

@@ -39,7 +39,7 @@ export interface SpecFolderOptions {
   readonly dir: string;
   readonly schemas: SchemaSet;
   readonly log: Logger;
-  /** Quiet time that closes a burst of file events into one batch. @default 100 */
+  /** Quiet time that closes a burst of file events into one batch. @default 25 */
   readonly debounceMs?: number;
   /** A batch is processed at the latest this long after its first event. @default 1000 */
   readonly maxBatchDelayMs?: number;
@@ -96,7 +96,8 @@ export class SpecFolder implements DesiredState {
     this.#dir = path.resolve(options.dir);
     this.#schemas = options.schemas;
     this.#log = options.log.child({ component: 'spec-folder' });
-    this.#debounceMs = options.debounceMs ?? 100;
+    // Short: it is on every spec-to-ready path; bursts (a checkout) arrive within a few ms anyway.
+    this.#debounceMs = options.debounceMs ?? 25;
     this.#maxBatchDelayMs = options.maxBatchDelayMs ?? 1000;
     this.#removalGraceMs = options.removalGraceMs ?? 500;
     this.#resyncMs = options.resyncMs ?? 10_000;

@@ -85,14 +85,22 @@ export class StatusStore {
     await this.#persist(key);
   }
 
-  /** Appends an event (bounded) and persists. */
+  /**
+   * Appends an event (bounded). It is written in the background, in order with the object's other
+   * writes: events are history, and waiting for their fsync would slow every reconcile down.
+   */
   async event(key: ObjectKey, type: ObjectEvent['type'], reason: string, message: string): Promise<void> {
     const current = this.#objects.get(key);
     if (!current) return;
     const event = { time: new Date().toISOString(), type, reason, message };
     current.events = [...current.events, event].slice(-MAX_EVENTS);
     this.#log[type === 'Warning' ? 'warn' : 'info']({ key, reason }, message);
-    await this.#persist(key);
+    this.#persist(key).catch((error) => this.#log.warn({ key, err: error }, 'event not written'));
+  }
+
+  /** Waits for every write started so far (background event writes included). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#writes.values()]);
   }
 
   async delete(key: ObjectKey): Promise<void> {

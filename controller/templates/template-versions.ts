@@ -28,7 +28,11 @@ export interface VersionMeta {
   readonly dumpBytes: number;
   readonly durationSeconds: number;
   /** Where the time went: server start (with datadir init), loading the dump, clean shutdown + snapshot. */
-  readonly phases?: { readonly startSeconds: number; readonly loadSeconds: number; readonly finishSeconds: number };
+  readonly phases?: {
+    readonly startSeconds: number;
+    readonly loadSeconds: number;
+    readonly finishSeconds: number;
+  };
 }
 
 /** The complete versions of each template, found on disk every time (newest first). */

@@ -114,6 +114,34 @@ describe('template imports on docker + btrfs', () => {
   });
 });
 
+describe('removing a template spec', () => {
+  const bed = new TestBed('template-removal');
+  afterAll(async () => {
+    await bed.destroy();
+  });
+
+  it('removes its versions while databases cloned from it keep running', async () => {
+    bed.writeDump('gone.sql', shopDump(2, 'gone'));
+    bed.writeSpec('gone.yaml', templateObject('gone', { source: { path: 'gone.sql' } }));
+    bed.writeSpec('keeper.yaml', databaseObject('keeper', { template: 'gone' }));
+    await bed.start();
+    await bed.waitForDatabase('keeper', 'Ready');
+    expect(versionsOf(bed, 'gone')).toHaveLength(1);
+    bed.removeSpec('gone.yaml');
+    await waitFor(
+      'versions removed',
+      () => !existsSync(path.join(bed.dataDir, 'templates', 'gone')) && !bed.template('gone'),
+      30_000,
+    );
+    expect(await bed.query('keeper', 'SELECT v FROM meta')).toEqual([{ v: 'gone' }]);
+    expect(bed.database('keeper')?.status.phase).toBe('Ready');
+    // A new database of the removed template waits in Pending, with the reason.
+    bed.writeSpec('late.yaml', databaseObject('late', { template: 'gone' }));
+    const late = await bed.waitForDatabase('late', 'Pending');
+    expect(late.status.message).toContain('waiting for template gone');
+  });
+});
+
 describe('imports interrupted by kill -9 of the controller', () => {
   const bed = new TestBed('import-kill');
 

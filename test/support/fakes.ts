@@ -53,13 +53,6 @@ export class FakeRuntime implements Runtime {
     this.servers.set(id, info);
     return info;
   }
-  async start(id: string): Promise<ServerInfo> {
-    this.calls.push(`start ${id}`);
-    const s = this.servers.get(id)!;
-    const started = { ...s, running: true, status: 'Up 1 second' };
-    this.servers.set(id, started);
-    return started;
-  }
   async stop(id: string): Promise<void> {
     this.calls.push(`stop ${id}`);
     const s = this.servers.get(id);

@@ -118,7 +118,7 @@ export class TestBed {
   }
 
   /** Starts the controller as a child process (the built CLI), so it can be killed for real. */
-  async spawn(): Promise<ChildProcess> {
+  async spawn(as?: { uid: number; gid: number }): Promise<ChildProcess> {
     const log = createWriteStream(path.join(this.dir, 'controller.log'), { flags: 'a' });
     const child = spawn(
       process.execPath,
@@ -144,6 +144,7 @@ export class TestBed {
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, MYAAS_LOG_LEVEL: 'debug', MYAAS_IMPORT_MEMORY_MIB: '256' },
+        ...(as ? { uid: as.uid, gid: as.gid } : {}),
       },
     );
     child.stdout?.pipe(log);

@@ -86,13 +86,15 @@ export function describeLifecycle(pair: Pair): void {
       ).rejects.toThrow(/Access denied/);
     });
 
-    it('Stopped stops the server and keeps the data; Running brings it back', async () => {
+    it('Stopped stops the server and keeps the data; Running brings it back on the same port', async () => {
+      const port = bed.database('carol')!.status.connection!.port;
       await bed.query('carol', "INSERT INTO products VALUES (99, 'kept', 5)");
       bed.writeSpec('carol.yaml', databaseObject('carol', { template: 'shop', state: 'Stopped' }));
       await bed.waitForDatabase('carol', 'Stopped');
       expect((await bed.serversOf('carol')).map((s) => s.running)).toEqual([false]);
       bed.writeSpec('carol.yaml', databaseObject('carol', { template: 'shop', state: 'Running' }));
-      await bed.waitForDatabase('carol', 'Ready');
+      const back = await bed.waitForDatabase('carol', 'Ready');
+      expect(back.status.connection?.port).toBe(port);
       expect(await bed.query('carol', 'SELECT name FROM products WHERE id = 99')).toEqual([{ name: 'kept' }]);
     });
 

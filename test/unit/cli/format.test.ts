@@ -3,9 +3,15 @@ import { age, table, until } from '../../../controller/cli/format.js';
 
 describe('CLI output', () => {
   it('aligns columns like kubectl', () => {
-    expect(table(['NAME', 'PHASE'], [['alice', 'Ready'], ['bob-long-name', 'Pending']])).toBe(
-      'NAME            PHASE\nalice           Ready\nbob-long-name   Pending',
-    );
+    expect(
+      table(
+        ['NAME', 'PHASE'],
+        [
+          ['alice', 'Ready'],
+          ['bob-long-name', 'Pending'],
+        ],
+      ),
+    ).toBe('NAME            PHASE\nalice           Ready\nbob-long-name   Pending');
   });
   it('prints short ages and time left', () => {
     const now = Date.parse('2026-01-01T12:00:00Z');

@@ -130,11 +130,11 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     expect(engine.configured).toHaveLength(1);
   });
 
-  it('Stopped stops the server and keeps the clone; Running starts the same server again', async () => {
+  it('Stopped stops the server and keeps the clone; Running serves the same clone on the same port again', async () => {
     await addVersion(VERSION);
     desired.set(db('alice'));
     await reconcile('alice');
-    const [server] = serversOf('alice');
+    const port = stored('alice')!.status.connection!.port;
     desired.set(db('alice', { state: 'Stopped' }));
     await reconcile('alice');
     expect(stored('alice')?.status.phase).toBe('Stopped');
@@ -142,8 +142,9 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     expect(existsSync(layout.databaseDir('alice'))).toBe(true);
     desired.set(db('alice'));
     await reconcile('alice');
-    expect(runtime.calls.at(-1)).toBe(`start ${server!.id}`);
-    expect(stored('alice')?.status.phase).toBe('Ready');
+    expect(serversOf('alice')).toHaveLength(1);
+    expect(serversOf('alice')[0]?.spec.hostPort).toBe(port);
+    expect(stored('alice')?.status).toMatchObject({ phase: 'Ready', connection: { port } });
   });
 
   it('removes server, clone and status when the spec is gone, but only once the source is synced and available', async () => {

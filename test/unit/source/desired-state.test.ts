@@ -28,7 +28,12 @@ describe('implicit templates from the dumps dir', () => {
     rmSync(dir, { recursive: true, force: true });
   });
   const start = async () => {
-    specs = new SpecFolder({ dir: path.join(dir, 'specs'), schemas: loadSchemas(), log: silentLogger, debounceMs: 30 });
+    specs = new SpecFolder({
+      dir: path.join(dir, 'specs'),
+      schemas: loadSchemas(),
+      log: silentLogger,
+      debounceMs: 30,
+    });
     dumps = new DumpsFolder({ dir: path.join(dir, 'dumps'), log: silentLogger, implicitTemplates: true });
     await dumps.start();
     await specs.start();
@@ -36,19 +41,41 @@ describe('implicit templates from the dumps dir', () => {
   };
 
   it('makes a template of every unclaimed dump, keeps the seed name, and reports bad names', async () => {
-    for (const f of ['test_db.sql', 'shop.sql.gz', 'claimed.sql', 'bad name!.sql', '.hidden.sql', 'notes.txt']) {
+    for (const f of [
+      'test_db.sql',
+      'shop.sql.gz',
+      'claimed.sql',
+      'bad name!.sql',
+      '.hidden.sql',
+      'notes.txt',
+    ]) {
       writeFileSync(path.join(dir, 'dumps', f), 'select 1;');
     }
-    writeFileSync(path.join(dir, 'specs', 'mine.yaml'), specFile(templateObject('mine', { source: { path: 'claimed.sql' } })));
+    writeFileSync(
+      path.join(dir, 'specs', 'mine.yaml'),
+      specFile(templateObject('mine', { source: { path: 'claimed.sql' } })),
+    );
     await start();
-    expect(desired.list('Template').map((r) => r.key).sort()).toEqual(['Template/mine', 'Template/shop', 'Template/test-db']);
-    expect(desired.get('Template/test-db')?.object.metadata.annotations['myaas.dev/seed-name']).toBe('test_db');
-    expect(desired.problems().map((p) => p.message)).toEqual([expect.stringContaining('`bad name!` (from the file name) is not a valid template name')]);
+    expect(
+      desired
+        .list('Template')
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(['Template/mine', 'Template/shop', 'Template/test-db']);
+    expect(desired.get('Template/test-db')?.object.metadata.annotations['myaas.dev/seed-name']).toBe(
+      'test_db',
+    );
+    expect(desired.problems().map((p) => p.message)).toEqual([
+      expect.stringContaining('`bad name!` (from the file name) is not a valid template name'),
+    ]);
   });
 
   it('a changed dump asks for a reconcile of the templates made from it', async () => {
     writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
-    writeFileSync(path.join(dir, 'specs', 'b.yaml'), specFile(templateObject('b', { source: { path: 'a.sql' } })));
+    writeFileSync(
+      path.join(dir, 'specs', 'b.yaml'),
+      specFile(templateObject('b', { source: { path: 'a.sql' } })),
+    );
     await start();
     const seen: ObjectKey[] = [];
     desired.subscribe((keys) => seen.push(...keys));

@@ -15,11 +15,16 @@ describe('StatusStore', () => {
     const store = new StatusStore(layout, silentLogger);
     await store.save('Database/alice', { phase: 'Ready' }, { user: { password: 'secret' } });
     await store.event('Database/alice', 'Normal', 'Ready', 'ready');
+    await store.flush();
     const file = layout.statusFile('Database', 'alice');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const again = new StatusStore(layout, silentLogger);
     await again.load();
-    expect(again.get('Database/alice')).toMatchObject({ status: { phase: 'Ready' }, record: { user: { password: 'secret' } }, events: [{ reason: 'Ready' }] });
+    expect(again.get('Database/alice')).toMatchObject({
+      status: { phase: 'Ready' },
+      record: { user: { password: 'secret' } },
+      events: [{ reason: 'Ready' }],
+    });
     await again.delete('Database/alice');
     const third = new StatusStore(layout, silentLogger);
     await third.load();

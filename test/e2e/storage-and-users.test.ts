@@ -1,0 +1,80 @@
+import { chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../controller/config.js';
+import { silentLogger } from '../../controller/log.js';
+import { createStorage } from '../../controller/run.js';
+import { CopyStorage } from '../../controller/storage/copy-storage.js';
+import { shopDump } from '../support/dumps.js';
+import { testEnvironment } from '../support/environment.js';
+import { databaseObject, templateObject } from '../support/specs.js';
+import { PROCESS_COPY, TestBed } from '../support/testbed.js';
+
+describe('storage copy and auto', () => {
+  const env = testEnvironment();
+  const beds: string[] = [];
+  afterAll(async () => {
+    const { rmSync } = await import('node:fs');
+    for (const d of beds) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('copy clones by reflink on btrfs and by a full copy elsewhere, and says which', async () => {
+    const storage = new CopyStorage(silentLogger);
+    for (const [base, expected] of [
+      [env.btrfsRoot, 'reflink'],
+      ['/var/tmp', 'copy'],
+    ] as const) {
+      const dir = path.join(base, `copy-${Date.now()}`);
+      beds.push(dir);
+      mkdirSync(path.join(dir, 'src'), { recursive: true });
+      writeFileSync(path.join(dir, 'src', 'ibdata1'), Buffer.alloc(1024 * 1024, 7));
+      expect(await storage.clone(path.join(dir, 'src'), path.join(dir, 'clone'))).toBe(expected);
+      expect(statSync(path.join(dir, 'clone', 'ibdata1')).size).toBe(1024 * 1024);
+    }
+  });
+
+  it('auto picks btrfs subvolumes on btrfs, and copy elsewhere', async () => {
+    const onBtrfs = path.join(env.btrfsRoot, `auto-${Date.now()}`);
+    beds.push(onBtrfs);
+    expect(
+      (await createStorage({ ...defaultConfig(onBtrfs), dataDir: onBtrfs, storage: 'auto' }, silentLogger))
+        .name,
+    ).toBe('btrfs');
+    expect(readdirSync(onBtrfs)).toEqual([]); // the probe subvolume is gone
+    const offBtrfs = path.join('/var/tmp', `auto-${Date.now()}`);
+    beds.push(offBtrfs);
+    expect(
+      (await createStorage({ ...defaultConfig(offBtrfs), dataDir: offBtrfs, storage: 'auto' }, silentLogger))
+        .name,
+    ).toBe('copy');
+  });
+});
+
+describe('runtime process as a normal user', () => {
+  const bed = new TestBed('nobody', { pair: PROCESS_COPY });
+  afterAll(async () => {
+    await bed.destroy();
+  });
+
+  it('imports and serves a database with servers running as that user', async () => {
+    const nobody = { uid: 65534, gid: 65534 };
+    for (const d of [bed.dir, bed.specsDir, bed.dumpsDir, bed.dataDir]) chownSync(d, nobody.uid, nobody.gid);
+    bed.writeDump('shop.sql', shopDump(3, 'v1'));
+    bed.writeSpec(
+      'shop.yaml',
+      templateObject('shop', { source: { path: 'shop.sql' } }),
+      databaseObject('mine'),
+    );
+    await bed.spawn(nobody);
+    await bed.waitForDatabase('mine', 'Ready', 120_000);
+    expect(await bed.query('mine', 'SELECT v FROM meta')).toEqual([{ v: 'v1' }]);
+    const [server] = await bed.serversOf('mine');
+    const pid = JSON.parse(
+      (await import('node:fs')).readFileSync(
+        path.join(bed.dataDir, 'run', server!.id, 'server.json'),
+        'utf8',
+      ),
+    ).pid as number;
+    expect(statSync(`/proc/${pid}`).uid).toBe(nobody.uid);
+  });
+});
