@@ -60,12 +60,11 @@ try {
       200,
     );
     const started = performance.now();
-    const result = await runtime.exec(
-      container.id,
-      ['mariadb', '-uroot', 'default'],
-      { MYSQL_PWD: 'bench' },
-      createReadStream(dump),
-    );
+    const session = await runtime.exec(container.id, ['mariadb', '-uroot', 'default'], {
+      MYSQL_PWD: 'bench',
+    });
+    createReadStream(dump).pipe(session.stdin);
+    const result = await session.result;
     naive.push((performance.now() - started) / 1000);
     await container.remove({ force: true });
     if (result.exitCode !== 0) throw new Error(`naive import failed: ${result.output}`);

@@ -57,14 +57,19 @@ export class ApiState {
     if (check()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), timeoutMs);
-      const poll = setInterval(() => check() && finish(true), 250); // also catches spec-only changes
-      const off = this.#running.store.subscribe((changed) => {
+      // Woken by status writes and by spec changes of that key; a slow poll covers anything else.
+      const poll = setInterval(() => check() && finish(true), 1000);
+      const offStore = this.#running.store.subscribe((changed) => {
         if (changed === key && check()) finish(true);
+      });
+      const offDesired = this.#running.desired.subscribe((keys) => {
+        if (keys.includes(key) && check()) finish(true);
       });
       const finish = (ok: boolean) => {
         clearTimeout(timer);
         clearInterval(poll);
-        off();
+        offStore();
+        offDesired();
         resolve(ok);
       };
     });

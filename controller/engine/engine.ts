@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 
 export interface Endpoint {
@@ -51,6 +54,16 @@ export interface Engine {
     admin: Credentials,
     database: string,
   ): { argv: string[]; env: Record<string, string> };
+  /**
+   * Feeds a dump to clients opened with `open` (each one `importClient` beside the server), as
+   * `client < dump.sql` would. `linesValid` is false when the client's "at line N" does not count
+   * lines of the dump itself (the engine rearranged it).
+   */
+  loadDump(
+    input: Readable,
+    open: () => Promise<ExecSession>,
+    log: Logger,
+  ): Promise<{ result: ExecResult; linesValid: boolean }>;
   /** Resolves once a client can connect and run a query; rejects with the last error at the deadline. */
   waitReady(
     endpoint: Endpoint,

@@ -1,10 +1,14 @@
 import { spawn } from 'node:child_process';
 import { constants, access, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
+import type { Logger } from '../log.js';
+import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
 import type { ConnectionInfo, Credentials, Endpoint, Engine, HostServerOptions } from './engine.js';
+import { MysqlDumpLoader } from './mysql-dump-loader.js';
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/libexec'];
 
@@ -89,6 +93,16 @@ export class MariadbEngine implements Engine {
       // MYSQL_PWD keeps the password out of the process list; both clients honour it.
       env: { MYSQL_PWD: admin.password },
     };
+  }
+
+  async loadDump(
+    input: Readable,
+    open: () => Promise<ExecSession>,
+    log: Logger,
+  ): Promise<{ result: ExecResult; linesValid: boolean }> {
+    const loader = new MysqlDumpLoader(open, log);
+    const result = await loader.load(input);
+    return { result, linesValid: !loader.rearranged };
   }
 
   async waitReady(

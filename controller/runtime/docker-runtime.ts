@@ -1,11 +1,11 @@
 import { chown } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Endpoint } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import {
-  type ExecResult,
+  type ExecSession,
   LABELS,
   type Runtime,
   type RuntimeEvent,
@@ -170,32 +170,39 @@ export class DockerRuntime implements Runtime {
     id: string,
     argv: readonly string[],
     env: Readonly<Record<string, string>>,
-    stdin?: Readable,
-  ): Promise<ExecResult> {
+  ): Promise<ExecSession> {
     const exec = await this.#docker.getContainer(id).exec({
       Cmd: [...argv],
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      AttachStdin: Boolean(stdin),
+      AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = await exec.start({ hijack: true, stdin: Boolean(stdin) });
+    // The hijacked connection is the program's stdin; ending it half-closes, and the program sees EOF.
+    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
     const output = new TailBuffer(64 * 1024);
+    const listeners: ((text: string) => void)[] = [];
     const sink = new PassThrough();
-    sink.on('data', (chunk: Buffer) => output.push(chunk));
+    sink.on('data', (chunk: Buffer) => {
+      output.push(chunk);
+      const text = chunk.toString('utf8');
+      for (const listener of listeners) listener(text);
+    });
     this.#docker.modem.demuxStream(stream, sink, sink);
-    const done = new Promise<void>((resolve, reject) => {
+    const ended = new Promise<void>((resolve) => {
       stream.on('end', resolve);
       stream.on('close', resolve);
-      stream.on('error', reject);
+      stream.on('error', () => resolve());
     });
-    if (stdin) {
-      stdin.on('error', (error) => stream.destroy(error));
-      stdin.pipe(stream);
-    }
-    await done;
-    const result = await exec.inspect();
-    return { exitCode: result.ExitCode ?? -1, output: output.toString() };
+    return {
+      stdin: stream,
+      onOutput: (listener) => listeners.push(listener),
+      result: ended.then(async () => ({
+        exitCode: (await exec.inspect()).ExitCode ?? -1,
+        output: output.toString(),
+      })),
+      abort: () => stream.destroy(),
+    };
   }
 
   execEndpoint(_server: ServerInfo): Endpoint {

@@ -4,7 +4,6 @@ import { closeSync, openSync } from 'node:fs';
 import { access, chown, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { EngineName } from '../spec/types.js';
@@ -12,7 +11,15 @@ import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import { since } from '../util/uptime.js';
-import type { ExecResult, Runtime, RuntimeEvent, ServerInfo, ServerRole, ServerSpec } from './runtime.js';
+import type {
+  ExecResult,
+  ExecSession,
+  Runtime,
+  RuntimeEvent,
+  ServerInfo,
+  ServerRole,
+  ServerSpec,
+} from './runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -175,27 +182,30 @@ export class ProcessRuntime implements Runtime {
     _id: string,
     argv: readonly string[],
     env: Readonly<Record<string, string>>,
-    stdin?: Readable,
-  ): Promise<ExecResult> {
+  ): Promise<ExecSession> {
     const [command, ...args] = argv;
     if (!command) throw new Error('exec needs a program');
-    const child = spawn(command, args, {
-      env: { ...process.env, ...env },
-      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const output = new TailBuffer(64 * 1024);
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
-    if (stdin && child.stdin) {
-      child.stdin.on('error', () => undefined); // the client quit early: its exit code says why
-      stdin.on('error', (error) => child.stdin?.destroy(error));
-      stdin.pipe(child.stdin);
-    }
-    const exitCode = await new Promise<number>((resolve, reject) => {
+    const listeners: ((text: string) => void)[] = [];
+    const collect = (chunk: Buffer) => {
+      output.push(chunk);
+      const text = chunk.toString('utf8');
+      for (const listener of listeners) listener(text);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.stdin.on('error', () => undefined); // the program quit early: its exit code says why
+    const result = new Promise<ExecResult>((resolve, reject) => {
       child.once('error', reject);
-      child.once('close', (code) => resolve(code ?? -1));
+      child.once('close', (code) => resolve({ exitCode: code ?? -1, output: output.toString() }));
     });
-    return { exitCode, output: output.toString() };
+    return {
+      stdin: child.stdin,
+      onOutput: (listener) => listeners.push(listener),
+      result,
+      abort: () => child.kill('SIGKILL'),
+    };
   }
 
   execEndpoint(server: ServerInfo): Endpoint {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Endpoint, Engine } from '../engine/engine.js';
 
 /** Labels every server this controller makes carries; discovery and cleanup go by them, never by name. */
@@ -55,6 +55,18 @@ export interface ExecResult {
   readonly output: string;
 }
 
+/** A program running beside a server: its stdin, its output as it comes, its end. */
+export interface ExecSession {
+  /** End it to close the program's stdin. */
+  readonly stdin: Writable;
+  /** Called with each piece of output (stdout and stderr) as it arrives. */
+  onOutput(listener: (text: string) => void): void;
+  /** Exit code and the tail of the output, once the program ended. */
+  readonly result: Promise<ExecResult>;
+  /** Stops feeding it and ends it. */
+  abort(): void;
+}
+
 export interface RuntimeEvent {
   readonly role: ServerRole;
   readonly owner: string;
@@ -79,13 +91,8 @@ export interface Runtime {
   /** Removes a server (stopping it hard if it runs); a missing one is fine. */
   remove(id: string): Promise<void>;
   inspect(id: string): Promise<ServerInfo | undefined>;
-  /** Runs a program beside the server (in its container, or on the host), feeding it `stdin`. */
-  exec(
-    id: string,
-    argv: readonly string[],
-    env: Readonly<Record<string, string>>,
-    stdin?: Readable,
-  ): Promise<ExecResult>;
+  /** Starts a program beside the server (in its container, or on the host) with a writable stdin. */
+  exec(id: string, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ExecSession>;
   /** Where `exec`'d programs reach the server. */
   execEndpoint(server: ServerInfo): Endpoint;
   /** Last lines of the server's log, for error messages. */

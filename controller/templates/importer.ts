@@ -118,25 +118,25 @@ export class Importer {
       const hash = createHash('sha256');
       const progress = new ProgressCounter(request.dump.size, hash, request.onProgress, log);
       const file = createReadStream(request.dump.path);
-      const input = file.pipe(progress);
-      const stdin = request.dump.gzip ? input.pipe(createGunzip()) : input.pipe(new PassThrough());
-      const decodeError = new Promise<never>((_, reject) => stdin.on('error', (e) => reject(e)));
-      decodeError.catch(() => undefined);
+      // Decompressed while streaming, never to a temp file; a read or gzip error ends the input.
+      const decoded = request.dump.gzip ? createGunzip() : new PassThrough();
+      file.on('error', (error) => decoded.destroy(error));
+      progress.on('error', (error) => decoded.destroy(error));
+      file.pipe(progress).pipe(decoded);
       const client = request.engine.importClient(runtime.execEndpoint(server), admin, request.database);
-      const result = await Promise.race([
-        runtime.exec(server.id, client.argv, client.env, stdin),
-        decodeError,
-      ]).catch((error) => {
-        failIfStopped();
-        throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
-      });
+      const { result, linesValid } = await request.engine
+        .loadDump(decoded, () => runtime.exec(importServer.id, client.argv, client.env), log)
+        .catch((error) => {
+          failIfStopped();
+          throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
+        });
       failIfStopped();
       progress.finish();
       if (result.exitCode !== 0) {
         const text = result.output.trim().split('\n').slice(0, 5).join('\n');
         throw new ImportError(
           `${client.argv[0]} exited with ${result.exitCode}: ${text || '(no output)'}`,
-          request.engine.errorLine(result.output),
+          linesValid ? request.engine.errorLine(result.output) : undefined,
         );
       }
       const loadedAt = Date.now();

@@ -1,7 +1,8 @@
-import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { Credentials, Endpoint, Engine } from '../../controller/engine/engine.js';
 import type {
   ExecResult,
+  ExecSession,
   Runtime,
   RuntimeEvent,
   ServerInfo,
@@ -62,13 +63,8 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`remove ${id}`);
     this.servers.delete(id);
   }
-  async exec(
-    _id: string,
-    _argv: readonly string[],
-    _env: Readonly<Record<string, string>>,
-    _stdin?: Readable,
-  ): Promise<ExecResult> {
-    return { exitCode: 0, output: '' };
+  async exec(): Promise<ExecSession> {
+    return new FakeSession();
   }
   execEndpoint(): Endpoint {
     return { host: '127.0.0.1', port: 3306 };
@@ -119,6 +115,9 @@ export class FakeEngine implements Engine {
     return { command: 'true', args: [] };
   }
   async hostInitialize(): Promise<void> {}
+  async loadDump(): Promise<{ result: ExecResult; linesValid: boolean }> {
+    return { result: { exitCode: 0, output: '' }, linesValid: true };
+  }
   connectCommand(): string {
     return 'connect';
   }
@@ -164,5 +163,48 @@ export class FakeDesired implements DesiredState {
   }
   subscribe(): () => void {
     return () => undefined;
+  }
+}
+
+/**
+ * A client session that records its input and answers barrier markers (`SELECT 'myaas-barrier-N';`)
+ * on its output, as the mariadb client in batch mode does. `failOn` makes it exit 1 on a matching line.
+ */
+export class FakeSession implements ExecSession {
+  readonly stdin = new PassThrough();
+  readonly received: string[] = [];
+  readonly result: Promise<ExecResult>;
+  #listeners: ((text: string) => void)[] = [];
+  #buffer = '';
+
+  constructor(failOn?: RegExp) {
+    this.result = new Promise((resolve) => {
+      this.stdin.on('data', (chunk: Buffer) => {
+        this.#buffer += chunk.toString('utf8');
+        let newline = this.#buffer.indexOf('\n');
+        while (newline >= 0) {
+          const line = this.#buffer.slice(0, newline);
+          this.#buffer = this.#buffer.slice(newline + 1);
+          newline = this.#buffer.indexOf('\n');
+          this.received.push(line);
+          if (failOn?.test(line)) {
+            this.stdin.destroy();
+            resolve({ exitCode: 1, output: `ERROR 1064 (42000) at line ${this.received.length}: bad` });
+            return;
+          }
+          const marker = /^SELECT '(myaas-barrier-\d+)'/.exec(line);
+          if (marker) setImmediate(() => this.#listeners.forEach((l) => l(`${marker[1]}\n${marker[1]}\n`)));
+        }
+      });
+      this.stdin.on('end', () => resolve({ exitCode: 0, output: '' }));
+    });
+  }
+
+  onOutput(listener: (text: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  abort(): void {
+    this.stdin.destroy();
   }
 }
