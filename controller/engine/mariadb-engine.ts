@@ -88,6 +88,8 @@ export class MariadbEngine implements Engine {
         `--user=${admin.user}`,
         '--max-allowed-packet=1G',
         '--default-character-set=utf8mb4',
+        // Output as each statement ends (not when a pipe buffer fills): the loader's barriers read it.
+        '--unbuffered',
         database,
       ],
       // MYSQL_PWD keeps the password out of the process list; both clients honour it.
