@@ -25,6 +25,15 @@ export class Layout {
   get stateDir(): string {
     return path.join(this.root, 'state');
   }
+  /** Initialised empty datadirs, one per server identity (image id or host server), for fast imports. */
+  get cacheDir(): string {
+    return path.join(this.root, 'cache');
+  }
+
+  initCache(identity: string): string {
+    if (!/^[a-z0-9][a-z0-9-]{0,80}$/.test(identity)) throw new Error(`\`${identity}\` is not a cache key`);
+    return path.join(this.cacheDir, identity);
+  }
 
   templateDir(name: string): string {
     assertValidName(name, 'template name');

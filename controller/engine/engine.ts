@@ -42,8 +42,18 @@ export interface Engine {
   readonly containerPort: number;
   /** The account the controller administers servers with. */
   readonly adminUser: string;
-  /** Official-image env that initialises an empty datadir with an admin password and a schema. */
-  initEnv(adminPassword: string, database: string): Record<string, string>;
+  /** Official-image env that initialises an empty datadir with an admin password (and a schema). */
+  initEnv(adminPassword: string, database?: string): Record<string, string>;
+  /**
+   * An import server started on a copy of a cached, initialised datadir: gives it the template's own
+   * admin password and creates the schema the dump goes into.
+   */
+  adoptImportServer(
+    endpoint: Endpoint,
+    current: Credentials,
+    admin: Credentials,
+    database: string,
+  ): Promise<void>;
   /** Server options for an import: fast and unsafe, because a failed import is thrown away. */
   importServerArgs(memoryMiB: number): string[];
   /** Server options for a database clone. */
@@ -88,7 +98,7 @@ export interface Engine {
   /** Process runtime: the program and arguments that serve a datadir on the host. */
   hostServer(options: HostServerOptions): { command: string; args: string[] };
   /** Process runtime: initialises an empty datadir as the official image's entrypoint would. */
-  hostInitialize(options: HostServerOptions & { adminPassword: string; database: string }): Promise<void>;
+  hostInitialize(options: HostServerOptions & { adminPassword: string; database?: string }): Promise<void>;
   /** Shell command a user types to connect. */
   connectCommand(info: ConnectionInfo): string;
   /** The dump line an error happened at, from the client's message, when it says. */

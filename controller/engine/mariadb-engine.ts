@@ -47,12 +47,40 @@ export class MariadbEngine implements Engine {
     return this.name === 'mysql' ? 'MYSQL' : 'MARIADB';
   }
 
-  initEnv(adminPassword: string, database: string): Record<string, string> {
+  initEnv(adminPassword: string, database?: string): Record<string, string> {
     return {
       [`${this.#prefix}_ROOT_PASSWORD`]: adminPassword,
-      [`${this.#prefix}_DATABASE`]: database,
+      ...(database ? { [`${this.#prefix}_DATABASE`]: database } : {}),
       [`${this.#prefix}_ROOT_HOST`]: '%',
     };
+  }
+
+  async adoptImportServer(
+    endpoint: Endpoint,
+    current: Credentials,
+    admin: Credentials,
+    database: string,
+  ): Promise<void> {
+    const connection = await this.#connect(endpoint, current);
+    try {
+      await this.#rotateAdmin(connection, admin.password);
+      await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(database)}`);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  /** `root` exists as root@'%' and root@'localhost' in the official images: rotate every one. */
+  async #rotateAdmin(connection: mysql.Connection, password: string): Promise<void> {
+    const [roots] = await connection.query<mysql.RowDataPacket[]>(
+      'SELECT Host FROM mysql.user WHERE User = ?',
+      [this.adminUser],
+    );
+    for (const row of roots) {
+      await connection.query(
+        `ALTER USER ${connection.escape(this.adminUser)}@${connection.escape(row.Host)} IDENTIFIED BY ${connection.escape(password)}`,
+      );
+    }
   }
 
   importServerArgs(memoryMiB: number): string[] {
@@ -154,16 +182,7 @@ export class MariadbEngine implements Engine {
     try {
       const pw = (p: string) => connection!.escape(p);
       const u = connection.escape(user.user);
-      // `root` exists as root@'%' and root@'localhost' in the official images: rotate both.
-      const [roots] = await connection.query<mysql.RowDataPacket[]>(
-        'SELECT Host FROM mysql.user WHERE User = ?',
-        [this.adminUser],
-      );
-      for (const row of roots) {
-        await connection.query(
-          `ALTER USER ${connection.escape(this.adminUser)}@${connection.escape(row.Host)} IDENTIFIED BY ${pw(newAdmin.password)}`,
-        );
-      }
+      await this.#rotateAdmin(connection, newAdmin.password);
       await connection.query(`CREATE USER IF NOT EXISTS ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
       await connection.query(`ALTER USER ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
       await connection.query(`GRANT ALL PRIVILEGES ON *.* TO ${u}@'%' WITH GRANT OPTION`);
@@ -286,7 +305,8 @@ export class MariadbEngine implements Engine {
       }
       await connection.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ${pw}`);
       await connection.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
-      await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(options.database)}`);
+      if (options.database)
+        await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(options.database)}`);
       await connection.query('SHUTDOWN');
       await connection.end().catch(() => undefined);
       const code = await Promise.race([exited, sleep(120_000).then(() => 'timeout' as const)]);

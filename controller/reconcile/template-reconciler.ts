@@ -266,6 +266,7 @@ export class TemplateReconciler {
         status.message = undefined;
         status.progress = undefined;
         status.currentVersion = version;
+        status.versions = (await this.#deps.versions.list(name)).map((v) => v.version);
         status.lastImport = {
           version,
           startedAt: new Date(startedAt).toISOString(),

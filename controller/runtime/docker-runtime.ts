@@ -1,7 +1,7 @@
 import { chown } from 'node:fs/promises';
 import { type Duplex, PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Endpoint } from '../engine/engine.js';
+import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import {
@@ -53,6 +53,12 @@ export class DockerRuntime implements Runtime {
         `runtime docker needs a Docker engine; none answers at ${socketPath} (${(error as Error).message}): start dockerd, set DOCKER_HOST, or use --runtime process`,
       );
     }
+  }
+
+  async serverIdentity(image: string, engine: Engine): Promise<string> {
+    await this.#ensureImage(image);
+    const id = (await this.#docker.getImage(image).inspect()).Id;
+    return `${engine.name}-${id.replace(/^sha256:/, '').slice(0, 16)}`;
   }
 
   async prepareDataDir(dataDir: string): Promise<void> {

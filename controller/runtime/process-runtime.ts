@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { access, chown, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { access, chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Endpoint, Engine } from '../engine/engine.js';
@@ -80,6 +80,20 @@ export class ProcessRuntime implements Runtime {
     await engine.checkHost();
     await mkdir(this.#root, { recursive: true });
     await this.#serverOwner();
+  }
+
+  async serverIdentity(_image: string, engine: Engine): Promise<string> {
+    await engine.checkHost();
+    const { command } = engine.hostServer({
+      dataDir: '',
+      port: 0,
+      socket: '',
+      pidFile: '',
+      errorLog: '',
+      args: [],
+    });
+    const s = await stat(await realpath(command));
+    return `${engine.name}-host-${createHash('sha256').update(`${command}:${s.size}:${s.mtimeMs}`).digest('hex').slice(0, 16)}`;
   }
 
   async prepareDataDir(dataDir: string): Promise<void> {

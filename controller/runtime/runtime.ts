@@ -25,8 +25,8 @@ export interface ServerSpec {
   /** Fixed host port; absent means any free port. */
   readonly hostPort?: number;
   readonly engine: Engine;
-  /** Initialise an empty datadir with this admin password and schema (an import's first start). */
-  readonly init?: { readonly adminPassword: string; readonly database: string };
+  /** Initialise an empty datadir with this admin password (and schema, when given). */
+  readonly init?: { readonly adminPassword: string; readonly database?: string };
   /** Server options (the engine's import or serve options). */
   readonly args: readonly string[];
   readonly memoryMiB?: number;
@@ -81,6 +81,11 @@ export interface Runtime {
   readonly name: 'docker' | 'process';
   /** Host the controller reaches servers' ports on. */
   readonly connectHost: string;
+  /**
+   * What decides the on-disk format of a fresh datadir: the image's id (not its tag), or the host's
+   * server program. An initialised empty datadir is cached per identity.
+   */
+  serverIdentity(image: string, engine: Engine): Promise<string>;
   /** Makes a fresh datadir usable by the server's user (once, at import: clones inherit it). */
   prepareDataDir(dataDir: string): Promise<void>;
   list(): Promise<ServerInfo[]>;

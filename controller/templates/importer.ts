@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Credentials, Engine } from '../engine/engine.js';
@@ -8,9 +9,16 @@ import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
-import { newSecret } from '../util/files.js';
+import { newSecret, readJson, writeJsonAtomic } from '../util/files.js';
 import { type DumpFile, dumpSignature } from './dump-file.js';
 import type { ImportTrigger, TemplateVersions, VersionMeta } from './template-versions.js';
+
+/** An initialised empty datadir, and the admin password it was made with. */
+interface CachedDataDir {
+  readonly dir: string;
+  readonly adminPassword: string;
+  readonly createdAt: number;
+}
 
 export interface ImportProgress {
   readonly bytesRead: number;
@@ -60,6 +68,9 @@ export interface ImporterDeps {
  * the work volume and the server go, and the previous version stays current.
  */
 export class Importer {
+  /** Cache builds under way, so two imports of one image build it once. */
+  readonly #building = new Map<string, Promise<CachedDataDir>>();
+
   constructor(readonly deps: ImporterDeps) {}
 
   async run(request: ImportRequest): Promise<VersionMeta> {
@@ -83,13 +94,16 @@ export class Importer {
       if (request.signal.aborted) throw new ImportError(`import abandoned: ${String(request.signal.reason)}`);
     };
     try {
-      await storage.createVolume(work);
-      await runtime.prepareDataDir(work);
-      const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
       log.info(
         { image: request.image, dump: request.dump.path, bytes: request.dump.size },
         'import starting',
       );
+      // A copy of an initialised empty datadir: initialising one takes seconds, copying it milliseconds.
+      const cached = await this.#initializedDataDir(request, log);
+      failIfStopped();
+      await storage.clone(cached.dir, work);
+      const current: Credentials = { user: request.engine.adminUser, password: cached.adminPassword };
+      const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
       server = await runtime.create({
         role: 'Import',
         owner: request.template,
@@ -98,20 +112,19 @@ export class Importer {
         image: request.image,
         dataDir: work,
         engine: request.engine,
-        init: { adminPassword: admin.password, database: request.database },
         args: request.engine.importServerArgs(request.memoryMiB),
       });
       failIfStopped();
       const importServer = server;
       const alive = async () => (await runtime.inspect(importServer.id))?.running ?? false;
       const startDeadline = Date.now() + (this.deps.startTimeoutSeconds ?? 300) * 1000;
-      await request.engine
-        .waitReady({ host: runtime.connectHost, port: server.hostPort ?? 0 }, admin, startDeadline, alive)
-        .catch(async (error) => {
-          failIfStopped();
-          const logs = await runtime.logs(importServer.id, 20);
-          throw new ImportError(`import server did not start: ${(error as Error).message}\n${logs}`);
-        });
+      const endpoint = { host: runtime.connectHost, port: server.hostPort ?? 0 };
+      await request.engine.waitReady(endpoint, current, startDeadline, alive).catch(async (error) => {
+        failIfStopped();
+        const logs = await runtime.logs(importServer.id, 20);
+        throw new ImportError(`import server did not start: ${(error as Error).message}\n${logs}`);
+      });
+      await request.engine.adoptImportServer(endpoint, current, admin, request.database);
 
       const readyAt = Date.now();
       log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
@@ -181,6 +194,68 @@ export class Importer {
     } finally {
       clearTimeout(timeout);
       request.signal.removeEventListener('abort', abort);
+    }
+  }
+
+  /** The initialised empty datadir for this server identity, made once (by the image's own init). */
+  async #initializedDataDir(request: ImportRequest, log: Logger): Promise<CachedDataDir> {
+    const identity = await this.deps.runtime.serverIdentity(request.image, request.engine);
+    const dir = this.deps.layout.initCache(identity);
+    const meta = await readJson<CachedDataDir>(`${dir}.json`).catch(() => undefined);
+    if (meta && (await this.deps.storage.exists(dir))) return { ...meta, dir };
+    let building = this.#building.get(identity);
+    if (!building) {
+      building = this.#buildCache(request, identity, log).finally(() => this.#building.delete(identity));
+      this.#building.set(identity, building);
+    }
+    return building;
+  }
+
+  async #buildCache(request: ImportRequest, identity: string, log: Logger): Promise<CachedDataDir> {
+    const { layout, storage, runtime } = this.deps;
+    const dir = layout.initCache(identity);
+    const building = `${dir}.building`;
+    // Whatever a crash left half-made goes first.
+    await storage.remove(building);
+    await storage.remove(dir);
+    await rm(`${dir}.json`, { force: true });
+    log.info({ identity }, 'initialising an empty datadir for this server (once per image)');
+    await storage.createVolume(building);
+    await runtime.prepareDataDir(building);
+    const adminPassword = newSecret();
+    const server = await runtime.create({
+      role: 'Import',
+      owner: request.template,
+      template: request.template,
+      templateVersion: request.version,
+      image: request.image,
+      dataDir: building,
+      engine: request.engine,
+      init: { adminPassword },
+      args: [],
+    });
+    try {
+      const alive = async () => (await runtime.inspect(server.id))?.running ?? false;
+      const deadline = Date.now() + (this.deps.startTimeoutSeconds ?? 300) * 1000;
+      const admin = { user: request.engine.adminUser, password: adminPassword };
+      await request.engine
+        .waitReady({ host: runtime.connectHost, port: server.hostPort ?? 0 }, admin, deadline, alive)
+        .catch(async (error) => {
+          const logs = await runtime.logs(server.id, 20);
+          throw new ImportError(
+            `the server could not initialise a datadir: ${(error as Error).message}\n${logs}`,
+          );
+        });
+      await runtime.stop(server.id, 120);
+      await runtime.remove(server.id);
+      await storage.seal(building, dir);
+      const cached = { adminPassword, createdAt: Date.now() };
+      await writeJsonAtomic(`${dir}.json`, cached);
+      return { ...cached, dir };
+    } catch (error) {
+      await runtime.remove(server.id).catch(() => undefined);
+      await storage.remove(building).catch(() => undefined);
+      throw error;
     }
   }
 

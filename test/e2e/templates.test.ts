@@ -154,12 +154,15 @@ describe('imports interrupted by kill -9 of the controller', () => {
     bed.writeSpec('slow.yaml', templateObject('slow', { source: { path: 'slow.sql' } }));
     await bed.spawn();
     await bed.waitForTemplate('slow', (s) => s.phase === 'Importing', 'Importing');
+    const interrupted = bed.template('slow')!.status.lastImport!.version;
+    // Killed while the dump loads: its work volume exists, its import server runs.
+    await waitFor('loading', () => existsSync(path.join(bed.dataDir, 'work', `slow@${interrupted}`)), 60_000);
     await waitFor(
       'import server up',
       async () => (await bed.containers()).some((c) => c.Labels['myaas.dev/kind'] === 'Import'),
       60_000,
     );
-    const interrupted = bed.template('slow')!.status.lastImport!.version;
+    await sleep(1000);
     await bed.kill9();
     expect(readdirSync(path.join(bed.dataDir, 'work'))).toEqual([`slow@${interrupted}`]);
     await bed.spawn();
@@ -168,5 +171,6 @@ describe('imports interrupted by kill -9 of the controller', () => {
     expect(readdirSync(path.join(bed.dataDir, 'work'))).toEqual([]);
     expect((await bed.containers()).filter((c) => c.Labels['myaas.dev/kind'] === 'Import')).toEqual([]);
     expect(versionsOf(bed, 'slow')).toEqual([t.status.currentVersion]);
+    expect(readdirSync(path.join(bed.dataDir, 'cache')).filter((e) => e.includes('building'))).toEqual([]);
   });
 });

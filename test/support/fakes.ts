@@ -26,6 +26,9 @@ export class FakeRuntime implements Runtime {
   failNextCreate: Error | undefined;
 
   async prepareDataDir(): Promise<void> {}
+  async serverIdentity(): Promise<string> {
+    return 'mariadb-fake';
+  }
   async list(): Promise<ServerInfo[]> {
     return [...this.servers.values()];
   }
@@ -110,6 +113,7 @@ export class FakeEngine implements Engine {
     this.configured.push({ admin, user });
   }
   async prepareClone(): Promise<void> {}
+  async adoptImportServer(): Promise<void> {}
   async checkHost(): Promise<void> {}
   hostServer(): { command: string; args: string[] } {
     return { command: 'true', args: [] };

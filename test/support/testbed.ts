@@ -309,7 +309,11 @@ export class TestBed {
     const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).map((e) => path.join(dir, e)) : []);
     for (const t of list(path.join(this.dataDir, 'templates')))
       subvolumes.push(...list(t).filter((p) => !p.endsWith('.json')));
-    subvolumes.push(...list(path.join(this.dataDir, 'databases')), ...list(path.join(this.dataDir, 'work')));
+    subvolumes.push(
+      ...list(path.join(this.dataDir, 'databases')),
+      ...list(path.join(this.dataDir, 'work')),
+      ...list(path.join(this.dataDir, 'cache')).filter((p) => !p.endsWith('.json')),
+    );
     for (const s of subvolumes) await storage.remove(s).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
     const leftovers = liveServersUnder(this.dir);
