@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,10 @@ export function describeLifecycle(pair: Pair): void {
       const t = bed.template('shop')!;
       expect(t.status.currentVersion).toMatch(/^v\d{8}-\d{6}-[0-9a-f]{4}$/);
       expect(t.status.lastImport).toMatchObject({ result: 'Succeeded', bytes: expect.any(Number) });
-      expect(existsSync(path.join(bed.dataDir, 'templates', 'shop', t.status.currentVersion!))).toBe(true);
+      const version = path.join(bed.dataDir, 'templates', 'shop', t.status.currentVersion!);
+      expect(existsSync(version)).toBe(true);
+      // The import's big redo log is given back its default size, so clones do not resize it.
+      expect(statSync(path.join(version, 'ib_logfile0')).size).toBe(96 * 1024 * 1024);
       expect((await bed.servers()).filter((s) => s.role === 'Import')).toEqual([]);
     });
 
