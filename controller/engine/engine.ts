@@ -13,11 +13,6 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** What the controller hands to a database's user. */
-export interface ConnectionInfo extends Endpoint, Credentials {
-  readonly database: string;
-}
-
 /** Where a host process (the process runtime) keeps a server's files, and how it runs. */
 export interface HostServerOptions {
   readonly dataDir: string;
@@ -99,8 +94,6 @@ export interface Engine {
   hostServer(options: HostServerOptions): { command: string; args: string[] };
   /** Process runtime: initialises an empty datadir as the official image's entrypoint would. */
   hostInitialize(options: HostServerOptions & { adminPassword: string; database?: string }): Promise<void>;
-  /** Shell command a user types to connect. */
-  connectCommand(info: ConnectionInfo): string;
   /** The dump line an error happened at, from the client's message, when it says. */
   errorLine(clientOutput: string): number | undefined;
 }

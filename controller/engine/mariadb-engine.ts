@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
-import type { ConnectionInfo, Credentials, Endpoint, Engine, HostServerOptions } from './engine.js';
+import type { Credentials, Endpoint, Engine, HostServerOptions } from './engine.js';
 import { MysqlDumpLoader } from './mysql-dump-loader.js';
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/libexec'];
@@ -320,11 +320,6 @@ export class MariadbEngine implements Engine {
   #requirePrograms(): { server: string; install?: string; client: string } {
     if (!this.#programs) throw new Error('checkHost() must run before the process runtime uses the engine');
     return this.#programs;
-  }
-
-  connectCommand(info: ConnectionInfo): string {
-    const client = this.name === 'mysql' ? 'mysql' : 'mariadb';
-    return `${client} -h ${info.host} -P ${info.port} -u ${info.user} -p'${info.password}' ${info.database}`;
   }
 
   errorLine(clientOutput: string): number | undefined {

@@ -14,7 +14,6 @@ import {
   type ServerSpec,
 } from './runtime.js';
 
-const PORT = '3306/tcp';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
@@ -73,6 +72,7 @@ export class DockerRuntime implements Runtime {
     });
     return containers.map((c) => {
       const exited = /^Exited \((-?\d+)\)/.exec(c.Status);
+      const serverPort = Number(c.Labels[LABELS.port]);
       return {
         id: c.Id,
         role: c.Labels[LABELS.kind] as ServerRole,
@@ -80,7 +80,8 @@ export class DockerRuntime implements Runtime {
         templateVersion: c.Labels[LABELS.version] ?? '',
         running: c.State === 'running',
         status: c.Status,
-        hostPort: c.Ports.find((p) => p.PrivatePort === 3306 && p.PublicPort)?.PublicPort,
+        hostPort: c.Ports.find((p) => p.PrivatePort === serverPort && p.PublicPort)?.PublicPort,
+        serverPort,
         createdAt: c.Created * 1000,
         ...(exited ? { exitCode: Number(exited[1]) } : {}),
       };
@@ -96,7 +97,8 @@ export class DockerRuntime implements Runtime {
       throw error;
     }
     const labels = info.Config.Labels ?? {};
-    const binding = info.NetworkSettings.Ports?.[PORT]?.find((b) => b.HostPort);
+    const serverPort = Number(labels[LABELS.port]);
+    const binding = info.NetworkSettings.Ports?.[`${serverPort}/tcp`]?.find((b) => b.HostPort);
     return {
       id: info.Id,
       role: labels[LABELS.kind] as ServerRole,
@@ -105,6 +107,7 @@ export class DockerRuntime implements Runtime {
       running: info.State.Running,
       status: describeState(info.State),
       ...(binding ? { hostPort: Number(binding.HostPort) } : {}),
+      serverPort,
       createdAt: Date.parse(info.Created),
       ...(info.State.Running ? {} : { exitCode: info.State.ExitCode }),
       oomKilled: info.State.OOMKilled,
@@ -114,6 +117,7 @@ export class DockerRuntime implements Runtime {
   async create(spec: ServerSpec): Promise<ServerInfo> {
     await this.#ensureImage(spec.image);
     const name = `myaas-${this.#controllerId}-${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
+    const port = `${spec.engine.containerPort}/tcp`;
     const options: Docker.ContainerCreateOptions = {
       name,
       Image: spec.image,
@@ -129,11 +133,12 @@ export class DockerRuntime implements Runtime {
         [LABELS.name]: spec.owner,
         [LABELS.template]: spec.template,
         [LABELS.version]: spec.templateVersion,
+        [LABELS.port]: String(spec.engine.containerPort),
       },
-      ExposedPorts: { [PORT]: {} },
+      ExposedPorts: { [port]: {} },
       HostConfig: {
-        Binds: [`${spec.dataDir}:/var/lib/mysql`],
-        PortBindings: { [PORT]: [{ HostIp: '', HostPort: spec.hostPort ? String(spec.hostPort) : '' }] },
+        Binds: [`${spec.dataDir}:${spec.engine.containerDataDir}`],
+        PortBindings: { [port]: [{ HostIp: '', HostPort: spec.hostPort ? String(spec.hostPort) : '' }] },
         ...(spec.memoryMiB ? { Memory: spec.memoryMiB * 1024 * 1024 } : {}),
       },
     };
@@ -211,8 +216,8 @@ export class DockerRuntime implements Runtime {
     };
   }
 
-  execEndpoint(_server: ServerInfo): Endpoint {
-    return { host: '127.0.0.1', port: 3306 };
+  execEndpoint(server: ServerInfo): Endpoint {
+    return { host: '127.0.0.1', port: server.serverPort ?? 0 };
   }
 
   async logs(id: string, lines: number): Promise<string> {

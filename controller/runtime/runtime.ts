@@ -8,6 +8,8 @@ export const LABELS = {
   name: 'myaas.dev/name',
   template: 'myaas.dev/template',
   version: 'myaas.dev/template-version',
+  /** The port the server listens on inside its container (the engine's). */
+  port: 'myaas.dev/port',
 } as const;
 
 export type ServerRole = 'Database' | 'Import';
@@ -43,6 +45,8 @@ export interface ServerInfo {
   readonly status: string;
   /** Published host port, when known. */
   readonly hostPort?: number;
+  /** The port the server listens on where `exec`'d programs run (its container's, or the host port). */
+  readonly serverPort?: number;
   /** Epoch ms. */
   readonly createdAt: number;
   readonly exitCode?: number;

@@ -122,9 +122,6 @@ export class FakeEngine implements Engine {
   async loadDump(): Promise<{ result: ExecResult; linesValid: boolean }> {
     return { result: { exitCode: 0, output: '' }, linesValid: true };
   }
-  connectCommand(): string {
-    return 'connect';
-  }
   errorLine(): number | undefined {
     return undefined;
   }
