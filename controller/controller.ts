@@ -79,8 +79,8 @@ export class Controller {
           : this.#databases.reconcile(name, keyLog);
       },
     });
-    const enqueue = (key: ObjectKey) => this.#queue.add(key);
-    this.#templates = new TemplateReconciler({
+    // What both reconcilers are made of: the interfaces, never the loop.
+    const shared = {
       config,
       desired,
       store,
@@ -88,26 +88,17 @@ export class Controller {
       storage,
       runtime,
       versions: this.versions,
+      log: this.#log,
+      engines: engineFor,
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
+    };
+    this.#templates = new TemplateReconciler({
+      ...shared,
       importer: new Importer({ layout, storage, runtime, versions: this.versions, log }),
       guard: this.templateGuard,
-      enqueue,
-      log: this.#log,
-      engines: engineFor,
-      ...(parts.metrics ? { metrics: parts.metrics } : {}),
+      enqueue: (key) => this.#queue.add(key),
     });
-    this.#databases = new DatabaseReconciler({
-      config,
-      desired,
-      store,
-      layout,
-      storage,
-      runtime,
-      versions: this.versions,
-      guard: this.databaseGuard,
-      log: this.#log,
-      engines: engineFor,
-      ...(parts.metrics ? { metrics: parts.metrics } : {}),
-    });
+    this.#databases = new DatabaseReconciler({ ...shared, guard: this.databaseGuard });
   }
 
   /** Asks for a reconcile of one object now. */
@@ -178,18 +169,20 @@ export class Controller {
   }
 
   async #databaseInventory(): Promise<DeletionInventory> {
-    const { desired, layout, runtime } = this.parts;
+    const { layout, runtime } = this.parts;
     const existing = new Set(await listNames(layout.databasesDir));
     for (const server of await runtime.list()) if (server.role === 'Database') existing.add(server.owner);
-    const wanted = new Set(desired.list('Database').map((r) => r.object.metadata.name));
-    const trusted = desired.synced && desired.available;
-    return { existing, unwanted: new Set(trusted ? [...existing].filter((n) => !wanted.has(n)) : []) };
+    return this.#inventory('Database', existing);
   }
 
   async #templateInventory(): Promise<DeletionInventory> {
-    const { desired, layout } = this.parts;
-    const existing = new Set(await listNames(layout.templatesDir));
-    const wanted = new Set(desired.list('Template').map((r) => r.object.metadata.name));
+    return this.#inventory('Template', new Set(await listNames(this.parts.layout.templatesDir)));
+  }
+
+  /** What exists, and what of it has no spec (nothing, while the specs cannot be trusted). */
+  #inventory(kind: 'Database' | 'Template', existing: Set<string>): DeletionInventory {
+    const { desired } = this.parts;
+    const wanted = new Set(desired.list(kind).map((r) => r.object.metadata.name));
     const trusted = desired.synced && desired.available;
     return { existing, unwanted: new Set(trusted ? [...existing].filter((n) => !wanted.has(n)) : []) };
   }
