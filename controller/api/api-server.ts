@@ -96,7 +96,13 @@ export class ApiServer {
         if (!match) continue;
         pathKnown = true;
         if (route.method === req.method) {
-          matched = { route, params: match.slice(1).map((p) => decodeURIComponent(p)) };
+          let params: string[];
+          try {
+            params = match.slice(1).map((p) => decodeURIComponent(p));
+          } catch {
+            return sendJson(res, 400, { status: 'Bad escape in the request path' });
+          }
+          matched = { route, params };
           break;
         }
       }

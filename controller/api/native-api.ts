@@ -9,7 +9,7 @@ import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { specToCrd, toApiObject } from './objects.js';
 import { ApiState } from './seed-api.js';
 
-const NAME = '([a-z0-9][-a-z0-9]{0,62})';
+const NAME = '([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)';
 const KIND_PATHS: Record<string, Kind> = { templates: 'Template', databases: 'Database' };
 
 /** `/api/v1`: whole objects with status, problems, events, and the few actions that are not specs. */

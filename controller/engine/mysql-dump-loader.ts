@@ -148,6 +148,10 @@ export class MysqlDumpLoader {
       this.#delimiter = delimiter[1]!;
       this.#openStatement = false;
     }
+    if (/^(USE|CREATE DATABASE)\s/i.test(trimmed)) {
+      // Held-back indexes belong to the current database: add them before it changes.
+      await this.#endData();
+    }
     if (/^USE\s/i.test(trimmed)) {
       this.#sessionLines.push(text);
       await this.#second?.write(line);
@@ -243,13 +247,13 @@ class Session {
         }
       }
     });
-    this.result = exec.result.then((result) => {
+    const ended = (result: ExecResult) => {
       this.exited = true;
       for (const waiter of this.#waiters) waiter.reject(new Error('the client ended before a barrier'));
       this.#waiters = [];
       return result;
-    });
-    this.result.catch(() => undefined);
+    };
+    this.result = exec.result.then(ended, (error: unknown) => ended({ exitCode: -1, output: String(error) }));
   }
 
   write(data: Buffer): Promise<void> {

@@ -42,6 +42,8 @@ export interface DatabaseRecord {
   user: Credentials;
   /** This database's own admin password (replaces the template's at first start). */
   adminPassword: string;
+  /** The cloned version's admin password, which the clone starts with (the version may be pruned since). */
+  templateAdminPassword?: string;
   /** Host port last served on: reused after a restart or a reset. */
   port?: number;
   templateVersion?: string;
@@ -185,6 +187,7 @@ export class DatabaseReconciler {
         );
       }
       record.templateVersion = version.version;
+      record.templateAdminPassword = version.adminPassword;
       record.database = version.database;
       record.image = version.image;
       record.engine = version.engine;
@@ -286,9 +289,11 @@ export class DatabaseReconciler {
     try {
       if (!record.configured) {
         // The clone still has the template's admin password: log in with it once, then replace it.
-        const templateAdmins = (await this.#deps.versions.list(db.spec.template))
-          .filter((v) => v.version === record.templateVersion)
-          .map((v) => ({ user: engine.adminUser, password: v.adminPassword }));
+        const templateAdmins = record.templateAdminPassword
+          ? [{ user: engine.adminUser, password: record.templateAdminPassword }]
+          : (await this.#deps.versions.list(db.spec.template))
+              .filter((v) => v.version === record.templateVersion)
+              .map((v) => ({ user: engine.adminUser, password: v.adminPassword }));
         await engine.waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive).catch(async (error) => {
           if ((error as { code?: string }).code !== 'ER_ACCESS_DENIED_ERROR') throw error;
           await engine.waitReady(endpoint, admin, deadline, alive);

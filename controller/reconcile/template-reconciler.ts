@@ -117,7 +117,7 @@ export class TemplateReconciler {
   }
 
   async stop(): Promise<void> {
-    this.#importQueue.clear();
+    // Aborted imports still queued return at once when their turn comes (clear() would strand them).
     for (const inflight of this.#imports.values()) inflight.controller.abort('controller stopping');
     await Promise.allSettled([...this.#imports.values()].map((i) => i.done));
   }
@@ -256,7 +256,9 @@ export class TemplateReconciler {
           signal: controller.signal,
           onProgress: (progress) => {
             status.progress = progress;
-            void store.save(key, status, bookkeeping);
+            store
+              .save(key, status, bookkeeping)
+              .catch((error) => log.warn({ err: error }, 'import progress not saved'));
           },
         });
         bookkeeping.lastAttempt = { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 };

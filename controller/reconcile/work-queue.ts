@@ -112,6 +112,7 @@ export class WorkQueue<K extends string> {
     this.#processing.add(key);
     const log = this.#log.child({ key, reconcileId: randomBytes(4).toString('hex') });
     const started = Date.now();
+    let failed = false;
     try {
       const result = await this.#reconcile(key, log);
       this.#failures.delete(key);
@@ -119,6 +120,7 @@ export class WorkQueue<K extends string> {
       log.debug({ ms: Date.now() - started }, 'reconciled');
       if (result?.requeueAfterMs !== undefined) this.addAfter(key, Math.max(0, result.requeueAfterMs));
     } catch (error) {
+      failed = true;
       const failures = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, failures);
       this.#observe?.(key, 'error', (Date.now() - started) / 1000);
@@ -127,7 +129,9 @@ export class WorkQueue<K extends string> {
       this.addAfter(key, retryMs);
     } finally {
       this.#processing.delete(key);
-      if (this.#dirty.delete(key)) this.add(key);
+      // A change seen during a failed run waits for the retry: the failing run's own side effects
+      // (a container dying, say) must not turn the backoff into a tight loop.
+      if (this.#dirty.delete(key) && !failed) this.add(key);
     }
   }
 

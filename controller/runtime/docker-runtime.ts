@@ -209,7 +209,8 @@ export class DockerRuntime implements Runtime {
       stdin: stream,
       onOutput: (listener) => listeners.push(listener),
       result: ended.then(async () => ({
-        exitCode: (await exec.inspect()).ExitCode ?? -1,
+        // The container may be gone already (an aborted import): the exit code is then unknown.
+        exitCode: (await exec.inspect().catch(() => undefined))?.ExitCode ?? -1,
         output: output.toString(),
       })),
       abort: () => stream.destroy(),

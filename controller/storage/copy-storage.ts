@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
@@ -22,18 +23,27 @@ export class CopyStorage implements Storage {
 
   async clone(source: string, target: string): Promise<CloneMethod> {
     await mkdir(path.dirname(target), { recursive: true });
+    // Copied under a temporary name and renamed when complete: a half copy is never taken for a clone.
+    const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
     try {
-      await run('cp', ['-a', '--reflink=always', source, target], { timeoutMs: 3_600_000 });
-      return 'reflink';
+      let method: CloneMethod = 'reflink';
+      try {
+        await run('cp', ['-a', '--reflink=always', source, partial], { timeoutMs: 3_600_000 });
+      } catch (error) {
+        if (!(error instanceof CommandError)) throw error;
+        await rm(partial, { recursive: true, force: true });
+        this.#log.warn(
+          { source, target },
+          'filesystem cannot reflink; making a full copy (slow for big templates)',
+        );
+        await run('cp', ['-a', source, partial], { timeoutMs: 3_600_000 });
+        method = 'copy';
+      }
+      await rename(partial, target);
+      return method;
     } catch (error) {
-      if (!(error instanceof CommandError)) throw error;
-      await rm(target, { recursive: true, force: true });
-      this.#log.warn(
-        { source, target },
-        'filesystem cannot reflink; making a full copy (slow for big templates)',
-      );
-      await run('cp', ['-a', source, target], { timeoutMs: 3_600_000 });
-      return 'copy';
+      await rm(partial, { recursive: true, force: true });
+      throw error;
     }
   }
 

@@ -84,11 +84,16 @@ export class Importer {
       if (server) void runtime.remove(server.id).catch(() => undefined);
     };
     request.signal.addEventListener('abort', abort);
-    const timeout = setTimeout(() => {
-      log.warn({ timeoutSeconds: request.timeoutSeconds }, 'import timed out; stopping it');
-      timedOut = true;
-      abort();
-    }, request.timeoutSeconds * 1000);
+    let dumpFile: ReturnType<typeof createReadStream> | undefined;
+    // setTimeout fires at once past 2^31-1 ms: a longer timeout is as good as none.
+    const timeout = setTimeout(
+      () => {
+        log.warn({ timeoutSeconds: request.timeoutSeconds }, 'import timed out; stopping it');
+        timedOut = true;
+        abort();
+      },
+      Math.min(request.timeoutSeconds * 1000, 2 ** 31 - 1),
+    );
     const failIfStopped = () => {
       if (timedOut) throw new ImportError(`import timed out after ${request.timeoutSeconds}s`);
       if (request.signal.aborted) throw new ImportError(`import abandoned: ${String(request.signal.reason)}`);
@@ -131,6 +136,7 @@ export class Importer {
       const hash = createHash('sha256');
       const progress = new ProgressCounter(request.dump.size, hash, request.onProgress, log);
       const file = createReadStream(request.dump.path);
+      dumpFile = file;
       // Decompressed while streaming, never to a temp file; a read or gzip error ends the input.
       const decoded = request.dump.gzip ? createGunzip() : new PassThrough();
       file.on('error', (error) => decoded.destroy(error));
@@ -192,6 +198,7 @@ export class Importer {
       await this.#discard(request, server);
       throw error;
     } finally {
+      dumpFile?.destroy();
       clearTimeout(timeout);
       request.signal.removeEventListener('abort', abort);
     }

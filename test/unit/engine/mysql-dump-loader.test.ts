@@ -119,4 +119,25 @@ describe('MysqlDumpLoader', () => {
     expect(result.exitCode).toBe(1);
     expect(result.output).toContain('ERROR 1064');
   });
+
+  it('adds held-back indexes before the dump switches to another database', async () => {
+    const main = new FakeSession();
+    const second = new FakeSession();
+    const dump = `-- MySQL dump 10.13
+USE \`a\`;
+CREATE TABLE \`t\` (
+  \`id\` int NOT NULL,
+  KEY \`k\` (\`id\`)
+) ENGINE=InnoDB;
+USE \`b\`;
+CREATE TABLE \`t\` (
+  \`id\` int NOT NULL
+) ENGINE=InnoDB;
+`;
+    const { result } = await load(dump, [main, second]);
+    expect(result.exitCode).toBe(0);
+    const alter = main.received.indexOf('ALTER TABLE `t` ADD KEY `k` (`id`);');
+    expect(alter).toBeGreaterThan(main.received.indexOf('USE `a`;'));
+    expect(alter).toBeLessThan(main.received.indexOf('USE `b`;'));
+  });
 });

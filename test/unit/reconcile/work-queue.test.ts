@@ -133,3 +133,24 @@ describe('WorkQueue', () => {
     ).toThrow('Expected `concurrency` to be an integer from 1 and up, got `0`');
   });
 });
+
+describe('WorkQueue after a failure', () => {
+  it('a change seen during a failed run waits for the backoff instead of looping', async () => {
+    let runs = 0;
+    let queue!: WorkQueue<string>;
+    queue = new WorkQueue<string>({
+      log: silentLogger,
+      backoffBaseMs: 300,
+      reconcile: async (key) => {
+        runs++;
+        queue.add(key); // e.g. a container event caused by this very run
+        throw new Error('server exited at start');
+      },
+    });
+    queue.add('k');
+    await waitFor('first run', () => runs === 1);
+    await sleep(150);
+    expect(runs).toBe(1);
+    await waitFor('retry after the backoff', () => runs === 2, 2000);
+  });
+});
