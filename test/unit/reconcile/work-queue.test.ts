@@ -137,8 +137,7 @@ describe('WorkQueue', () => {
 describe('WorkQueue after a failure', () => {
   it('a change seen during a failed run waits for the backoff instead of looping', async () => {
     let runs = 0;
-    let queue!: WorkQueue<string>;
-    queue = new WorkQueue<string>({
+    const queue: WorkQueue<string> = new WorkQueue<string>({
       log: silentLogger,
       backoffBaseMs: 300,
       reconcile: async (key) => {
