@@ -1,17 +1,13 @@
-import type { ControllerConfig } from '../config.js';
 import type { Credentials, Engine } from '../engine/engine.js';
-import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { Runtime, ServerInfo } from '../runtime/runtime.js';
-import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
-import type { EngineName } from '../spec/types.js';
+import type { ServerInfo } from '../runtime/runtime.js';
+import type { SpecRecord } from '../source/spec-folder.js';
 import { type DatabaseObject, RESET_ANNOTATION } from '../spec/types.js';
-import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
-import type { CloneMethod, Storage } from '../storage/storage.js';
-import type { TemplateVersions, VersionMeta } from '../templates/template-versions.js';
+import { type Condition, setCondition } from '../state/status-store.js';
+import type { CloneMethod } from '../storage/storage.js';
+import type { VersionMeta } from '../templates/template-versions.js';
 import { newSecret } from '../util/files.js';
-import type { DeletionGuard } from './deletion-guard.js';
+import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export type DatabasePhase = 'Pending' | 'Cloning' | 'Starting' | 'Ready' | 'Stopped' | 'Expired' | 'Failed';
@@ -58,19 +54,7 @@ export interface DatabaseRecord {
   expired?: { at: number; digest: string };
 }
 
-export interface DatabaseReconcilerDeps {
-  readonly config: ControllerConfig;
-  readonly desired: DesiredState;
-  readonly store: StatusStore;
-  readonly layout: Layout;
-  readonly storage: Storage;
-  readonly runtime: Runtime;
-  readonly versions: TemplateVersions;
-  readonly guard: DeletionGuard;
-  readonly log: Logger;
-  /** The engine module for a spec's engine name. */
-  readonly engines: (name: EngineName) => Engine;
-  readonly metrics?: Metrics;
+export interface DatabaseReconcilerDeps extends ReconcilerDeps {
   /** Seconds a running server gets to shut down cleanly. @default 60 */
   readonly stopTimeoutSeconds?: number;
 }

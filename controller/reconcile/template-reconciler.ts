@@ -2,20 +2,15 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import type { ControllerConfig } from '../config.js';
-import type { Engine } from '../engine/engine.js';
-import { type Layout, newVersionId } from '../layout.js';
+import { newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { DesiredState, SpecRecord } from '../source/spec-folder.js';
-import type { EngineName } from '../spec/types.js';
+import type { SpecRecord } from '../source/spec-folder.js';
 import { REIMPORT_ANNOTATION, type TemplateObject } from '../spec/types.js';
-import { type Condition, type StatusStore, setCondition } from '../state/status-store.js';
-import type { Storage } from '../storage/storage.js';
+import { type Condition, setCondition } from '../state/status-store.js';
 import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
 import { ImportError, type ImportProgress, type Importer } from '../templates/importer.js';
-import type { ImportTrigger, TemplateVersions, VersionMeta } from '../templates/template-versions.js';
-import type { DeletionGuard } from './deletion-guard.js';
+import type { ImportTrigger, VersionMeta } from '../templates/template-versions.js';
+import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
 
 export type TemplatePhase = 'Pending' | 'Importing' | 'Ready' | 'Failed';
@@ -62,22 +57,10 @@ interface InFlight {
   readonly done: Promise<void>;
 }
 
-export interface TemplateReconcilerDeps {
-  readonly config: ControllerConfig;
-  readonly desired: DesiredState;
-  readonly store: StatusStore;
-  readonly layout: Layout;
-  readonly storage: Storage;
-  readonly runtime: Runtime;
-  readonly versions: TemplateVersions;
+export interface TemplateReconcilerDeps extends ReconcilerDeps {
   readonly importer: Importer;
-  readonly guard: DeletionGuard;
   /** Asks for a reconcile of a key (this template again, or databases waiting for it). */
   readonly enqueue: (key: `Template/${string}` | `Database/${string}`) => void;
-  readonly log: Logger;
-  readonly metrics?: Metrics;
-  /** The engine module for a spec's engine name. */
-  readonly engines: (name: EngineName) => Engine;
 }
 
 /** Dumps younger than this are still being written (cp, scp): wait before importing them. */

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
 import { shopDump } from '../support/dumps.js';
-import { templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
 

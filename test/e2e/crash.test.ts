@@ -1,8 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shopDump } from '../support/dumps.js';
-import { databaseObject, templateObject } from '../support/specs.js';
+import { databaseObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep } from '../support/wait.js';
 
@@ -14,8 +13,7 @@ describe('kill -9 of the controller while databases are being cloned', () => {
   });
 
   it('converges after a restart with no orphan and no duplicate', async () => {
-    bed.writeDump('shop.sql', shopDump(3, 'v1'));
-    bed.writeSpec('shop.yaml', templateObject('shop', { source: { path: 'shop.sql' } }));
+    bed.declareShop();
     await bed.spawn();
     await bed.waitForTemplate('shop', (s) => s.phase === 'Ready', 'Ready');
     const names = ['c1', 'c2', 'c3', 'c4'];

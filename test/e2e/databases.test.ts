@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shopDump } from '../support/dumps.js';
-import { databaseObject, templateObject } from '../support/specs.js';
+import { databaseObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -12,8 +11,7 @@ describe('database lifecycle edges on docker + btrfs', () => {
     (await bed.containers()).filter((c) => c.Labels['myaas.dev/name'] === name);
 
   beforeAll(async () => {
-    bed.writeDump('shop.sql', shopDump(3, 'v1'));
-    bed.writeSpec('shop.yaml', templateObject('shop', { source: { path: 'shop.sql' } }));
+    bed.declareShop();
     await bed.start();
     await bed.waitForTemplate('shop', (s) => s.phase === 'Ready', 'Ready');
   });

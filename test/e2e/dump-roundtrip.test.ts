@@ -3,7 +3,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shopDump } from '../support/dumps.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 
@@ -14,12 +13,7 @@ describe('a mariadb-dump file round-trips through the fast import', () => {
   const bed = new TestBed('roundtrip');
 
   beforeAll(async () => {
-    bed.writeDump('shop.sql', shopDump(3, 'v1'));
-    bed.writeSpec(
-      'shop.yaml',
-      templateObject('shop', { source: { path: 'shop.sql' } }),
-      databaseObject('src'),
-    );
+    bed.declareShop('shop.sql', databaseObject('src'));
     await bed.start();
     await bed.waitForDatabase('src', 'Ready');
   });

@@ -5,9 +5,8 @@ import { defaultConfig } from '../../controller/config.js';
 import { silentLogger } from '../../controller/log.js';
 import { createStorage } from '../../controller/run.js';
 import { CopyStorage } from '../../controller/storage/copy-storage.js';
-import { shopDump } from '../support/dumps.js';
 import { testEnvironment } from '../support/environment.js';
-import { databaseObject, templateObject } from '../support/specs.js';
+import { databaseObject } from '../support/specs.js';
 import { PROCESS_COPY, TestBed } from '../support/testbed.js';
 
 describe('storage copy and auto', () => {
@@ -59,12 +58,7 @@ describe('runtime process as a normal user', () => {
   it('imports and serves a database with servers running as that user', async () => {
     const nobody = { uid: 65534, gid: 65534 };
     for (const d of [bed.dir, bed.specsDir, bed.dumpsDir, bed.dataDir]) chownSync(d, nobody.uid, nobody.gid);
-    bed.writeDump('shop.sql', shopDump(3, 'v1'));
-    bed.writeSpec(
-      'shop.yaml',
-      templateObject('shop', { source: { path: 'shop.sql' } }),
-      databaseObject('mine'),
-    );
+    bed.declareShop('shop.sql', databaseObject('mine'));
     await bed.spawn(nobody);
     await bed.waitForDatabase('mine', 'Ready', 120_000);
     expect(await bed.query('mine', 'SELECT v FROM meta')).toEqual([{ v: 'v1' }]);

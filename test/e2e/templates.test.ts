@@ -17,8 +17,7 @@ describe('template imports on docker + btrfs', () => {
   const bed = new TestBed('templates', { config: { versionsToKeep: 2 } });
 
   beforeAll(async () => {
-    bed.writeDump('shop.sql', shopDump(3, 'v1'));
-    bed.writeSpec('shop.yaml', templateObject('shop', { source: { path: 'shop.sql' } }));
+    bed.declareShop();
     await bed.start();
     await bed.waitForTemplate('shop', (s) => s.phase === 'Ready', 'Ready');
   });

@@ -24,8 +24,9 @@ import { ProcessRuntime } from '../../controller/runtime/process-runtime.js';
 import { LABELS, type Runtime, type ServerInfo } from '../../controller/runtime/runtime.js';
 import type { StoredObject } from '../../controller/state/status-store.js';
 import { BtrfsStorage } from '../../controller/storage/btrfs-storage.js';
+import { shopDump } from './dumps.js';
 import { testEnvironment } from './environment.js';
-import { specFile } from './specs.js';
+import { specFile, templateObject } from './specs.js';
 import { waitFor } from './wait.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -105,6 +106,15 @@ export class TestBed {
     const full = path.join(this.dumpsDir, file);
     mkdirSync(path.dirname(full), { recursive: true });
     writeFileSync(full, file.endsWith('.gz') ? gzipSync(sql) : sql);
+  }
+
+  /**
+   * Declares the `shop` template (the shared test dump, gzipped when `dumpFile` ends in .gz) in
+   * shop.yaml, with any other objects the test wants in the same file.
+   */
+  declareShop(dumpFile = 'shop.sql', ...objects: Record<string, unknown>[]): void {
+    this.writeDump(dumpFile, shopDump(3, 'v1'));
+    this.writeSpec('shop.yaml', templateObject('shop', { source: { path: dumpFile } }), ...objects);
   }
 
   /** Starts the controller in this process. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shopDump } from '../../support/dumps.js';
-import { databaseObject, templateObject } from '../../support/specs.js';
+import { databaseObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
 import { sleep, waitFor } from '../../support/wait.js';
 
@@ -16,8 +16,7 @@ export function describeLifecycle(pair: Pair): void {
     const bed = new TestBed(`life-${pair.runtime}`, { pair });
 
     beforeAll(async () => {
-      bed.writeDump('shop.sql.gz', shopDump(3, 'v1'));
-      bed.writeSpec('shop.yaml', templateObject('shop', { source: { path: 'shop.sql.gz' } }));
+      bed.declareShop('shop.sql.gz');
       await bed.spawn();
       await bed.waitForTemplate('shop', (s) => s.phase === 'Ready', 'Ready');
     });
