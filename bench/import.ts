@@ -3,6 +3,7 @@
  * default-configured server of the same image, side by side, alternating. Needs `scripts/test-env up`.
  *   npx vite-node bench/import.ts [--mib 200] [--reps 3]
  */
+import { execFile } from 'node:child_process';
 import { createReadStream, existsSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
@@ -21,6 +22,15 @@ const option = (name: string, fallback: string) => {
 };
 const MIB = Number(option('mib', '200'));
 const REPS = Number(option('reps', '5'));
+
+/** Waits until btrfs has reclaimed deleted subvolumes (no-op elsewhere). */
+async function settleFilesystem(dir: string): Promise<void> {
+  await new Promise<void>((resolve) =>
+    execFile('btrfs', ['subvolume', 'sync', dir], () => {
+      execFile('sync', [], () => resolve());
+    }),
+  );
+}
 
 const bed = new TestBed('bench-import', { config: { importMemoryMiB: 2048 } });
 const ours: number[] = [];
@@ -45,6 +55,9 @@ try {
     log: silentLogger,
   });
   for (let i = 0; i < REPS; i++) {
+    // Start each rep on a quiet filesystem: btrfs reclaims the version pruned by the previous import in
+    // a background cleaner, work that belongs to that rep, and to the naive side's neighbour too.
+    await settleFilesystem(bed.dataDir);
     // Naive: a default server of the same image, the same client, the dump on stdin; timed from the first byte.
     const container = await bed.docker.createContainer({
       Image: bed.config.image,

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Request bodies above this are refused (413): specs and forms are small. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** JSON bodies nested deeper are refused (400): specs nest a few levels, and deeper ones overflow the stack. */
+export const MAX_BODY_DEPTH = 32;
 
 export class HttpError extends Error {
   constructor(
@@ -47,11 +49,26 @@ export async function readBody(req: IncomingMessage): Promise<Record<string, unk
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new HttpError(400, { status: 'Expected a JSON object as the request body' });
     }
+    if (deeperThan(value, MAX_BODY_DEPTH)) {
+      throw new HttpError(400, { status: `JSON body nested deeper than ${MAX_BODY_DEPTH} levels` });
+    }
     return value as Record<string, unknown>;
   } catch (error) {
     if (error instanceof HttpError) throw error;
     throw new HttpError(400, { status: `Malformed JSON body: ${(error as Error).message}` });
   }
+}
+
+/** Whether a parsed JSON value nests deeper than `limit` (iterative: the value may be very deep). */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Enough of multipart/form-data for simple text fields (`curl -F ttl=3600`). */

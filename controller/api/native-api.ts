@@ -200,8 +200,10 @@ export function nativeRoutes(context: ApiContext): Route[] {
             });
           }
           const { status: _ignored, ...withoutStatus } = object as Record<string, unknown>;
-          await writer.put(kind, name!, withoutStatus);
-          sendJson(res, existing ? 200 : 201, {
+          // Of concurrent creators exactly one made the file (an atomic link) and is told 201.
+          const created = !existing && (await writer.create(kind, name!, withoutStatus));
+          if (!created) await writer.put(kind, name!, withoutStatus);
+          sendJson(res, created ? 201 : 200, {
             ...withoutStatus,
             source: { file: writer.relativeFile(kind, name!), line: 1 },
           });

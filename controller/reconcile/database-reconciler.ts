@@ -6,6 +6,7 @@ import { type DatabaseObject, RESET_ANNOTATION } from '../spec/types.js';
 import { type Condition, setCondition } from '../state/status-store.js';
 import type { CloneMethod } from '../storage/storage.js';
 import type { VersionMeta } from '../templates/template-versions.js';
+import { explainFailure } from '../util/disk-space.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -59,6 +60,9 @@ export interface DatabaseReconcilerDeps extends ReconcilerDeps {
   readonly stopTimeoutSeconds?: number;
 }
 
+/** A failure already put into status: not to be overwritten by the generic report. */
+class ReportedFailure extends Error {}
+
 /** Longest wait between two looks at a healthy database (the resync covers the rest). */
 const MAX_REQUEUE_MS = 3600_000;
 
@@ -75,6 +79,27 @@ export class DatabaseReconciler {
   }
 
   async reconcile(name: string, log: Logger): Promise<ReconcileResult> {
+    try {
+      return await this.#reconcile(name, log);
+    } catch (error) {
+      if (!(error instanceof ReportedFailure))
+        await this.#reportUnexpected(`Database/${name}`, error as Error);
+      throw error;
+    }
+  }
+
+  /** Puts an error nobody reported (a failed clone, a full disk) into status; the queue retries. */
+  async #reportUnexpected(key: `Database/${string}`, error: Error): Promise<void> {
+    const stored = this.#deps.store.get<DatabaseStatus, DatabaseRecord>(key);
+    if (!stored || !this.#deps.desired.get(key)) return;
+    const message = await explainFailure(this.#deps.layout.root, error.message);
+    // The store keeps the status in memory even when it cannot be written (the disk may be full).
+    await this.#notReady(key, stored.status, stored.record, 'Failed', 'ReconcileFailed', message).catch(
+      () => undefined,
+    );
+  }
+
+  async #reconcile(name: string, log: Logger): Promise<ReconcileResult> {
     const { desired, store, layout, storage, runtime } = this.#deps;
     const key = `Database/${name}` as const;
     const spec = desired.get(key) as SpecRecord | undefined;
@@ -334,10 +359,11 @@ export class DatabaseReconciler {
     record: DatabaseRecord,
     message: string,
   ): Promise<never> {
-    await this.#notReady(key, status, record, 'Failed', 'ServerFailed', message);
-    await this.#deps.store.event(key, 'Warning', 'ServerFailed', message.split('\n')[0] ?? message);
+    const explained = await explainFailure(this.#deps.layout.root, message);
+    await this.#notReady(key, status, record, 'Failed', 'ServerFailed', explained);
+    await this.#deps.store.event(key, 'Warning', 'ServerFailed', explained.split('\n')[0] ?? explained);
     // Thrown so the queue retries with backoff: a crash-looping server is not restarted in a tight loop.
-    throw new Error(message);
+    throw new ReportedFailure(explained);
   }
 
   async #pending(

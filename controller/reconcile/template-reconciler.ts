@@ -10,6 +10,7 @@ import { type Condition, setCondition } from '../state/status-store.js';
 import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
 import { ImportError, type ImportProgress, type Importer } from '../templates/importer.js';
 import type { ImportTrigger, VersionMeta } from '../templates/template-versions.js';
+import { explainFailure } from '../util/disk-space.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
 
@@ -222,10 +223,11 @@ export class TemplateReconciler {
         'ImportStarted',
         status.message,
       );
-      // Written before any work: a controller killed mid-import finds the attempt and starts again.
-      await store.save(key, status, bookkeeping);
-      await store.event(key, 'Normal', 'ImportStarted', status.message);
       try {
+        // Written before any work: a controller killed mid-import finds the attempt and starts again.
+        // Inside the try: when even this write fails (a full disk), it is a failed attempt with backoff.
+        await store.save(key, status, bookkeeping);
+        await store.event(key, 'Normal', 'ImportStarted', status.message);
         const meta = await this.#deps.importer.run({
           template: name,
           version,
@@ -281,7 +283,7 @@ export class TemplateReconciler {
       } catch (error) {
         const abandoned = controller.signal.aborted;
         this.#deps.metrics?.importSeconds.observe({ result: 'failure' }, (Date.now() - startedAt) / 1000);
-        const message = (error as Error).message;
+        const message = await explainFailure(this.#deps.layout.root, (error as Error).message);
         bookkeeping.lastAttempt = {
           trigger,
           startedAt,
@@ -306,7 +308,10 @@ export class TemplateReconciler {
           ...(error instanceof ImportError && error.line !== undefined ? { errorLine: error.line } : {}),
         };
         status.conditions = setCondition(status.conditions, 'Importing', 'False', 'ImportFailed', message);
-        await store.save(key, status, bookkeeping);
+        // Kept in memory (and served) even when it cannot be written.
+        await store
+          .save(key, status, bookkeeping)
+          .catch((saveError) => log.warn({ err: saveError }, 'import failure not saved'));
         await store.event(key, 'Warning', abandoned ? 'ImportAbandoned' : 'ImportFailed', message);
       }
     };

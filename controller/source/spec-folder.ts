@@ -64,6 +64,11 @@ interface FileEntry {
 
 const ABSENT = 'absent';
 
+/** Nothing but whitespace: what a truncated file holds. */
+function isBlank(content: Buffer): boolean {
+  return content.every((byte) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09);
+}
+
 /**
  * The watched specs dir (the file source): like the kubelet's static-pod source, but a file that stops
  * parsing keeps its last good objects, and a missing folder never means "everything deleted".
@@ -287,7 +292,22 @@ export class SpecFolder implements DesiredState {
     let parsed: { objects: ParsedObject[]; problems: SpecProblem[] } = { objects: [], problems: [] };
     if (signature !== ABSENT) {
       try {
-        parsed = parseSpecFile(await readFile(full), file, this.#schemas);
+        const content = await readFile(full);
+        parsed = parseSpecFile(content, file, this.#schemas);
+        const held = entry?.good.objects.length ?? 0;
+        if (held > 0 && parsed.problems.length === 0 && isBlank(content)) {
+          // Truncation (a full disk, a crashed editor, `> file`) looks like this; a deliberate
+          // removal deletes the file or leaves a comment. Keep the objects until then.
+          parsed = {
+            objects: [],
+            problems: [
+              {
+                file,
+                message: `file is empty, keeping its ${held} object(s); to remove them delete the file or leave a comment in it`,
+              },
+            ],
+          };
+        }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
           this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}` }]);

@@ -4,7 +4,7 @@ import { type Document, LineCounter, isScalar, parseAllDocuments } from 'yaml';
 import { DURATION_HELP, parseDuration } from './duration.js';
 import { nameProblem } from './names.js';
 import type { SpecProblem } from './problems.js';
-import type { SchemaSet } from './schema.js';
+import { type SchemaSet, showValue } from './schema.js';
 import {
   API_VERSION,
   type DatabaseSpec,
@@ -89,7 +89,15 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
       }
       return docLine;
     };
-    const result = toObject(doc.toJS({ maxAliasCount: 100 }), schemas);
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias to no anchor, or an alias flood (billion laughs): a YAML problem, not a crash.
+      problems.push({ file, line: docLine, message: `YAML: ${firstLine((error as Error).message)}` });
+      continue;
+    }
+    const result = toObject(value, schemas);
     for (const p of result.problems) {
       problems.push({
         file,
@@ -141,7 +149,7 @@ function toObject(
   if (raw.apiVersion !== API_VERSION) {
     return {
       problems: [
-        { path: ['apiVersion'], message: `expected ${API_VERSION}, got ${JSON.stringify(raw.apiVersion)}` },
+        { path: ['apiVersion'], message: `expected ${API_VERSION}, got ${showValue(raw.apiVersion)}` },
       ],
     };
   }
@@ -150,7 +158,7 @@ function toObject(
       problems: [
         {
           path: ['kind'],
-          message: `${JSON.stringify(raw.kind)} is not allowed; allowed: ${KINDS.join(', ')}`,
+          message: `${showValue(raw.kind)} is not allowed; allowed: ${KINDS.join(', ')}`,
         },
       ],
     };
@@ -218,6 +226,11 @@ export function dumpPathProblem(sourcePath: string): string | undefined {
   }
   if (sourcePath.split(/[\\/]/).includes('..')) {
     return `\`${sourcePath}\` leaves the dumps dir (..); give a path inside it, e.g. shop.sql.gz`;
+  }
+  // The object keeps the normalised path: it must still pass the CRD's pattern (`./.sql` is `.sql`).
+  const normalized = path.posix.normalize(sourcePath);
+  if (!/^[^/].*\.sql(\.gz)?$/.test(normalized)) {
+    return `\`${sourcePath}\` is \`${normalized}\`, which names no dump; give a file name before .sql, e.g. shop.sql.gz`;
   }
   return undefined;
 }

@@ -98,10 +98,18 @@ function readCrd(crdsDir: string, kind: Kind): JsonSchema {
   return schema;
 }
 
-const quote = (value: unknown): string =>
-  typeof value === 'string' ? `\`${value}\`` : JSON.stringify(value);
 const typeOf = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+
+/** A value for a message: its JSON, or what it is when it has none (YAML aliases can make cycles). */
+export function showValue(value: unknown): string {
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return `a self-referencing ${typeOf(value)}`;
+  }
+}
+const quote = (value: unknown): string => (typeof value === 'string' ? `\`${value}\`` : showValue(value));
 
 function describe(error: ErrorObject): string {
   const parent = error.parentSchema as JsonSchema | undefined;

@@ -9,6 +9,7 @@ import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
+import { explainFailure } from '../util/disk-space.js';
 import { newSecret, readJson, writeJsonAtomic } from '../util/files.js';
 import { type DumpFile, dumpSignature } from './dump-file.js';
 import type { ImportTrigger, TemplateVersions, VersionMeta } from './template-versions.js';
@@ -195,7 +196,12 @@ export class Importer {
       log.info({ seconds: meta.durationSeconds, bytes: meta.dumpBytes }, 'import succeeded');
       return meta;
     } catch (error) {
+      // Measured before the discard gives the space back: a full disk is then still visible.
+      const explained = await explainFailure(layout.root, (error as Error).message);
       await this.#discard(request, server);
+      if (explained !== (error as Error).message) {
+        throw new ImportError(explained, error instanceof ImportError ? error.line : undefined);
+      }
       throw error;
     } finally {
       dumpFile?.destroy();

@@ -6,17 +6,18 @@ import path from 'node:path';
 export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'w', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await open(temp, 'w', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
+    // A full disk fails the write or the fsync: never leave a temp file per attempt behind.
+    await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
 }

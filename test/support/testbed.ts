@@ -44,6 +44,8 @@ export const PROCESS_COPY: Pair = { runtime: 'process', storage: 'copy' };
 export interface TestBedOptions {
   readonly pair?: Pair;
   readonly config?: Partial<ControllerConfig>;
+  /** The data root, when it must live elsewhere than the bed's folder (a filesystem of its own). */
+  readonly dataDir?: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export class TestBed {
     this.dir = path.join(base, `tb-${name}-${randomBytes(3).toString('hex')}`);
     this.specsDir = path.join(this.dir, 'specs');
     this.dumpsDir = path.join(this.dir, 'dumps');
-    this.dataDir = path.join(this.dir, 'data');
+    this.dataDir = options.dataDir ?? path.join(this.dir, 'data');
     // Readable by the server's own user: the process runtime runs mariadbd as mysql when we are root.
     for (const d of [this.dir, this.specsDir, this.dumpsDir, this.dataDir])
       mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -150,6 +152,13 @@ export class TestBed {
         '--resync',
         String(this.config.resyncSeconds),
         ...(this.config.implicitTemplates ? [] : ['--no-implicit-templates']),
+        '--database-memory',
+        String(this.config.databaseMemoryMiB),
+        '--deletion-guard',
+        String(this.config.deletionGuardMax),
+        // Any free port: several beds may run at once.
+        '--listen',
+        '127.0.0.1:0',
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -147,6 +147,31 @@ describe('SpecFolder on real files', () => {
     expect(folder.get('Database/bob')?.generation).toBe(1);
   });
 
+  it('keeps the objects of a file truncated to nothing, and removes them once it holds a comment', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    write('b.yaml', specFile(databaseObject('bob')));
+    await start();
+    write('a.yaml', '');
+    await waitFor('problem', () => folder.problems().length > 0);
+    await sleep(500); // past the removal grace
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    expect(folder.problems()).toMatchObject([
+      { file: 'a.yaml', message: expect.stringContaining('file is empty, keeping its 1 object(s)') },
+    ]);
+    write('a.yaml', '# nothing here any more\n');
+    await waitFor('alice removed', () => !folder.get('Database/alice'));
+    expect(folder.problems()).toEqual([]);
+  });
+
+  it('a new empty file is no problem', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    await start();
+    write('new.yaml', '');
+    await sleep(300);
+    expect(folder.problems()).toEqual([]);
+    expect(names()).toEqual(['Database/alice']);
+  });
+
   it('exposes a touch of a file with unchanged content through its mtime', async () => {
     write('shop.yaml', specFile(templateObject('shop')));
     await start();
