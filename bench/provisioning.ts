@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { createApi } from '../controller/api/api-server.js';
-import { engineFor } from '../controller/engine/mariadb-engine.js';
+import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
 import type { VersionMeta } from '../controller/templates/template-versions.js';
 import { run } from '../controller/util/exec.js';

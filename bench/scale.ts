@@ -230,6 +230,8 @@ const results: unknown[] = [];
 for (const which of ['burst', 'idle'] as const) {
   if (SKIP.split(',').includes(which)) continue;
   const bed = new TestBed(`bench-${which}`, {
+    // As deployed: info-level logs (debug logs every reconcile).
+    logLevel: 'info',
     config: { resyncSeconds: RESYNC_S, deletionGuardMax: 100_000 },
   });
   try {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { EngineName } from './spec/types.js';
 
 export const RUNTIMES = ['process', 'docker'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
@@ -12,8 +13,10 @@ export interface ControllerConfig {
   readonly dataDir: string;
   readonly runtime: RuntimeName;
   readonly storage: StorageName;
-  /** Default image for templates that name none (docker runtime). */
+  /** Default image for mariadb/mysql templates that name none (docker runtime). */
   readonly image: string;
+  /** Default image for postgres templates that name none (docker runtime). */
+  readonly postgresImage: string;
   /** host:port the HTTP API listens on. */
   readonly listen: string;
   /** Host name given to users in connection info. */
@@ -55,6 +58,7 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     runtime: 'process',
     storage: 'auto',
     image: 'mariadb:11.4',
+    postgresImage: 'postgres:16',
     listen: '127.0.0.1:5001',
     hostname: 'localhost',
     defaultDatabase: 'default',
@@ -72,4 +76,9 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     importTimeoutSeconds: 6 * 3600,
     containerUser: '999:999',
   };
+}
+
+/** The image a template runs in when its spec names none. */
+export function defaultImage(config: ControllerConfig, engine: EngineName): string {
+  return engine === 'postgres' ? config.postgresImage : config.image;
 }

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
-import { engineFor } from './engine/mariadb-engine.js';
+import { engineFor } from './engine/engines.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';

@@ -55,6 +55,11 @@ export function buildProgram(): Command {
         .default(defaults.image),
     )
     .addOption(
+      new Option('--postgres-image <image>', 'default server image of postgres templates (docker runtime)')
+        .env('MYAAS_POSTGRES_IMAGE')
+        .default(defaults.postgresImage),
+    )
+    .addOption(
       new Option('--listen <host:port>', 'HTTP API address').env('MYAAS_LISTEN').default(defaults.listen),
     )
     .addOption(
@@ -112,6 +117,7 @@ export function buildProgram(): Command {
         runtime: options.runtime,
         storage: options.storage,
         image: options.image,
+        postgresImage: options.postgresImage,
         listen: options.listen,
         hostname: options.hostname,
         reconcileConcurrency: options.concurrency,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import type { ControllerConfig } from './config.js';
 import { Controller } from './controller.js';
-import { engineFor } from './engine/mariadb-engine.js';
+import { engineFor } from './engine/engines.js';
 import { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';

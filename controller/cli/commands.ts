@@ -4,12 +4,14 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { ApiObject } from '../api/objects.js';
+import { engineFor } from '../engine/engines.js';
 import type { DatabaseStatus } from '../reconcile/database-reconciler.js';
 import type { TemplateStatus } from '../reconcile/template-reconciler.js';
 import { listSpecFiles } from '../source/spec-files.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
+import type { EngineName } from '../spec/types.js';
 import { ApiClient, CliError } from './api-client.js';
 import { age, table, until } from './format.js';
 
@@ -114,8 +116,22 @@ async function seedConnection(
   return { object, seed };
 }
 
-function connectArgs(seed: SeedDatabase): string[] {
-  return ['-h', seed.host, '-P', seed.port, '-u', seed.user, `-p${seed.password}`, seed.database];
+/** The engine's client, logged in to the database (the password in env, never in argv). */
+function clientFor(seed: SeedDatabase, status: unknown) {
+  const engine = engineFor((status as { engine?: EngineName } | undefined)?.engine ?? 'mariadb');
+  return engine.clientCommand({
+    host: seed.host,
+    port: Number(seed.port),
+    user: seed.user,
+    password: seed.password,
+    database: seed.database,
+  });
+}
+
+/** The client command as a shell line: `MYSQL_PWD=... mariadb --host=...` (secrets are URL-safe). */
+function commandLine(c: ReturnType<typeof clientFor>): string {
+  const env = Object.entries(c.env).map(([k, v]) => `${k}=${v}`);
+  return [...env, c.command, ...c.args].join(' ');
 }
 
 /** Reads spec files and folders into objects, refusing everything when any has a problem. */
@@ -232,7 +248,7 @@ export function registerClientCommands(
       );
       if (object.kind === 'Database' && status.phase === 'Ready') {
         const { seed } = await seedConnection(client(), name);
-        lines.push(`Connect:  mariadb ${connectArgs(seed).join(' ')}`);
+        lines.push(`Connect:  ${commandLine(clientFor(seed, status))}`);
       }
       out(lines.join('\n'));
     });
@@ -302,10 +318,12 @@ export function registerClientCommands(
 
   program
     .command('connect')
-    .description('open the mariadb client on a database (or print the command / a DSN)')
+    .description(
+      "open the engine's client on a database (mariadb, mysql or psql), or print the command / a DSN",
+    )
     .argument('<name>', 'database')
     .option('--print', 'print the command instead of running it')
-    .option('--dsn', 'print a mysql:// DSN')
+    .option('--dsn', 'print a DSN (mysql:// or postgresql://)')
     .action(async (name: string, options: { print?: boolean; dsn?: boolean }) => {
       const { object, seed } = await seedConnection(client(), name);
       if ((object.status as { phase?: string } | undefined)?.phase !== 'Ready') {
@@ -313,15 +331,17 @@ export function registerClientCommands(
           `database ${name} is not ready (${(object.status as { phase?: string } | undefined)?.phase ?? 'Pending'})`,
         );
       }
-      if (options.dsn)
-        return out(
-          `mysql://${seed.user}:${encodeURIComponent(seed.password)}@${seed.host}:${seed.port}/${seed.database}`,
-        );
-      if (options.print) return out(`mariadb ${connectArgs(seed).join(' ')}`);
-      const result = spawnSync('mariadb', connectArgs(seed), { stdio: 'inherit' });
+      const engine = engineFor((object.status as { engine?: EngineName } | undefined)?.engine ?? 'mariadb');
+      if (options.dsn) return out(engine.dsn({ ...seed, port: Number(seed.port) }));
+      const command = clientFor(seed, object.status);
+      if (options.print) return out(commandLine(command));
+      const result = spawnSync(command.command, command.args, {
+        stdio: 'inherit',
+        env: { ...process.env, ...command.env },
+      });
       if (result.error)
         throw new CliError(
-          `cannot run mariadb (${result.error.message}): install the MariaDB client, or use --print`,
+          `cannot run ${command.command} (${result.error.message}): install the ${engine.name} client, or use --print`,
         );
       process.exitCode = result.status ?? 1;
     });

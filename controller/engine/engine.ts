@@ -3,6 +3,9 @@ import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 
+/** `sql`: text for the engine's SQL client; `archive`: the engine's own binary dump format. */
+export type DumpFormat = 'sql' | 'archive';
+
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
@@ -28,8 +31,17 @@ export interface HostServerOptions {
 /**
  * Everything engine-specific, in one place: how a server is configured and initialised, how a dump
  * is fed to its client, how readiness and credentials are checked and set. Runtimes and reconcilers
- * speak only to this interface (MariadbEngine covers mariadb and mysql; postgres joins later).
+ * speak only to this interface (MariadbEngine: mariadb and mysql; PostgresEngine: postgres).
  */
+/** What a user needs to connect to a database: status's connection plus the password. */
+export interface ConnectionInfo {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** Data directory and port inside the official image. */
@@ -37,6 +49,16 @@ export interface Engine {
   readonly containerPort: number;
   /** The account the controller administers servers with. */
   readonly adminUser: string;
+  /** The signal that shuts the server down cleanly and promptly (containers and host processes). */
+  readonly stopSignal: NodeJS.Signals;
+  /** Process runtime: the OS user host servers run as when the controller is root. */
+  readonly hostUser: string;
+  /** Whether a datadir already holds an initialised server (init only ever runs on an empty one). */
+  isInitialized(dataDir: string): Promise<boolean>;
+  /** The engine's interactive client, logged in (`myaas connect`); the password in env, not argv. */
+  clientCommand(connection: ConnectionInfo): { command: string; args: string[]; env: Record<string, string> };
+  /** A URL for the database, as drivers take it. */
+  dsn(connection: ConnectionInfo): string;
   /** Official-image env that initialises an empty datadir with an admin password (and a schema). */
   initEnv(adminPassword: string, database?: string): Record<string, string>;
   /**
@@ -53,20 +75,24 @@ export interface Engine {
   importServerArgs(memoryMiB: number): string[];
   /** Server options for a database clone. */
   serveServerArgs(): string[];
-  /** The engine's own client reading a dump on stdin (argv and env; the password never in argv). */
+  /**
+   * The engine's own client reading a dump on stdin (argv and env; the password never in argv).
+   * `format` is what `loadDump` found the dump to be (e.g. an archive needing another program).
+   */
   importClient(
     endpoint: Endpoint,
     admin: Credentials,
     database: string,
+    format?: DumpFormat,
   ): { argv: string[]; env: Record<string, string> };
   /**
    * Feeds a dump to clients opened with `open` (each one `importClient` beside the server), as
    * `client < dump.sql` would. `linesValid` is false when the client's "at line N" does not count
-   * lines of the dump itself (the engine rearranged it).
+   * lines of the dump itself (the engine rearranged it, or it is not text).
    */
   loadDump(
     input: Readable,
-    open: () => Promise<ExecSession>,
+    open: (format?: DumpFormat) => Promise<ExecSession>,
     log: Logger,
   ): Promise<{ result: ExecResult; linesValid: boolean }>;
   /** Resolves once a client can connect and run a query; rejects with the last error at the deadline. */
@@ -90,8 +116,11 @@ export interface Engine {
   prepareClone(dataDir: string): Promise<void>;
   /** Process runtime: checks the host has the server, its init tool and client; throws with the fix. */
   checkHost(): Promise<void>;
-  /** Process runtime: the program and arguments that serve a datadir on the host. */
-  hostServer(options: HostServerOptions): { command: string; args: string[] };
+  /**
+   * Process runtime: the program and arguments that serve a datadir on the host. `switchUser`: the
+   * runtime starts it as `options.user` (a server that cannot drop privileges itself).
+   */
+  hostServer(options: HostServerOptions): { command: string; args: string[]; switchUser?: boolean };
   /** Process runtime: initialises an empty datadir as the official image's entrypoint would. */
   hostInitialize(options: HostServerOptions & { adminPassword: string; database?: string }): Promise<void>;
   /** The dump line an error happened at, from the client's message, when it says. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants, access, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
@@ -7,27 +7,16 @@ import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
-import type { Credentials, Endpoint, Engine, HostServerOptions } from './engine.js';
+import type {
+  ConnectionInfo,
+  Credentials,
+  DumpFormat,
+  Endpoint,
+  Engine,
+  HostServerOptions,
+} from './engine.js';
+import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
 import { MysqlDumpLoader } from './mysql-dump-loader.js';
-
-const SEARCH_PATH = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/libexec'];
-
-/** First of `names` found as an executable in `dirs` (PATH and the usual sbin dirs). */
-async function findProgram(names: readonly string[], dirs: readonly string[]): Promise<string | undefined> {
-  for (const name of names) {
-    for (const dir of dirs) {
-      if (!dir) continue;
-      const candidate = path.join(dir, name);
-      try {
-        await access(candidate, constants.X_OK);
-        return candidate;
-      } catch {
-        // keep looking
-      }
-    }
-  }
-  return undefined;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,12 +25,30 @@ export class MariadbEngine implements Engine {
   readonly containerDataDir = '/var/lib/mysql';
   readonly containerPort = 3306;
   readonly adminUser = 'root';
+  readonly stopSignal = 'SIGTERM' as const;
+  readonly hostUser = 'mysql';
 
   constructor(
     readonly name: EngineName = 'mariadb',
     /** Where the process runtime looks for the server, init tool and client. */
     readonly searchPath: readonly string[] = SEARCH_PATH,
   ) {}
+
+  async isInitialized(dataDir: string): Promise<boolean> {
+    return exists(path.join(dataDir, 'mysql'));
+  }
+
+  clientCommand(c: ConnectionInfo): { command: string; args: string[]; env: Record<string, string> } {
+    return {
+      command: this.name === 'mysql' ? 'mysql' : 'mariadb',
+      args: [`--host=${c.host}`, `--port=${c.port}`, `--user=${c.user}`, c.database],
+      env: { MYSQL_PWD: c.password },
+    };
+  }
+
+  dsn(c: ConnectionInfo): string {
+    return `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`;
+  }
 
   get #prefix(): string {
     return this.name === 'mysql' ? 'MYSQL' : 'MARIADB';
@@ -127,10 +134,10 @@ export class MariadbEngine implements Engine {
 
   async loadDump(
     input: Readable,
-    open: () => Promise<ExecSession>,
+    open: (format?: DumpFormat) => Promise<ExecSession>,
     log: Logger,
   ): Promise<{ result: ExecResult; linesValid: boolean }> {
-    const loader = new MysqlDumpLoader(open, log);
+    const loader = new MysqlDumpLoader(() => open('sql'), log);
     const result = await loader.load(input);
     return { result, linesValid: !loader.rearranged };
   }
@@ -345,16 +352,4 @@ export class MariadbEngine implements Engine {
       await connection.end().catch(() => undefined);
     }
   }
-}
-
-const engines = new Map<EngineName, Engine>();
-
-/** The engine module for a spec's engine name (one instance each: it caches what it found on the host). */
-export function engineFor(name: EngineName): Engine {
-  let engine = engines.get(name);
-  if (!engine) {
-    engine = new MariadbEngine(name);
-    engines.set(name, engine);
-  }
-  return engine;
 }

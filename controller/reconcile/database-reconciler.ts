@@ -1,8 +1,9 @@
+import { defaultImage } from '../config.js';
 import type { Credentials, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { ServerInfo } from '../runtime/runtime.js';
 import type { SpecRecord } from '../source/spec-folder.js';
-import { type DatabaseObject, RESET_ANNOTATION } from '../spec/types.js';
+import { type DatabaseObject, type EngineName, RESET_ANNOTATION } from '../spec/types.js';
 import { type Condition, setCondition } from '../state/status-store.js';
 import type { CloneMethod } from '../storage/storage.js';
 import type { VersionMeta } from '../templates/template-versions.js';
@@ -22,6 +23,8 @@ export interface DatabaseStatus {
   expiresAt?: string;
   expiredAt?: string;
   templateVersion?: string;
+  /** From the template (clients need it to pick their driver). */
+  engine?: EngineName;
   cloneMethod?: CloneMethod;
   /** Docker's words for the server's state ("Up 2 hours"), for the seed API. */
   serverStatus?: string;
@@ -219,6 +222,7 @@ export class DatabaseReconciler {
       );
     }
     status.templateVersion = record.templateVersion;
+    status.engine = record.engine ?? 'mariadb';
     record.createdAt ??= now;
     status.createdAt = new Date(record.createdAt).toISOString();
     expiresAt = expiryOf(db, record);
@@ -270,7 +274,7 @@ export class DatabaseReconciler {
         owner: db.metadata.name,
         template: db.spec.template,
         templateVersion: record.templateVersion ?? '',
-        image: record.image ?? config.image,
+        image: record.image ?? defaultImage(config, record.engine ?? 'mariadb'),
         dataDir: layout.databaseDir(db.metadata.name),
         engine,
         args: engine.serveServerArgs(),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
-import type { ControllerConfig } from '../config.js';
+import { type ControllerConfig, defaultImage } from '../config.js';
 import { newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { SpecRecord } from '../source/spec-folder.js';
@@ -73,7 +73,7 @@ const BACKOFF_MAX_MS = 15 * 60_000;
 export function importDigest(spec: TemplateObject['spec'], config: ControllerConfig): string {
   const relevant = {
     engine: spec.engine,
-    image: spec.image ?? config.image,
+    image: spec.image ?? defaultImage(config, spec.engine),
     source: spec.source.path,
     database: spec.database ?? config.defaultDatabase,
   };
@@ -232,7 +232,7 @@ export class TemplateReconciler {
           template: name,
           version,
           engine: this.#deps.engines(template.spec.engine),
-          image: template.spec.image ?? config.image,
+          image: template.spec.image ?? defaultImage(config, template.spec.engine),
           database: template.spec.database ?? config.defaultDatabase,
           dump,
           trigger,

@@ -127,6 +127,8 @@ export class DockerRuntime implements Runtime {
         spec.init ? spec.engine.initEnv(spec.init.adminPassword, spec.init.database) : {},
       ).map(([k, v]) => `${k}=${v}`),
       User: this.#user,
+      // The engine's clean, prompt shutdown, whatever the image declares.
+      StopSignal: spec.engine.stopSignal,
       Labels: {
         [LABELS.controller]: this.#controllerId,
         [LABELS.kind]: spec.role,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { access, chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Endpoint, Engine } from '../engine/engine.js';
@@ -63,15 +63,18 @@ export class ProcessRuntime implements Runtime {
   readonly #root: string;
   readonly #engines: (name: EngineName) => Engine;
   readonly #log: Logger;
-  readonly #user: string | undefined;
+  /** Set when servers run as another OS user than ours (we are root): then the engine's, or this. */
+  readonly #userOverride: string | undefined;
+  readonly #asRoot: boolean;
   readonly #pollMs: number;
-  #owner: { uid: number; gid: number } | undefined;
+  readonly #owners = new Map<string, { uid: number; gid: number }>();
 
   constructor(options: ProcessRuntimeOptions) {
     this.#root = path.join(options.root, 'run');
     this.#engines = options.engines;
     this.#log = options.log.child({ component: 'process-runtime' });
-    this.#user = process.getuid?.() === 0 ? (options.serverUser ?? 'mysql') : undefined;
+    this.#asRoot = process.getuid?.() === 0;
+    this.#userOverride = options.serverUser;
     this.#pollMs = options.pollMs ?? 1000;
   }
 
@@ -79,7 +82,7 @@ export class ProcessRuntime implements Runtime {
   async check(engine: Engine): Promise<void> {
     await engine.checkHost();
     await mkdir(this.#root, { recursive: true });
-    await this.#serverOwner();
+    await this.#serverOwner(engine);
   }
 
   async serverIdentity(_image: string, engine: Engine): Promise<string> {
@@ -96,8 +99,8 @@ export class ProcessRuntime implements Runtime {
     return `${engine.name}-host-${createHash('sha256').update(`${command}:${s.size}:${s.mtimeMs}`).digest('hex').slice(0, 16)}`;
   }
 
-  async prepareDataDir(dataDir: string): Promise<void> {
-    const owner = await this.#serverOwner();
+  async prepareDataDir(dataDir: string, engine: Engine): Promise<void> {
+    const owner = await this.#serverOwner(engine);
     if (owner) await chown(dataDir, owner.uid, owner.gid);
   }
 
@@ -148,11 +151,11 @@ export class ProcessRuntime implements Runtime {
     }
     const dir = this.#dir(id);
     await mkdir(dir, { recursive: true });
-    const owner = await this.#serverOwner();
+    const owner = await this.#serverOwner(spec.engine);
     if (owner) await chown(dir, owner.uid, owner.gid);
-    if (spec.init && !(await exists(path.join(spec.dataDir, 'mysql')))) {
+    if (spec.init && !(await spec.engine.isInitialized(spec.dataDir))) {
       await spec.engine.hostInitialize({
-        ...this.#paths(id, 0, spec.dataDir, []),
+        ...this.#paths(id, 0, spec.dataDir, [], spec.engine),
         adminPassword: spec.init.adminPassword,
         database: spec.init.database,
       });
@@ -255,9 +258,9 @@ export class ProcessRuntime implements Runtime {
     return path.join(this.#root, id);
   }
 
-  #paths(id: string, port: number, dataDir: string, args: readonly string[]) {
+  #paths(id: string, port: number, dataDir: string, args: readonly string[], engine: Engine) {
     const dir = this.#dir(id);
-    let socket = path.join(dir, 'mysqld.sock');
+    let socket = path.join(dir, 'server.sock');
     // Unix socket paths are limited to 108 bytes: deep data roots get a short one in /tmp.
     if (socket.length > 100)
       socket = `/tmp/myaas-${createHash('sha256').update(socket).digest('hex').slice(0, 16)}.sock`;
@@ -265,21 +268,29 @@ export class ProcessRuntime implements Runtime {
       dataDir,
       port,
       socket,
-      pidFile: path.join(dir, 'mysqld.pid'),
+      pidFile: path.join(dir, 'server.pid'),
       errorLog: path.join(dir, 'error.log'),
       args,
-      ...(this.#user ? { user: this.#user } : {}),
+      ...(this.#asRoot ? { user: this.#userOverride ?? engine.hostUser } : {}),
     };
   }
 
   async #spawn(file: ServerFile): Promise<void> {
     const engine = this.#engines(file.engine);
     await engine.checkHost();
-    const { command, args } = engine.hostServer(this.#paths(file.id, file.port, file.dataDir, file.args));
-    const out = openSync(path.join(this.#dir(file.id), 'stdout.log'), 'a');
+    const { command, args, switchUser } = engine.hostServer(
+      this.#paths(file.id, file.port, file.dataDir, file.args, engine),
+    );
+    const owner = switchUser ? await this.#serverOwner(engine) : undefined;
+    // Servers that log to stderr (postgres) log into error.log, where `logs` reads.
+    const out = openSync(path.join(this.#dir(file.id), switchUser ? 'error.log' : 'stdout.log'), 'a');
     try {
       // Detached in its own process group: the server outlives the controller, even a kill -9 of it.
-      const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+      const child = spawn(command, args, {
+        detached: true,
+        stdio: ['ignore', out, out],
+        ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      });
       child.on('error', (error) => this.#log.error({ err: error, id: file.id }, 'server failed to spawn'));
       child.unref();
       file.pid = child.pid;
@@ -302,7 +313,8 @@ export class ProcessRuntime implements Runtime {
     }
     try {
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      return cmdline.includes(`--datadir=${file.dataDir}`);
+      // mariadbd --datadir=<dir>, postgres -D <dir>
+      return cmdline.includes(`--datadir=${file.dataDir}`) || cmdline.includes(file.dataDir);
     } catch {
       return process.platform !== 'linux';
     }
@@ -310,8 +322,8 @@ export class ProcessRuntime implements Runtime {
 
   async #terminate(file: ServerFile, timeoutSeconds: number): Promise<void> {
     if (!file.pid || !(await this.#alive(file))) return;
-    // SIGTERM is mariadbd's clean shutdown; SIGKILL only after the timeout (or for a removal).
-    const signal = timeoutSeconds > 0 ? 'SIGTERM' : 'SIGKILL';
+    // The engine's clean shutdown; SIGKILL only after the timeout (or for a removal).
+    const signal = timeoutSeconds > 0 ? this.#engines(file.engine).stopSignal : 'SIGKILL';
     process.kill(file.pid, signal);
     const deadline = Date.now() + Math.max(timeoutSeconds, 5) * 1000;
     while (await this.#alive(file)) {
@@ -332,27 +344,22 @@ export class ProcessRuntime implements Runtime {
     await writeJsonAtomic(path.join(this.#dir(file.id), 'server.json'), file, 0o644);
   }
 
-  async #serverOwner(): Promise<{ uid: number; gid: number } | undefined> {
-    if (!this.#user) return undefined;
-    if (this.#owner) return this.#owner;
+  async #serverOwner(engine: Engine): Promise<{ uid: number; gid: number } | undefined> {
+    if (!this.#asRoot) return undefined;
+    const user = this.#userOverride ?? engine.hostUser;
+    const known = this.#owners.get(user);
+    if (known) return known;
     try {
-      const uid = Number((await run('id', ['-u', this.#user])).trim());
-      const gid = Number((await run('id', ['-g', this.#user])).trim());
-      this.#owner = { uid, gid };
-      return this.#owner;
+      const uid = Number((await run('id', ['-u', user])).trim());
+      const gid = Number((await run('id', ['-g', user])).trim());
+      this.#owners.set(user, { uid, gid });
+      return { uid, gid };
     } catch {
       throw new Error(
-        `runtime process runs servers as the user ${this.#user} when myaas runs as root, and there is none: install the server package (it creates it) or create the user`,
+        `runtime process runs ${engine.name} servers as the user ${user} when myaas runs as root, and there is none: install the server package (it creates it) or create the user`,
       );
     }
   }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** A port free right now; the server binding it later can still lose a race, and is then restarted. */

@@ -91,7 +91,7 @@ export interface Runtime {
    */
   serverIdentity(image: string, engine: Engine): Promise<string>;
   /** Makes a fresh datadir usable by the server's user (once, at import: clones inherit it). */
-  prepareDataDir(dataDir: string): Promise<void>;
+  prepareDataDir(dataDir: string, engine: Engine): Promise<void>;
   list(): Promise<ServerInfo[]>;
   /** Creates and starts a server; resolves once it runs and its port is known. */
   create(spec: ServerSpec): Promise<ServerInfo>;

@@ -229,8 +229,8 @@ export function dumpPathProblem(sourcePath: string): string | undefined {
   }
   // The object keeps the normalised path: it must still pass the CRD's pattern (`./.sql` is `.sql`).
   const normalized = path.posix.normalize(sourcePath);
-  if (!/^[^/].*\.sql(\.gz)?$/.test(normalized)) {
-    return `\`${sourcePath}\` is \`${normalized}\`, which names no dump; give a file name before .sql, e.g. shop.sql.gz`;
+  if (!/^[^/].*(\.sql(\.gz)?|\.dump)$/.test(normalized)) {
+    return `\`${sourcePath}\` is \`${normalized}\`, which names no dump; give a file name ending in .sql, .sql.gz or .dump, e.g. shop.sql.gz`;
   }
   return undefined;
 }

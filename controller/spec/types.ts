@@ -7,7 +7,7 @@ export type Kind = (typeof KINDS)[number];
 /** `Kind/name`, the key every reconcile, status file and error is addressed by. */
 export type ObjectKey = `${Kind}/${string}`;
 
-export const ENGINES = ['mariadb', 'mysql'] as const;
+export const ENGINES = ['mariadb', 'mysql', 'postgres'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /** Annotation whose value change asks for a Database reset (fresh clone, same name, port, credentials). */

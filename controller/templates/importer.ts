@@ -143,9 +143,22 @@ export class Importer {
       file.on('error', (error) => decoded.destroy(error));
       progress.on('error', (error) => decoded.destroy(error));
       file.pipe(progress).pipe(decoded);
-      const client = request.engine.importClient(runtime.execEndpoint(server), admin, request.database);
+      let clientName = 'client';
       const { result, linesValid } = await request.engine
-        .loadDump(decoded, () => runtime.exec(importServer.id, client.argv, client.env), log)
+        .loadDump(
+          decoded,
+          (format) => {
+            const c = request.engine.importClient(
+              runtime.execEndpoint(importServer),
+              admin,
+              request.database,
+              format,
+            );
+            clientName = c.argv[0] ?? clientName;
+            return runtime.exec(importServer.id, c.argv, c.env);
+          },
+          log,
+        )
         .catch((error) => {
           failIfStopped();
           throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
@@ -155,7 +168,7 @@ export class Importer {
       if (result.exitCode !== 0) {
         const text = result.output.trim().split('\n').slice(0, 5).join('\n');
         throw new ImportError(
-          `${client.argv[0]} exited with ${result.exitCode}: ${text || '(no output)'}`,
+          `${clientName} exited with ${result.exitCode}: ${text || '(no output)'}`,
           linesValid ? request.engine.errorLine(result.output) : undefined,
         );
       }
@@ -234,7 +247,7 @@ export class Importer {
     await rm(`${dir}.json`, { force: true });
     log.info({ identity }, 'initialising an empty datadir for this server (once per image)');
     await storage.createVolume(building);
-    await runtime.prepareDataDir(building);
+    await runtime.prepareDataDir(building, request.engine);
     const adminPassword = newSecret();
     const server = await runtime.create({
       role: 'Import',

@@ -1,10 +1,34 @@
 #!/bin/bash
-# Runs INSIDE the debootstrapped tree (chroot), as root, from scripts/test-env.
-# Turns a Debian bookworm minbase + mariadb-server/mariadb-client tree into an
-# image that behaves like the official `mariadb` docker image.
+# Runs INSIDE a copy of the shared debootstrapped tree (chroot, own pid and mount
+# namespaces), as root, from scripts/test-env. Installs mariadb-server/mariadb-client
+# into the Debian bookworm minbase tree and turns it into an image that behaves like
+# the official `mariadb` docker image.
 # The files of this directory are available under /tmp/myaas-image.
 set -euo pipefail
 src=/tmp/myaas-image
+export DEBIAN_FRONTEND=noninteractive
+
+# --- packages -------------------------------------------------------------------
+# no docs, man pages or translations (also keeps later apt installs small)
+cat >/etc/dpkg/dpkg.cfg.d/01-myaas-nodoc <<'EOT'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+EOT
+# never start services from package scripts inside the image
+printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+chmod 0755 /usr/sbin/policy-rc.d
+apt_get() {
+	apt-get -q -o Acquire::Languages=none -o Acquire::Retries=3 \
+		-o Dpkg::Options::=--force-unsafe-io -o Dpkg::Use-Pty=0 "$@"
+}
+apt_get update
+# what debootstrap --include gave before: Depends only, no Recommends
+apt_get install -y --no-install-recommends mariadb-server mariadb-client
 
 # --- mysql user/group: uid/gid 999, like the official image -----------------
 old_uid=$(id -u mysql)
@@ -49,26 +73,12 @@ chmod 1777 /run/mysqld
 
 install -m 0755 "$src/docker-entrypoint.sh" /usr/local/bin/docker-entrypoint.sh
 
-# never start services from package scripts inside the image
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod 0755 /usr/sbin/policy-rc.d
-
 # the clients the project relies on must be there
 for bin in mariadbd mariadb mariadb-admin mariadb-dump mariadb-install-db setpriv; do
 	command -v "$bin" >/dev/null || { echo "missing $bin in image" >&2; exit 1; }
 done
 
 # --- trim ---------------------------------------------------------------------
-# keep later apt installs small too
-cat >/etc/dpkg/dpkg.cfg.d/01-myaas-nodoc <<'EOT'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-include /usr/share/locale/locale.alias
-path-exclude /usr/share/lintian/*
-EOT
 find /usr/share/doc -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
 find /usr/share/doc -mindepth 1 -type d -empty -delete 2>/dev/null || true
 rm -rf /usr/share/man/* /usr/share/info/* /usr/share/lintian /usr/share/linda /var/cache/man

@@ -290,7 +290,7 @@ describe('HTTP API and CLI against a running controller (docker + btrfs)', () =>
     const print = await cli('connect', 'cli-db', '--print');
     const password = bed.database('cli-db')!.record.user.password;
     expect(print.stdout.trim()).toBe(
-      `mariadb -h localhost -P ${bed.database('cli-db')!.status.connection!.port} -u myaas -p${password} default`,
+      `MYSQL_PWD=${password} mariadb --host=localhost --port=${bed.database('cli-db')!.status.connection!.port} --user=myaas default`,
     );
     expect((await cli('get', 'templates')).stdout).toMatch(/test-db\s+Ready\s+v\d{8}/);
     expect(await cli('reset', 'cli-db')).toEqual({ code: 0, stdout: 'database/cli-db reset requested\n' });

@@ -717,7 +717,7 @@ describe('spec parser under fuzzing: never throws, every problem names the file'
   it('regression: a dump path that normalises to no file name is refused, not stored as `.sql`', () => {
     const text = specFile(templateObject('shop', { source: { path: './.sql' } }));
     expect(parseText(text, 'specs/x.yaml').problems.map(formatProblem)).toEqual([
-      'specs/x.yaml:8: Template/shop: spec.source.path: `./.sql` is `.sql`, which names no dump; give a file name before .sql, e.g. shop.sql.gz',
+      'specs/x.yaml:8: Template/shop: spec.source.path: `./.sql` is `.sql`, which names no dump; give a file name ending in .sql, .sql.gz or .dump, e.g. shop.sql.gz',
     ]);
     // Paths that normalise to a real name still work, normalised.
     const ok = parseText(specFile(templateObject('shop', { source: { path: './a//b/./.x.sql' } })), 'f');

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
  */
 export interface TestEnvironment {
   readonly image: string;
+  /** The local postgres image (official image's contract); tests that need it fail without it. */
+  readonly pgImage: string;
   readonly btrfsRoot: string;
   readonly dockerSocket: string;
 }
@@ -30,5 +32,10 @@ export function testEnvironment(): TestEnvironment {
       'the end-to-end environment is not up (no MYAAS_TEST_IMAGE / MYAAS_TEST_BTRFS_ROOT): run `sudo scripts/test-env up` or `npm run test:full`',
     );
   }
-  return { image, btrfsRoot, dockerSocket: dockerHost.replace(/^unix:\/\//, '') };
+  return {
+    image,
+    pgImage: get('MYAAS_TEST_PG_IMAGE') ?? 'myaas-test/postgres:latest',
+    btrfsRoot,
+    dockerSocket: dockerHost.replace(/^unix:\/\//, ''),
+  };
 }

@@ -87,7 +87,18 @@ export class FakeEngine implements Engine {
   readonly containerDataDir = '/var/lib/mysql';
   readonly containerPort = 3306;
   readonly adminUser = 'root';
+  readonly stopSignal = 'SIGTERM' as const;
+  readonly hostUser = 'mysql';
   readonly configured: { admin: Credentials; user: Credentials }[] = [];
+  async isInitialized(): Promise<boolean> {
+    return true;
+  }
+  clientCommand() {
+    return { command: 'client', args: [], env: {} };
+  }
+  dsn(): string {
+    return 'fake://';
+  }
   notReady: Error | undefined;
   initEnv(): Record<string, string> {
     return {};

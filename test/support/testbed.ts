@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import Docker from 'dockerode';
 import mysql from 'mysql2/promise';
 import { type ControllerConfig, defaultConfig } from '../../controller/config.js';
-import { engineFor } from '../../controller/engine/mariadb-engine.js';
+import { engineFor } from '../../controller/engine/engines.js';
 import { createLogger, silentLogger } from '../../controller/log.js';
 import type { DatabaseRecord, DatabaseStatus } from '../../controller/reconcile/database-reconciler.js';
 import type { TemplateRecord, TemplateStatus } from '../../controller/reconcile/template-reconciler.js';
@@ -44,6 +44,8 @@ export const PROCESS_COPY: Pair = { runtime: 'process', storage: 'copy' };
 export interface TestBedOptions {
   readonly pair?: Pair;
   readonly config?: Partial<ControllerConfig>;
+  /** Log level of a spawned controller (default debug: the log is the first thing read when a test fails). */
+  readonly logLevel?: string;
   /** The data root, when it must live elsewhere than the bed's folder (a filesystem of its own). */
   readonly dataDir?: string;
 }
@@ -61,6 +63,7 @@ export class TestBed {
   readonly config: ControllerConfig;
   readonly docker: Docker;
   running: RunningController | undefined;
+  readonly #logLevel: string;
   child: ChildProcess | undefined;
 
   constructor(name: string, options: TestBedOptions = {}) {
@@ -71,6 +74,7 @@ export class TestBed {
     this.specsDir = path.join(this.dir, 'specs');
     this.dumpsDir = path.join(this.dir, 'dumps');
     this.dataDir = options.dataDir ?? path.join(this.dir, 'data');
+    this.#logLevel = options.logLevel ?? 'debug';
     // Readable by the server's own user: the process runtime runs mariadbd as mysql when we are root.
     for (const d of [this.dir, this.specsDir, this.dumpsDir, this.dataDir])
       mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -82,6 +86,7 @@ export class TestBed {
       runtime: pair.runtime,
       storage: pair.storage,
       image: this.env.image,
+      postgresImage: this.env.pgImage,
       resyncSeconds: 5,
       importMemoryMiB: 256,
       implicitTemplates: false,
@@ -149,6 +154,8 @@ export class TestBed {
         this.config.storage,
         '--image',
         this.config.image,
+        '--postgres-image',
+        this.config.postgresImage,
         '--resync',
         String(this.config.resyncSeconds),
         ...(this.config.implicitTemplates ? [] : ['--no-implicit-templates']),
@@ -162,7 +169,7 @@ export class TestBed {
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, MYAAS_LOG_LEVEL: 'debug', MYAAS_IMPORT_MEMORY_MIB: '256' },
+        env: { ...process.env, MYAAS_LOG_LEVEL: this.#logLevel, MYAAS_IMPORT_MEMORY_MIB: '256' },
         ...(as ? { uid: as.uid, gid: as.gid } : {}),
       },
     );
@@ -348,7 +355,11 @@ export function liveServersUnder(dir: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(`--datadir=${dir}/`)) pids.push(Number(entry));
+      // mariadbd --datadir=<dir>/..., postgres -D <dir>/...
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (!['mariadbd', 'mysqld', 'postgres'].includes(comm)) continue;
+      if (cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`) || arg.startsWith(`--datadir=${dir}/`)))
+        pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }

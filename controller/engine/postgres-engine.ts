@@ -1,0 +1,394 @@
+import { spawn } from 'node:child_process';
+import { appendFile, chown, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import type { ExecResult, ExecSession } from '../runtime/runtime.js';
+import { run } from '../util/exec.js';
+import type {
+  ConnectionInfo,
+  Credentials,
+  DumpFormat,
+  Endpoint,
+  Engine,
+  HostServerOptions,
+} from './engine.js';
+import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
+
+/** pg_dump's custom format starts with these bytes; everything else is SQL text for psql. */
+const ARCHIVE_MAGIC = Buffer.from('PGDMP');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Where Debian/Ubuntu and the official image keep the server programs (off PATH). */
+async function postgresBinDirs(): Promise<string[]> {
+  const root = '/usr/lib/postgresql';
+  const versions = await readdir(root).catch(() => [] as string[]);
+  // Newest first.
+  versions.sort((a, b) => Number(b) - Number(a));
+  return [...versions.map((v) => path.join(root, v, 'bin')), ...SEARCH_PATH];
+}
+
+/**
+ * PostgreSQL: the official `postgres` image's contract (POSTGRES_PASSWORD, POSTGRES_DB, PGDATA at
+ * /var/lib/postgresql/data, port 5432, uid 999), plain dumps through psql with ON_ERROR_STOP and
+ * custom-format archives through pg_restore.
+ */
+export class PostgresEngine implements Engine {
+  readonly name = 'postgres' as const;
+  readonly containerDataDir = '/var/lib/postgresql/data';
+  readonly containerPort = 5432;
+  readonly adminUser = 'postgres';
+  // SIGTERM is a "smart" shutdown that waits for every client to leave; SIGINT is the fast, clean one.
+  readonly stopSignal = 'SIGINT' as const;
+  readonly hostUser = 'postgres';
+
+  async isInitialized(dataDir: string): Promise<boolean> {
+    return exists(path.join(dataDir, 'PG_VERSION'));
+  }
+
+  clientCommand(c: ConnectionInfo): { command: string; args: string[]; env: Record<string, string> } {
+    return {
+      command: 'psql',
+      args: ['-h', c.host, '-p', String(c.port), '-U', c.user, c.database],
+      env: { PGPASSWORD: c.password },
+    };
+  }
+
+  dsn(c: ConnectionInfo): string {
+    return `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`;
+  }
+
+  initEnv(adminPassword: string, database?: string): Record<string, string> {
+    return { POSTGRES_PASSWORD: adminPassword, ...(database ? { POSTGRES_DB: database } : {}) };
+  }
+
+  async adoptImportServer(
+    endpoint: Endpoint,
+    current: Credentials,
+    admin: Credentials,
+    database: string,
+  ): Promise<void> {
+    const client = await this.#connect(endpoint, current);
+    try {
+      await client.query(
+        `ALTER ROLE ${client.escapeIdentifier(admin.user)} PASSWORD ${client.escapeLiteral(admin.password)}`,
+      );
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  importServerArgs(memoryMiB: number): string[] {
+    const half = Math.max(64, Math.floor(memoryMiB / 2));
+    // Nothing of an import needs to survive a crash: a failed import is discarded whole. These are
+    // command-line settings only: the clones start with the datadir's own postgresql.conf.
+    // biome-ignore format: option pairs read better one per line
+    return [
+      '-c', 'fsync=off',
+      '-c', 'full_page_writes=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'wal_level=minimal',
+      '-c', 'max_wal_senders=0',
+      '-c', 'archive_mode=off',
+      '-c', 'autovacuum=off',
+      '-c', 'max_wal_size=8GB',
+      '-c', 'checkpoint_timeout=1h',
+      '-c', `shared_buffers=${half}MB`,
+      '-c', `maintenance_work_mem=${half}MB`,
+    ];
+  }
+
+  serveServerArgs(): string[] {
+    return [];
+  }
+
+  importClient(
+    endpoint: Endpoint,
+    admin: Credentials,
+    database: string,
+    format: DumpFormat = 'sql',
+  ): { argv: string[]; env: Record<string, string> } {
+    const target = ['-h', endpoint.host, '-p', String(endpoint.port), '-U', admin.user];
+    return {
+      argv:
+        format === 'archive'
+          ? // Owners and grants name roles that exist where the dump was made, not here.
+            ['pg_restore', ...target, '-d', database, '--exit-on-error', '--no-owner', '--no-privileges']
+          : ['psql', ...target, '-d', database, '-v', 'ON_ERROR_STOP=1', '-q', '-X'],
+      // PGPASSWORD keeps the password out of the process list.
+      env: { PGPASSWORD: admin.password },
+    };
+  }
+
+  async loadDump(
+    input: Readable,
+    open: (format?: DumpFormat) => Promise<ExecSession>,
+    _log: Logger,
+  ): Promise<{ result: ExecResult; linesValid: boolean }> {
+    let session: ExecSession | undefined;
+    let format: DumpFormat = 'sql';
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      if (!session) {
+        format = chunk.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC) ? 'archive' : 'sql';
+        session = await open(format);
+      }
+      if (!session.stdin.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          session!.stdin.once('drain', resolve);
+          session!.result.then(
+            () => resolve(),
+            () => resolve(),
+          );
+        });
+      }
+    }
+    session ??= await open('sql');
+    session.stdin.end();
+    return { result: await session.result, linesValid: format === 'sql' };
+  }
+
+  async waitReady(
+    endpoint: Endpoint,
+    admin: Credentials,
+    deadline: number,
+    isAlive?: () => Promise<boolean>,
+  ): Promise<void> {
+    let lastError: unknown;
+    let attempt = 0;
+    while (Date.now() < deadline) {
+      try {
+        const client = await this.#connect(endpoint, admin);
+        try {
+          await client.query('SELECT 1');
+          return;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      } catch (error) {
+        lastError = error;
+        // A wrong password will not fix itself: fail at once (28P01: invalid_password).
+        if ((error as { code?: string }).code === '28P01') throw error;
+      }
+      attempt++;
+      if (isAlive && attempt % 10 === 0 && !(await isAlive())) {
+        throw new Error(`server exited before accepting connections (last error: ${String(lastError)})`);
+      }
+      await sleep(attempt < 200 ? 15 : 100);
+    }
+    throw new Error(`server did not accept connections in time: ${String(lastError)}`);
+  }
+
+  async configureClone(
+    endpoint: Endpoint,
+    admins: Credentials[],
+    newAdmin: Credentials,
+    user: Credentials,
+  ): Promise<void> {
+    let client: pg.Client | undefined;
+    let lastError: unknown;
+    for (const admin of [newAdmin, ...admins]) {
+      try {
+        client = await this.#connect(endpoint, admin);
+        break;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (!client) throw new Error(`cannot log in to the clone as ${this.adminUser}: ${String(lastError)}`);
+    try {
+      const role = client.escapeIdentifier(user.user);
+      const password = client.escapeLiteral(user.password);
+      await client.query(
+        `ALTER ROLE ${client.escapeIdentifier(newAdmin.user)} PASSWORD ${client.escapeLiteral(newAdmin.password)}`,
+      );
+      const found = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user.user]);
+      if (found.rowCount === 0) await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${password}`);
+      // As the MariaDB user's ALL PRIVILEGES ON *.*: a disposable database's user may alter and drop
+      // the template's tables, which only their owner or a superuser can.
+      await client.query(`ALTER ROLE ${role} LOGIN SUPERUSER PASSWORD ${password}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async prepareClone(dataDir: string): Promise<void> {
+    // Absent after a clean shutdown; a stale one would make the clone's server refuse to start.
+    await rm(path.join(dataDir, 'postmaster.pid'), { force: true });
+  }
+
+  #programs: { server: string; initdb: string; client: string; restore: string } | undefined;
+
+  async checkHost(): Promise<void> {
+    if (this.#programs) return;
+    const dirs = await postgresBinDirs();
+    const server = await findProgram(['postgres'], dirs);
+    const initdb = await findProgram(['initdb'], dirs);
+    const client = await findProgram(['psql'], dirs);
+    const restore = await findProgram(['pg_restore'], dirs);
+    if (!server || !initdb || !client || !restore) {
+      const missing = [
+        !server && 'postgres',
+        !initdb && 'initdb',
+        !client && 'psql',
+        !restore && 'pg_restore',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      throw new Error(
+        `runtime process needs PostgreSQL installed on this host; missing: ${missing}: install it (Debian/Ubuntu: apt-get install postgresql) or use --runtime docker`,
+      );
+    }
+    this.#programs = { server, initdb, client, restore };
+  }
+
+  hostServer(options: HostServerOptions): { command: string; args: string[]; switchUser?: boolean } {
+    const programs = this.#requirePrograms();
+    return {
+      command: programs.server,
+      args: [
+        '-D',
+        options.dataDir,
+        '-p',
+        String(options.port),
+        '-c',
+        'listen_addresses=*',
+        // A directory: the server makes .s.PGSQL.<port> in it.
+        '-k',
+        path.dirname(options.socket),
+        '-c',
+        `external_pid_file=${options.pidFile}`,
+        ...options.args,
+      ],
+      // postgres refuses to run as root and cannot switch user itself.
+      switchUser: true,
+    };
+  }
+
+  async hostInitialize(
+    options: HostServerOptions & { adminPassword: string; database?: string },
+  ): Promise<void> {
+    const programs = this.#requirePrograms();
+    const owner = options.user ? await userIds(options.user) : undefined;
+    const asUser = owner ? { uid: owner.uid, gid: owner.gid } : {};
+    const pwfile = path.join(path.dirname(options.socket), 'initdb.pw');
+    await writeFile(pwfile, `${options.adminPassword}\n`, { mode: 0o600 });
+    if (owner) await chown(pwfile, owner.uid, owner.gid);
+    try {
+      // As the official image's entrypoint: initdb, password auth for TCP, then the database.
+      await runAs(
+        programs.initdb,
+        [
+          '-D',
+          options.dataDir,
+          '-U',
+          this.adminUser,
+          `--pwfile=${pwfile}`,
+          '--auth-local=trust',
+          '--auth-host=scram-sha-256',
+          '-E',
+          'UTF8',
+        ],
+        asUser,
+      );
+    } finally {
+      await rm(pwfile, { force: true });
+    }
+    await appendFile(path.join(options.dataDir, 'pg_hba.conf'), '\nhost all all all scram-sha-256\n');
+    if (options.database) {
+      const { command, args } = this.hostServer({ ...options, args: ['-c', 'listen_addresses='] });
+      const server = spawn(command, args, { stdio: 'ignore', ...asUser });
+      const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+      try {
+        const socketDir = path.dirname(options.socket);
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          const client = new pg.Client({
+            host: socketDir,
+            port: options.port,
+            user: this.adminUser,
+            database: 'postgres',
+          });
+          try {
+            await client.connect();
+            await client.query(`CREATE DATABASE ${client.escapeIdentifier(options.database)}`);
+            await client.end();
+            break;
+          } catch (error) {
+            await client.end().catch(() => undefined);
+            if (Date.now() > deadline || server.exitCode !== null)
+              throw new Error(`initialising ${options.dataDir} failed: ${(error as Error).message}`);
+            await sleep(100);
+          }
+        }
+        server.kill('SIGINT');
+        const code = await Promise.race([exited, sleep(120_000).then(() => 'timeout' as const)]);
+        if (code === 'timeout')
+          throw new Error(`initialising ${options.dataDir}: the server did not shut down`);
+      } finally {
+        if (server.exitCode === null) server.kill('SIGKILL');
+      }
+    }
+  }
+
+  #requirePrograms() {
+    if (!this.#programs) throw new Error('checkHost() must run before the process runtime uses the engine');
+    return this.#programs;
+  }
+
+  errorLine(clientOutput: string): number | undefined {
+    // psql: "psql:<stdin>:12: ERROR:  ..."
+    const match = /psql:[^:\n]*:(\d+): (?:ERROR|FATAL)/.exec(clientOutput);
+    return match ? Number(match[1]) : undefined;
+  }
+
+  async #connect(endpoint: Endpoint, admin: Credentials): Promise<pg.Client> {
+    const client = new pg.Client({
+      host: endpoint.host,
+      port: endpoint.port,
+      user: admin.user,
+      password: admin.password,
+      database: 'postgres',
+      connectionTimeoutMillis: 2000,
+    });
+    // A server that goes away later must not crash the controller with an unhandled 'error'.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  }
+}
+
+/** uid and gid of a host user, from `id`. */
+async function userIds(user: string): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await run('id', ['-u', user])).trim());
+  const gid = Number((await run('id', ['-g', user])).trim());
+  return { uid, gid };
+}
+
+/** Runs a program (as another user when given), failing with its output. */
+function runAs(command: string, args: string[], as: { uid?: number; gid?: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...as });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => chunks.push(d));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(
+              `${path.basename(command)} exited with ${code}: ${Buffer.concat(chunks).toString().trim()}`,
+            ),
+          ),
+    );
+  });
+}
