@@ -118,7 +118,7 @@ export class PostgresEngine implements Engine {
         format === 'archive'
           ? // Owners and grants name roles that exist where the dump was made, not here.
             ['pg_restore', ...target, '-d', database, '--exit-on-error', '--no-owner', '--no-privileges']
-          : ['psql', ...target, '-d', database, '-v', 'ON_ERROR_STOP=1', '-q', '-X'],
+          : ['psql', ...target, '-d', database, '-v', 'ON_ERROR_STOP=1', '-q', '-X', '-f', '-'],
       // PGPASSWORD keeps the password out of the process list.
       env: { PGPASSWORD: admin.password },
     };
@@ -131,10 +131,16 @@ export class PostgresEngine implements Engine {
   ): Promise<{ result: ExecResult; linesValid: boolean }> {
     let session: ExecSession | undefined;
     let format: DumpFormat = 'sql';
-    for await (const chunk of input as AsyncIterable<Buffer>) {
+    // The first bytes decide the client; they may arrive in pieces smaller than the magic.
+    let head = Buffer.alloc(0);
+    for await (const piece of input as AsyncIterable<Buffer>) {
+      let chunk = piece;
       if (!session) {
-        format = chunk.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC) ? 'archive' : 'sql';
+        head = Buffer.concat([head, piece]);
+        if (head.length < ARCHIVE_MAGIC.length) continue;
+        format = head.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC) ? 'archive' : 'sql';
         session = await open(format);
+        chunk = head;
       }
       if (!session.stdin.write(chunk)) {
         await new Promise<void>((resolve) => {
@@ -146,7 +152,10 @@ export class PostgresEngine implements Engine {
         });
       }
     }
-    session ??= await open('sql');
+    if (!session) {
+      session = await open('sql');
+      if (head.length > 0) session.stdin.write(head);
+    }
     session.stdin.end();
     return { result: await session.result, linesValid: format === 'sql' };
   }

@@ -39,3 +39,43 @@ export const brokenDump = `CREATE TABLE ok (id INT);
 INSERT INTO ok VALUES (1);
 INSERT INTO missing_table VALUES (1);
 `;
+
+/** The shop dump as pg_dump writes it (plain format): tables, a view, a trigger and a function. */
+export function shopDumpPostgres(rows = 3, label = 'v1'): string {
+  const values = Array.from({ length: rows }, (_, i) => `(${i + 1},'item-${i + 1}',${(i + 1) * 10})`).join(
+    ',',
+  );
+  return `--
+-- PostgreSQL database dump
+--
+SET statement_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET client_min_messages = warning;
+
+CREATE TABLE public.products (id integer NOT NULL, name character varying(64) NOT NULL, price integer NOT NULL);
+ALTER TABLE ONLY public.products ADD CONSTRAINT products_pkey PRIMARY KEY (id);
+INSERT INTO public.products VALUES ${values};
+CREATE TABLE public.meta (k character varying(16) PRIMARY KEY, v character varying(64));
+INSERT INTO public.meta VALUES ('label', '${label}');
+CREATE TABLE public.audit (id serial PRIMARY KEY, note character varying(64));
+CREATE VIEW public.expensive AS SELECT name FROM public.products WHERE price > 15;
+CREATE FUNCTION public.products_ai() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO public.audit (note) VALUES ('added ' || NEW.name);
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER products_ai AFTER INSERT ON public.products FOR EACH ROW EXECUTE FUNCTION public.products_ai();
+CREATE FUNCTION public.count_products() RETURNS integer
+    LANGUAGE sql
+    AS $$ SELECT count(*)::integer FROM public.products $$;
+--
+-- PostgreSQL database dump complete
+--
+`;
+}

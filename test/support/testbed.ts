@@ -13,6 +13,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Docker from 'dockerode';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { type ControllerConfig, defaultConfig } from '../../controller/config.js';
 import { engineFor } from '../../controller/engine/engines.js';
 import { createLogger, silentLogger } from '../../controller/log.js';
@@ -261,6 +262,23 @@ export class TestBed {
   }
 
   async query<T = unknown>(name: string, sql: string): Promise<T[]> {
+    const db = this.database(name);
+    if (db?.status.engine === 'postgres') {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: db.status.connection?.port,
+        user: db.status.connection?.user,
+        password: db.record.user.password,
+        database: db.status.connection?.database,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as T[];
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
     const connection = await this.connect(name);
     try {
       const [rows] = await connection.query(sql);
@@ -347,6 +365,9 @@ export class TestBed {
       throw new Error(`servers left running under ${this.dir}: ${leftovers.join(', ')}`);
   }
 }
+
+// Counts come back as numbers from both engines (pg gives bigint as text by default).
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** Live (not zombie) server processes whose command line names a path under `dir`. */
 export function liveServersUnder(dir: string): number[] {

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { DumpFormat } from '../../../controller/engine/engine.js';
+import { engineFor } from '../../../controller/engine/engines.js';
+import { PostgresEngine } from '../../../controller/engine/postgres-engine.js';
+import { silentLogger } from '../../../controller/log.js';
+import { FakeSession } from '../../support/fakes.js';
+
+const engine = new PostgresEngine();
+const endpoint = { host: '127.0.0.1', port: 5432 };
+const admin = { user: 'postgres', password: 's3cret' };
+
+describe('PostgresEngine', () => {
+  it('is the engine the registry gives for postgres, and MariaDB stays MariaDB', () => {
+    expect(engineFor('postgres')).toBeInstanceOf(PostgresEngine);
+    expect(engineFor('mariadb').name).toBe('mariadb');
+    expect(engineFor('mariadb').containerPort).toBe(3306);
+  });
+
+  it("speaks the official image's contract", () => {
+    expect(engine.containerDataDir).toBe('/var/lib/postgresql/data');
+    expect(engine.containerPort).toBe(5432);
+    expect(engine.initEnv('pw', 'shop')).toEqual({ POSTGRES_PASSWORD: 'pw', POSTGRES_DB: 'shop' });
+    expect(engine.stopSignal).toBe('SIGINT');
+  });
+
+  it('loads plain dumps with psql stopping at the first error, archives with pg_restore; the password only in env', () => {
+    const sql = engine.importClient(endpoint, admin, 'default', 'sql');
+    expect(sql.argv).toEqual(expect.arrayContaining(['psql', '-v', 'ON_ERROR_STOP=1', '-d', 'default']));
+    const archive = engine.importClient(endpoint, admin, 'default', 'archive');
+    expect(archive.argv).toEqual(expect.arrayContaining(['pg_restore', '--exit-on-error', '-d', 'default']));
+    for (const c of [sql, archive]) {
+      expect(c.env).toEqual({ PGPASSWORD: 's3cret' });
+      expect(c.argv.join(' ')).not.toContain('s3cret');
+    }
+  });
+
+  it('import settings are unsafe-but-fast and bounded by the memory given', () => {
+    const args = engine.importServerArgs(2048).join(' ');
+    for (const setting of ['fsync=off', 'full_page_writes=off', 'wal_level=minimal', 'max_wal_senders=0'])
+      expect(args).toContain(setting);
+    expect(args).toContain('shared_buffers=1024MB');
+    expect(args).toContain('maintenance_work_mem=1024MB');
+  });
+
+  it.each([
+    ['psql:<stdin>:3: ERROR:  relation "missing" does not exist', 3],
+    ['psql:<stdin>:120: FATAL:  terminating connection', 120],
+    ['pg_restore: error: could not read input file', undefined],
+  ])('finds the dump line in %j', (output, line) => {
+    expect(engine.errorLine(output)).toBe(line);
+  });
+
+  it.each<[string, Buffer, DumpFormat]>([
+    ['plain SQL', Buffer.from('SET client_encoding = 1;\nCREATE TABLE t (id int);\n'), 'sql'],
+    ['a custom-format archive', Buffer.concat([Buffer.from('PGDMP'), Buffer.alloc(64, 1)]), 'archive'],
+  ])('streams %s to the right client, whole', async (_what, dump, expected) => {
+    const opened: (DumpFormat | undefined)[] = [];
+    const session = new FakeSession();
+    const chunks: Buffer[] = [];
+    session.stdin.on('data', (c: Buffer) => chunks.push(c));
+    const { result, linesValid } = await engine.loadDump(
+      Readable.from([dump.subarray(0, 3), dump.subarray(3)]),
+      async (format) => {
+        opened.push(format);
+        return session;
+      },
+      silentLogger,
+    );
+    expect(result.exitCode).toBe(0);
+    // The format is decided on the first bytes, even when they arrive in small pieces.
+    expect(opened).toEqual([expected]);
+    expect(Buffer.concat(chunks).equals(dump)).toBe(true);
+    expect(linesValid).toBe(expected === 'sql');
+  });
+
+  it('knows an initialised datadir by PG_VERSION', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pgdata-'));
+    expect(await engine.isInitialized(dir)).toBe(false);
+    writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
+    expect(await engine.isInitialized(dir)).toBe(true);
+  });
+
+  it('gives psql and a postgresql:// DSN to connect with', () => {
+    const c = { host: 'db.example.com', port: 32768, user: 'myaas', password: 'p/w', database: 'default' };
+    expect(engine.clientCommand(c)).toEqual({
+      command: 'psql',
+      args: ['-h', 'db.example.com', '-p', '32768', '-U', 'myaas', 'default'],
+      env: { PGPASSWORD: 'p/w' },
+    });
+    expect(engine.dsn(c)).toBe('postgresql://myaas:p%2Fw@db.example.com:32768/default');
+  });
+});
