@@ -32,6 +32,8 @@ export interface ControllerConfig {
   readonly versionsToKeep: number;
   /** `<name>.sql[.gz]` files in the dumps dir with no Template spec become templates. */
   readonly implicitTemplates: boolean;
+  /** Engine of implicit templates. */
+  readonly implicitEngine: EngineName;
   /** A pass may remove at most this many databases without confirmation... */
   readonly deletionGuardMax: number;
   /** ...or at most this fraction of them: it is held when both are exceeded. */
@@ -68,6 +70,7 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     resyncSeconds: 30,
     versionsToKeep: 2,
     implicitTemplates: true,
+    implicitEngine: 'mariadb',
     deletionGuardMax: 3,
     deletionGuardFraction: 0.5,
     importMemoryMiB: 1024,

@@ -8,6 +8,7 @@ import { type ControllerConfig, RUNTIMES, STORAGES, defaultConfig } from './conf
 import { createLogger } from './log.js';
 import { startController } from './run.js';
 import { loadSchemas } from './spec/schema.js';
+import { ENGINES } from './spec/types.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -108,6 +109,12 @@ export function buildProgram(): Command {
         .default(defaults.deletionGuardMax),
     )
     .addOption(new Option('--no-implicit-templates', 'do not make templates of unclaimed dumps'))
+    .addOption(
+      new Option('--implicit-engine <engine>', 'engine of the templates made of unclaimed dumps')
+        .choices([...ENGINES])
+        .env('MYAAS_IMPLICIT_ENGINE')
+        .default(defaults.implicitEngine),
+    )
     .action(async (options) => {
       const config: ControllerConfig = {
         ...defaults,
@@ -125,6 +132,7 @@ export function buildProgram(): Command {
         resyncSeconds: options.resync,
         versionsToKeep: options.keepVersions,
         implicitTemplates: options.implicitTemplates,
+        implicitEngine: options.implicitEngine,
         importMemoryMiB: options.importMemory,
         databaseMemoryMiB: options.databaseMemory,
         deletionGuardMax: options.deletionGuard,

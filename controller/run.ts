@@ -87,7 +87,12 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   await store.load();
   const schemas = loadSchemas();
   const specs = new SpecFolder({ dir: config.specsDir, schemas, log });
-  const dumps = new DumpsFolder({ dir: config.dumpsDir, log, implicitTemplates: config.implicitTemplates });
+  const dumps = new DumpsFolder({
+    dir: config.dumpsDir,
+    log,
+    implicitTemplates: config.implicitTemplates,
+    implicitEngine: config.implicitEngine,
+  });
   await mkdir(config.dumpsDir, { recursive: true }).catch(() => undefined);
   await dumps.start();
   await specs.start();

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { isValidName } from '../spec/names.js';
 import { digestOf } from '../spec/parse.js';
 import type { SpecProblem } from '../spec/problems.js';
-import type { ObjectKey, TemplateObject } from '../spec/types.js';
+import type { EngineName, ObjectKey, TemplateObject } from '../spec/types.js';
 import type { SpecRecord } from './spec-folder.js';
 
 /** Annotation on an implicit template: the dump's own name, as the original myaas called it. */
@@ -29,6 +29,8 @@ export interface DumpsFolderOptions {
   readonly log: Logger;
   /** Make a template of every unclaimed `<name>.sql[.gz]`, like the original updater. */
   readonly implicitTemplates: boolean;
+  /** Engine of the implicit templates (the original service knew only MySQL). @default mariadb */
+  readonly implicitEngine?: EngineName;
   /** @default 10000 */
   readonly resyncMs?: number;
 }
@@ -41,6 +43,7 @@ export class DumpsFolder {
   readonly #dir: string;
   readonly #log: Logger;
   readonly #implicit: boolean;
+  readonly #engine: EngineName;
   readonly #resyncMs: number;
   readonly #listeners = new Set<(change: DumpsChange) => void>();
   #records = new Map<ObjectKey, SpecRecord>();
@@ -54,6 +57,7 @@ export class DumpsFolder {
     this.#dir = path.resolve(options.dir);
     this.#log = options.log.child({ component: 'dumps-folder' });
     this.#implicit = options.implicitTemplates;
+    this.#engine = options.implicitEngine ?? 'mariadb';
     this.#resyncMs = options.resyncMs ?? 10_000;
   }
 
@@ -138,7 +142,7 @@ export class DumpsFolder {
       const object: TemplateObject = {
         kind: 'Template',
         metadata: { name, labels: {}, annotations: { [SEED_NAME_ANNOTATION]: DUMP.exec(file)![1]! } },
-        spec: { engine: 'mariadb', source: { path: file }, import: {} },
+        spec: { engine: this.#engine, source: { path: file }, import: {} },
       };
       const old = this.#records.get(key);
       const digest = digestOf(object);

@@ -4,7 +4,7 @@ import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import { isValidName } from '../spec/names.js';
 import { KINDS, type Kind, type ObjectKey, parseKey } from '../spec/types.js';
-import { readJson, writeJsonAtomic } from '../util/files.js';
+import { readJson, writeFileAtomic } from '../util/files.js';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -42,6 +42,10 @@ export class StatusStore {
   readonly #objects = new Map<ObjectKey, StoredObject<unknown, unknown>>();
   readonly #writes = new Map<ObjectKey, Promise<void>>();
   readonly #listeners = new Set<(key: ObjectKey) => void>();
+  /** What each file holds, as written: a save that changes nothing writes nothing. */
+  readonly #written = new Map<ObjectKey, string>();
+  /** Writes queued or under way, per object. */
+  readonly #pending = new Map<ObjectKey, number>();
 
   constructor(layout: Layout, log: Logger) {
     this.#layout = layout;
@@ -62,7 +66,10 @@ export class StatusStore {
         if (!file.endsWith('.json') || !isValidName(name)) continue;
         try {
           const stored = await readJson<StoredObject<unknown, unknown>>(path.join(dir, file));
-          if (stored) this.#objects.set(`${kind}/${name}`, stored);
+          if (stored) {
+            this.#objects.set(`${kind}/${name}`, stored);
+            this.#written.set(`${kind}/${name}`, serialize(stored));
+          }
         } catch (error) {
           this.#log.warn({ file, err: error }, 'unreadable status file ignored');
         }
@@ -78,10 +85,16 @@ export class StatusStore {
     return [...this.#objects.keys()].filter((k) => k.startsWith(`${kind}/`));
   }
 
-  /** Replaces status and record, keeps events, and persists. */
+  /**
+   * Replaces status and record, keeps events, and persists, unless nothing changed: a resync pass
+   * over a thousand idle databases then costs no write (and no fsync) at all.
+   */
   async save<S, R>(key: ObjectKey, status: S, record: R): Promise<void> {
     const current = this.#objects.get(key);
-    this.#objects.set(key, { status, record, events: current?.events ?? [] });
+    const next = { status, record, events: current?.events ?? [] };
+    this.#objects.set(key, next);
+    // Equal to the file, and no write under way that could still change the file: nothing to do.
+    if (!this.#pending.has(key) && this.#written.get(key) === serialize(next)) return;
     await this.#persist(key);
   }
 
@@ -105,6 +118,7 @@ export class StatusStore {
 
   async delete(key: ObjectKey): Promise<void> {
     this.#objects.delete(key);
+    this.#written.delete(key);
     const { kind, name } = parseKey(key);
     await this.#serialize(key, () => rm(this.#layout.statusFile(kind, name), { force: true }));
     this.#notify(key);
@@ -120,17 +134,26 @@ export class StatusStore {
     const { kind, name } = parseKey(key);
     await this.#serialize(key, async () => {
       const value = this.#objects.get(key);
-      if (value) await writeJsonAtomic(this.#layout.statusFile(kind, name), value);
+      if (!value) return;
+      const text = serialize(value);
+      await writeFileAtomic(this.#layout.statusFile(kind, name), text);
+      this.#written.set(key, text);
     });
     this.#notify(key);
   }
 
   #serialize(key: ObjectKey, write: () => Promise<unknown>): Promise<void> {
     const previous = this.#writes.get(key) ?? Promise.resolve();
+    this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
     const next = previous
       .catch(() => undefined)
       .then(write)
-      .then(() => undefined);
+      .then(() => undefined)
+      .finally(() => {
+        const left = (this.#pending.get(key) ?? 1) - 1;
+        if (left > 0) this.#pending.set(key, left);
+        else this.#pending.delete(key);
+      });
     this.#writes.set(key, next);
     return next;
   }
@@ -155,3 +178,5 @@ export function setCondition(
     { type, status, reason, message, lastTransitionTime },
   ];
 }
+
+const serialize = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

@@ -7,7 +7,7 @@ import { CombinedDesiredState } from '../../../controller/source/desired-state.j
 import { DumpsFolder } from '../../../controller/source/dumps-folder.js';
 import { SpecFolder } from '../../../controller/source/spec-folder.js';
 import { loadSchemas } from '../../../controller/spec/schema.js';
-import type { ObjectKey } from '../../../controller/spec/types.js';
+import type { EngineName, ObjectKey } from '../../../controller/spec/types.js';
 import { specFile, templateObject } from '../../support/specs.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -27,14 +27,19 @@ describe('implicit templates from the dumps dir', () => {
     await dumps?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const start = async () => {
+  const start = async (implicitEngine?: EngineName) => {
     specs = new SpecFolder({
       dir: path.join(dir, 'specs'),
       schemas: loadSchemas(),
       log: silentLogger,
       debounceMs: 30,
     });
-    dumps = new DumpsFolder({ dir: path.join(dir, 'dumps'), log: silentLogger, implicitTemplates: true });
+    dumps = new DumpsFolder({
+      dir: path.join(dir, 'dumps'),
+      log: silentLogger,
+      implicitTemplates: true,
+      ...(implicitEngine ? { implicitEngine } : {}),
+    });
     await dumps.start();
     await specs.start();
     desired = new CombinedDesiredState(specs, dumps);
@@ -68,6 +73,16 @@ describe('implicit templates from the dumps dir', () => {
     expect(desired.problems().map((p) => p.message)).toEqual([
       expect.stringContaining('`bad name!` (from the file name) is not a valid template name'),
     ]);
+  });
+
+  it('implicit templates are MariaDB unless configured otherwise', async () => {
+    writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
+    await start();
+    expect((desired.get('Template/a')?.object.spec as { engine: string }).engine).toBe('mariadb');
+    await dumps.stop();
+    await specs.stop();
+    await start('postgres');
+    expect((desired.get('Template/a')?.object.spec as { engine: string }).engine).toBe('postgres');
   });
 
   it('a changed dump asks for a reconcile of the templates made from it', async () => {

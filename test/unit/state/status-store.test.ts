@@ -31,6 +31,26 @@ describe('StatusStore', () => {
     expect(third.keys('Database')).toEqual([]);
   });
 
+  it('a save that changes nothing writes nothing; a change, or content restored in memory, is written', async () => {
+    const layout = new Layout(root);
+    const store = new StatusStore(layout, silentLogger);
+    const file = layout.statusFile('Database', 'idle');
+    const status = { phase: 'Stopped' };
+    await store.save('Database/idle', status, { n: 1 });
+    const first = statSync(file).ino;
+    await store.save('Database/idle', { ...status }, { n: 1 });
+    expect(statSync(file).ino).toBe(first); // atomic writes make a new inode: none happened
+    status.phase = 'Ready'; // callers mutate the stored object in place: still seen as a change
+    await store.save('Database/idle', status, { n: 1 });
+    const second = statSync(file).ino;
+    expect(second).not.toBe(first);
+    const again = new StatusStore(layout, silentLogger);
+    await again.load();
+    expect(again.get('Database/idle')?.status).toEqual({ phase: 'Ready' });
+    await again.save('Database/idle', { phase: 'Ready' }, { n: 1 });
+    expect(statSync(file).ino).toBe(second); // what was loaded counts as written
+  });
+
   it('serialises writes of one object: the last save wins on disk', async () => {
     const layout = new Layout(root);
     const store = new StatusStore(layout, silentLogger);
