@@ -3,8 +3,11 @@ import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 
-/** `sql`: text for the engine's SQL client; `archive`: the engine's own binary dump format. */
-export type DumpFormat = 'sql' | 'archive';
+/**
+ * `sql`: any text for the engine's SQL client; `tool-sql`: text written by the engine's own dump tool
+ * (its layout is known, so it may be loaded more cleverly); `archive`: the engine's binary dump format.
+ */
+export type DumpFormat = 'sql' | 'tool-sql' | 'archive';
 
 export interface Endpoint {
   readonly host: string;

@@ -18,6 +18,15 @@ import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
 
 /** pg_dump's custom format starts with these bytes; everything else is SQL text for psql. */
 const ARCHIVE_MAGIC = Buffer.from('PGDMP');
+/** pg_dump's plain format says who wrote it in its first lines. */
+const PG_DUMP_HEADER = /^-- PostgreSQL database dump$/m;
+const HEAD_BYTES = 4096;
+
+/** What a dump is, from its first bytes. */
+export function dumpFormatOf(head: Buffer): DumpFormat {
+  if (head.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC)) return 'archive';
+  return PG_DUMP_HEADER.test(head.subarray(0, HEAD_BYTES).toString('utf8')) ? 'tool-sql' : 'sql';
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -113,12 +122,27 @@ export class PostgresEngine implements Engine {
     format: DumpFormat = 'sql',
   ): { argv: string[]; env: Record<string, string> } {
     const target = ['-h', endpoint.host, '-p', String(endpoint.port), '-U', admin.user];
+    // One transaction for what pg_dump wrote: with wal_level=minimal, tables created and loaded in the
+    // same transaction skip the WAL. Other SQL runs as `psql -f` would run it (it may hold statements
+    // that cannot run in a transaction block).
+    const psql = ['psql', ...target, '-d', database, '-v', 'ON_ERROR_STOP=1', '-q', '-X'];
     return {
       argv:
         format === 'archive'
           ? // Owners and grants name roles that exist where the dump was made, not here.
-            ['pg_restore', ...target, '-d', database, '--exit-on-error', '--no-owner', '--no-privileges']
-          : ['psql', ...target, '-d', database, '-v', 'ON_ERROR_STOP=1', '-q', '-X', '-f', '-'],
+            [
+              'pg_restore',
+              ...target,
+              '-d',
+              database,
+              '--exit-on-error',
+              '--no-owner',
+              '--no-privileges',
+              '--single-transaction',
+            ]
+          : format === 'tool-sql'
+            ? [...psql, '--single-transaction', '-f', '-']
+            : [...psql, '-f', '-'],
       // PGPASSWORD keeps the password out of the process list.
       env: { PGPASSWORD: admin.password },
     };
@@ -137,8 +161,8 @@ export class PostgresEngine implements Engine {
       let chunk = piece;
       if (!session) {
         head = Buffer.concat([head, piece]);
-        if (head.length < ARCHIVE_MAGIC.length) continue;
-        format = head.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC) ? 'archive' : 'sql';
+        if (head.length < HEAD_BYTES) continue;
+        format = dumpFormatOf(head);
         session = await open(format);
         chunk = head;
       }
@@ -153,11 +177,12 @@ export class PostgresEngine implements Engine {
       }
     }
     if (!session) {
-      session = await open('sql');
+      format = dumpFormatOf(head);
+      session = await open(format);
       if (head.length > 0) session.stdin.write(head);
     }
     session.stdin.end();
-    return { result: await session.result, linesValid: format === 'sql' };
+    return { result: await session.result, linesValid: format !== 'archive' };
   }
 
   async waitReady(

@@ -30,7 +30,14 @@ describe('PostgresEngine', () => {
   it('loads plain dumps with psql stopping at the first error, archives with pg_restore; the password only in env', () => {
     const sql = engine.importClient(endpoint, admin, 'default', 'sql');
     expect(sql.argv).toEqual(expect.arrayContaining(['psql', '-v', 'ON_ERROR_STOP=1', '-d', 'default']));
+    // pg_dump's own output loads in one transaction (with wal_level=minimal its COPYs skip the WAL);
+    // other SQL as `psql -f` runs it.
+    expect(sql.argv).not.toContain('--single-transaction');
+    expect(engine.importClient(endpoint, admin, 'default', 'tool-sql').argv).toContain(
+      '--single-transaction',
+    );
     const archive = engine.importClient(endpoint, admin, 'default', 'archive');
+    expect(archive.argv).toContain('--single-transaction');
     expect(archive.argv).toEqual(expect.arrayContaining(['pg_restore', '--exit-on-error', '-d', 'default']));
     for (const c of [sql, archive]) {
       expect(c.env).toEqual({ PGPASSWORD: 's3cret' });
@@ -57,6 +64,13 @@ describe('PostgresEngine', () => {
   it.each<[string, Buffer, DumpFormat]>([
     ['plain SQL', Buffer.from('SET client_encoding = 1;\nCREATE TABLE t (id int);\n'), 'sql'],
     ['a custom-format archive', Buffer.concat([Buffer.from('PGDMP'), Buffer.alloc(64, 1)]), 'archive'],
+    [
+      "pg_dump's plain output",
+      Buffer.from(
+        `--\n-- PostgreSQL database dump\n--\nSET client_encoding = 'UTF8';\n${'-- pad\n'.repeat(2000)}`,
+      ),
+      'tool-sql',
+    ],
   ])('streams %s to the right client, whole', async (_what, dump, expected) => {
     const opened: (DumpFormat | undefined)[] = [];
     const session = new FakeSession();
@@ -74,7 +88,7 @@ describe('PostgresEngine', () => {
     // The format is decided on the first bytes, even when they arrive in small pieces.
     expect(opened).toEqual([expected]);
     expect(Buffer.concat(chunks).equals(dump)).toBe(true);
-    expect(linesValid).toBe(expected === 'sql');
+    expect(linesValid).toBe(expected !== 'archive');
   });
 
   it('knows an initialised datadir by PG_VERSION', async () => {
