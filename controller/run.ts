@@ -15,6 +15,7 @@ import { CombinedDesiredState } from './source/desired-state.js';
 import { DumpsFolder } from './source/dumps-folder.js';
 import { SpecFolder } from './source/spec-folder.js';
 import { loadSchemas } from './spec/schema.js';
+import { ENGINES } from './spec/types.js';
 import { StatusStore } from './state/status-store.js';
 import { BtrfsStorage } from './storage/btrfs-storage.js';
 import { CopyStorage } from './storage/copy-storage.js';
@@ -74,7 +75,18 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
     });
   }
   const runtime = new ProcessRuntime({ root: path.resolve(config.dataDir), engines: engineFor, log });
-  await runtime.check(engineFor('mariadb'));
+  // Each engine's host programs are checked again when a server of it is made; at start, at least one
+  // engine must be usable (a host with only PostgreSQL is fine).
+  const problems: string[] = [];
+  for (const name of ENGINES) {
+    try {
+      await runtime.check(engineFor(name));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length === ENGINES.length) throw new Error(problems.join('\n'));
+  for (const problem of problems) log.warn(problem);
   return runtime;
 }
 

@@ -54,6 +54,15 @@ export interface Engine {
   readonly adminUser: string;
   /** The signal that shuts the server down cleanly and promptly (containers and host processes). */
   readonly stopSignal: NodeJS.Signals;
+  /**
+   * Process runtime: the signal that ends a server at once, children included (postgres: SIGQUIT,
+   * whose postmaster takes its backends down; a SIGKILL of the postmaster alone would orphan them).
+   */
+  readonly killSignal: NodeJS.Signals;
+  /** Env every container of the engine gets (e.g. where the official image keeps its datadir). */
+  serverEnv(): Record<string, string>;
+  /** Whether a connection error means the credentials were refused (they will not start working). */
+  isAccessDenied(error: unknown): boolean;
   /** Process runtime: the OS user host servers run as when the controller is root. */
   readonly hostUser: string;
   /** Whether a datadir already holds an initialised server (init only ever runs on an empty one). */

@@ -26,6 +26,7 @@ export class MariadbEngine implements Engine {
   readonly containerPort = 3306;
   readonly adminUser = 'root';
   readonly stopSignal = 'SIGTERM' as const;
+  readonly killSignal = 'SIGKILL' as const;
   readonly hostUser = 'mysql';
 
   constructor(
@@ -33,6 +34,14 @@ export class MariadbEngine implements Engine {
     /** Where the process runtime looks for the server, init tool and client. */
     readonly searchPath: readonly string[] = SEARCH_PATH,
   ) {}
+
+  serverEnv(): Record<string, string> {
+    return {};
+  }
+
+  isAccessDenied(error: unknown): boolean {
+    return (error as { code?: string } | undefined)?.code === 'ER_ACCESS_DENIED_ERROR';
+  }
 
   async isInitialized(dataDir: string): Promise<boolean> {
     return exists(path.join(dataDir, 'mysql'));
@@ -157,7 +166,7 @@ export class MariadbEngine implements Engine {
       } catch (error) {
         lastError = error;
         // A wrong password will not fix itself: fail at once.
-        if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') throw error;
+        if (this.isAccessDenied(error)) throw error;
       }
       attempt++;
       if (isAlive && attempt % 10 === 0 && !(await isAlive())) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { appendFile, chown, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -51,7 +52,18 @@ export class PostgresEngine implements Engine {
   readonly adminUser = 'postgres';
   // SIGTERM is a "smart" shutdown that waits for every client to leave; SIGINT is the fast, clean one.
   readonly stopSignal = 'SIGINT' as const;
+  // Immediate shutdown: the postmaster ends its backends itself (they run in their own sessions).
+  readonly killSignal = 'SIGQUIT' as const;
   readonly hostUser = 'postgres';
+
+  serverEnv(): Record<string, string> {
+    // Newer official images moved their default PGDATA; the clone is mounted here, so say so.
+    return { PGDATA: this.containerDataDir };
+  }
+
+  isAccessDenied(error: unknown): boolean {
+    return (error as { code?: string } | undefined)?.code === '28P01';
+  }
 
   async isInitialized(dataDir: string): Promise<boolean> {
     return exists(path.join(dataDir, 'PG_VERSION'));
@@ -157,13 +169,24 @@ export class PostgresEngine implements Engine {
     let format: DumpFormat = 'sql';
     // The first bytes decide the client; they may arrive in pieces smaller than the magic.
     let head = Buffer.alloc(0);
+    let exited = false;
     for await (const piece of input as AsyncIterable<Buffer>) {
+      // The client stopped at an error: reading the rest of the dump would only delay saying so.
+      if (exited) break;
       let chunk = piece;
       if (!session) {
         head = Buffer.concat([head, piece]);
         if (head.length < HEAD_BYTES) continue;
         format = dumpFormatOf(head);
         session = await open(format);
+        void session.result.then(
+          () => {
+            exited = true;
+          },
+          () => {
+            exited = true;
+          },
+        );
         chunk = head;
       }
       if (!session.stdin.write(chunk)) {
@@ -205,7 +228,7 @@ export class PostgresEngine implements Engine {
       } catch (error) {
         lastError = error;
         // A wrong password will not fix itself: fail at once (28P01: invalid_password).
-        if ((error as { code?: string }).code === '28P01') throw error;
+        if (this.isAccessDenied(error)) throw error;
       }
       attempt++;
       if (isAlive && attempt % 10 === 0 && !(await isAlive())) {
@@ -277,12 +300,30 @@ export class PostgresEngine implements Engine {
       );
     }
     this.#programs = { server, initdb, client, restore };
+    // Every installed major, for datadirs made by an older one (Debian keeps them side by side).
+    for (const dir of dirs) {
+      const major = /\/postgresql\/(\d+)\/bin$/.exec(dir)?.[1];
+      if (major && (await exists(path.join(dir, 'postgres'))))
+        this.#servers.set(major, path.join(dir, 'postgres'));
+    }
+  }
+
+  readonly #servers = new Map<string, string>();
+
+  /** The server of the datadir's own major version when installed (a newer one refuses the datadir). */
+  #serverFor(dataDir: string): string {
+    let major: string | undefined;
+    try {
+      major = dataDir ? readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim() : undefined;
+    } catch {
+      // not initialised yet: the newest
+    }
+    return (major && this.#servers.get(major)) || this.#requirePrograms().server;
   }
 
   hostServer(options: HostServerOptions): { command: string; args: string[]; switchUser?: boolean } {
-    const programs = this.#requirePrograms();
     return {
-      command: programs.server,
+      command: this.#serverFor(options.dataDir),
       args: [
         '-D',
         options.dataDir,
@@ -293,6 +334,9 @@ export class PostgresEngine implements Engine {
         // A directory: the server makes .s.PGSQL.<port> in it.
         '-k',
         path.dirname(options.socket),
+        // Local connections are trusted (as in the official image): only the server's user may use them.
+        '-c',
+        'unix_socket_permissions=0700',
         '-c',
         `external_pid_file=${options.pidFile}`,
         ...options.args,
@@ -308,7 +352,8 @@ export class PostgresEngine implements Engine {
     const programs = this.#requirePrograms();
     const owner = options.user ? await userIds(options.user) : undefined;
     const asUser = owner ? { uid: owner.uid, gid: owner.gid } : {};
-    const pwfile = path.join(path.dirname(options.socket), 'initdb.pw');
+    // In the server's own run dir (the socket may live in /tmp when paths are long).
+    const pwfile = path.join(path.dirname(options.pidFile), 'initdb.pw');
     await writeFile(pwfile, `${options.adminPassword}\n`, { mode: 0o600 });
     if (owner) await chown(pwfile, owner.uid, owner.gid);
     try {

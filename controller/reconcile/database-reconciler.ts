@@ -308,7 +308,7 @@ export class DatabaseReconciler {
               .filter((v) => v.version === record.templateVersion)
               .map((v) => ({ user: engine.adminUser, password: v.adminPassword }));
         await engine.waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive).catch(async (error) => {
-          if ((error as { code?: string }).code !== 'ER_ACCESS_DENIED_ERROR') throw error;
+          if (!engine.isAccessDenied(error)) throw error;
           await engine.waitReady(endpoint, admin, deadline, alive);
         });
         await engine.configureClone(endpoint, templateAdmins, admin, record.user);

@@ -123,9 +123,10 @@ export class DockerRuntime implements Runtime {
       Image: spec.image,
       // The official images' entrypoint runs the server when the first argument is an option.
       Cmd: [...spec.args],
-      Env: Object.entries(
-        spec.init ? spec.engine.initEnv(spec.init.adminPassword, spec.init.database) : {},
-      ).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries({
+        ...spec.engine.serverEnv(),
+        ...(spec.init ? spec.engine.initEnv(spec.init.adminPassword, spec.init.database) : {}),
+      }).map(([k, v]) => `${k}=${v}`),
       User: this.#user,
       // The engine's clean, prompt shutdown, whatever the image declares.
       StopSignal: spec.engine.stopSignal,

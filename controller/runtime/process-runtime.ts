@@ -322,13 +322,19 @@ export class ProcessRuntime implements Runtime {
 
   async #terminate(file: ServerFile, timeoutSeconds: number): Promise<void> {
     if (!file.pid || !(await this.#alive(file))) return;
-    // The engine's clean shutdown; SIGKILL only after the timeout (or for a removal).
-    const signal = timeoutSeconds > 0 ? this.#engines(file.engine).stopSignal : 'SIGKILL';
+    // The engine's clean shutdown; for a removal, or after the timeout, its immediate one (which
+    // takes the server's children down too), and SIGKILL as the last resort.
+    const engine = this.#engines(file.engine);
+    const signal = timeoutSeconds > 0 ? engine.stopSignal : engine.killSignal;
     process.kill(file.pid, signal);
-    const deadline = Date.now() + Math.max(timeoutSeconds, 5) * 1000;
+    let deadline = Date.now() + Math.max(timeoutSeconds, 5) * 1000;
+    let escalated = signal === 'SIGKILL';
     while (await this.#alive(file)) {
       if (Date.now() > deadline) {
-        process.kill(file.pid, 'SIGKILL');
+        const next = escalated || signal === engine.killSignal ? 'SIGKILL' : engine.killSignal;
+        process.kill(file.pid, next);
+        escalated = next === 'SIGKILL' ? true : escalated;
+        deadline = Date.now() + 5000;
         await sleep(100);
         if (!(await this.#alive(file))) break;
       }

@@ -88,6 +88,13 @@ export class FakeEngine implements Engine {
   readonly containerPort = 3306;
   readonly adminUser = 'root';
   readonly stopSignal = 'SIGTERM' as const;
+  readonly killSignal = 'SIGKILL' as const;
+  serverEnv(): Record<string, string> {
+    return {};
+  }
+  isAccessDenied(error: unknown): boolean {
+    return (error as { code?: string } | undefined)?.code === 'ER_ACCESS_DENIED_ERROR';
+  }
   readonly hostUser = 'mysql';
   readonly configured: { admin: Credentials; user: Credentials }[] = [];
   async isInitialized(): Promise<boolean> {
