@@ -158,11 +158,20 @@ export function buildProgram(): Command {
       }
       let stopping = false;
       const stop = async (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
         stopping = true;
         log.info({ signal }, 'stopping; databases keep running');
-        await api.close();
-        await running.stop();
+        // A shutdown that hangs (an engine that stopped answering, say) must not keep the process:
+        // nothing is lost by exiting, the next start is level-triggered.
+        setTimeout(() => {
+          log.error('shutdown did not finish within 20 s: exiting anyway');
+          process.exit(1);
+        }, 20_000).unref();
+        await api.close().catch(() => undefined);
+        await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -118,9 +118,12 @@ export class StatusStore {
 
   async delete(key: ObjectKey): Promise<void> {
     this.#objects.delete(key);
-    this.#written.delete(key);
     const { kind, name } = parseKey(key);
-    await this.#serialize(key, () => rm(this.#layout.statusFile(kind, name), { force: true }));
+    await this.#serialize(key, async () => {
+      await rm(this.#layout.statusFile(kind, name), { force: true });
+      // After any write queued before the removal: the file is gone, nothing is "written".
+      this.#written.delete(key);
+    });
     this.#notify(key);
   }
 

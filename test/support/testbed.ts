@@ -196,7 +196,10 @@ export class TestBed {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // The controller gives itself 20 s; a test must never leave one behind.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exited;
+      clearTimeout(killer);
     }
     this.child = undefined;
   }
