@@ -109,7 +109,21 @@ INSERT INTO items SELECT seq, seq % 1000, CONCAT('name-', seq), REPEAT('x', 200)
     target: '<= 1.1x one template plus the writes',
     met: ours / ideal <= 1.1,
   };
-  console.log(JSON.stringify(result, null, 2));
+  console.table([
+    { what: 'template', MiB: result.templateMiB },
+    { what: `added by ${CLONES} clones`, MiB: result.clonesAddedMiB },
+    { what: 'ours: template + clones', MiB: result.oursMiB },
+    {
+      what: `${CLONES} full copies + template + writes`,
+      MiB: result.fullCopiesMiB,
+      ratio: `ours ${result.vsFullCopies}x`,
+    },
+    {
+      what: 'one template + the writes',
+      MiB: result.templatePlusWritesMiB,
+      ratio: `ours ${result.vsTemplatePlusWrites}x (target 1.1x: ${result.met ? 'met' : 'MISSED'})`,
+    },
+  ]);
   console.log(`results: ${writeResults('disk', { machine: machine(), results: [result] })}`);
 } finally {
   await bed.destroy();

@@ -247,5 +247,29 @@ for (const which of ['burst', 'idle'] as const) {
     await bed.destroy();
   }
 }
-console.log(JSON.stringify(results, null, 2));
+// One table row per figure; the JSON file has everything.
+console.table(
+  results.map((r) => {
+    const x = r as Record<string, unknown>;
+    return x.error
+      ? { benchmark: x.name, result: `failed: ${x.error}` }
+      : x.oursSeconds !== undefined
+        ? {
+            benchmark: x.name,
+            ours: `${x.oursSeconds} s`,
+            reference: `${x.floorSeconds} s by hand`,
+            ratio: `${x.ratio}x`,
+            controller: `${x.controllerCpuSeconds} CPU s, peak ${x.controllerPeakRssMiB} MiB`,
+            target: `${x.target}: ${x.met ? 'met' : 'MISSED'}`,
+          }
+        : {
+            benchmark: x.name,
+            ours: `RSS ${(x.ours as { rssMiB: number }).rssMiB} MiB, ${(x.ours as { cpuPerPassSeconds: number }).cpuPerPassSeconds} CPU s/pass`,
+            reference: `template only: RSS ${(x.baseline as { rssMiB: number }).rssMiB} MiB, ${(x.baseline as { cpuPerPassSeconds: number }).cpuPerPassSeconds} CPU s/pass`,
+            ratio: `${x.rssRatio}x RSS`,
+            controller: `settled in ${x.settleSeconds} s`,
+            target: `${x.target}: ${x.met ? 'met' : 'MISSED'}`,
+          };
+  }),
+);
 console.log(`results: ${writeResults('scale', { machine: machine(), results })}`);
