@@ -3,17 +3,22 @@
  * default-configured server of the same image, side by side, alternating. Needs `scripts/test-env up`.
  *   npx vite-node bench/import.ts [--mib 200] [--reps 3]
  */
-import { execFile } from 'node:child_process';
 import { createReadStream, existsSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { silentLogger } from '../controller/log.js';
 import { DockerRuntime } from '../controller/runtime/docker-runtime.js';
 import { templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
-import { waitFor } from '../test/support/wait.js';
 import { writeDump } from './dump-generator.js';
-import { machine, printTable, summarize, writeResults } from './lib.js';
+import {
+  firstQuery,
+  machine,
+  printTable,
+  runServer,
+  settleFilesystem,
+  summarize,
+  writeResults,
+} from './lib.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -22,15 +27,6 @@ const option = (name: string, fallback: string) => {
 };
 const MIB = Number(option('mib', '200'));
 const REPS = Number(option('reps', '5'));
-
-/** Waits until btrfs has reclaimed deleted subvolumes (no-op elsewhere). */
-async function settleFilesystem(dir: string): Promise<void> {
-  await new Promise<void>((resolve) =>
-    execFile('btrfs', ['subvolume', 'sync', dir], () => {
-      execFile('sync', [], () => resolve());
-    }),
-  );
-}
 
 const bed = new TestBed('bench-import', { config: { importMemoryMiB: 2048 } });
 const ours: number[] = [];
@@ -59,26 +55,12 @@ try {
     // a background cleaner, work that belongs to that rep, and to the naive side's neighbour too.
     await settleFilesystem(bed.dataDir);
     // Naive: a default server of the same image, the same client, the dump on stdin; timed from the first byte.
-    const container = await bed.docker.createContainer({
-      Image: bed.config.image,
-      Env: ['MARIADB_ROOT_PASSWORD=bench', 'MARIADB_DATABASE=default'],
-      Labels: { 'myaas.test': '1' },
-      ExposedPorts: { '3306/tcp': {} },
-      HostConfig: { PortBindings: { '3306/tcp': [{ HostPort: '' }] } },
+    const { container, port } = await runServer(bed.docker, {
+      image: bed.config.image,
+      containerPort: 3306,
+      env: ['MARIADB_ROOT_PASSWORD=bench', 'MARIADB_DATABASE=default'],
     });
-    await container.start();
-    const port = await waitFor('port', async () =>
-      Number((await container.inspect()).NetworkSettings.Ports['3306/tcp']?.[0]?.HostPort ?? 0),
-    );
-    await waitFor(
-      'naive server',
-      () =>
-        mysql
-          .createConnection({ host: '127.0.0.1', port, user: 'root', password: 'bench' })
-          .then((c) => c.end().then(() => true)),
-      120_000,
-      200,
-    );
+    await firstQuery('mariadb', port, 'root', 'bench');
     const started = performance.now();
     const session = await runtime.exec(container.id, ['mariadb', '-uroot', 'default'], {
       MYSQL_PWD: 'bench',

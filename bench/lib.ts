@@ -1,7 +1,12 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type Docker from 'dockerode';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import type { EngineName } from '../controller/spec/types.js';
+import { waitFor } from '../test/support/wait.js';
 
 /** Statistics and reporting shared by the benchmarks: figures are always side by side with a reference. */
 
@@ -88,4 +93,97 @@ export function writeResults(name: string, data: unknown): string {
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
+}
+
+/** A server of `image` started by hand (labelled for test-env's clean-up), its container port published. */
+export async function runServer(
+  docker: Docker,
+  options: {
+    image: string;
+    containerPort: number;
+    env?: string[];
+    cmd?: string[];
+    user?: string;
+    binds?: string[];
+    stopSignal?: string;
+  },
+): Promise<{ container: Docker.Container; port: number }> {
+  const key = `${options.containerPort}/tcp`;
+  const container = await docker.createContainer({
+    Image: options.image,
+    ...(options.cmd ? { Cmd: options.cmd } : {}),
+    ...(options.env ? { Env: options.env } : {}),
+    ...(options.user ? { User: options.user } : {}),
+    ...(options.stopSignal ? { StopSignal: options.stopSignal } : {}),
+    Labels: { 'myaas.test': '1' },
+    ExposedPorts: { [key]: {} },
+    HostConfig: {
+      ...(options.binds ? { Binds: options.binds } : {}),
+      PortBindings: { [key]: [{ HostPort: '' }] },
+    },
+  });
+  await container.start();
+  const port = await waitFor(
+    'port',
+    async () => Number((await container.inspect()).NetworkSettings.Ports[key]?.[0]?.HostPort ?? 0),
+    30_000,
+    5,
+  );
+  return { container, port };
+}
+
+/** Polls until a client of `engine` connects and runs `SELECT 1`: the first query, as users see it. */
+export async function firstQuery(
+  engine: EngineName,
+  port: number,
+  user: string,
+  password: string,
+  options: { database?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    try {
+      if (engine === 'postgres') {
+        const client = new pg.Client({
+          host: '127.0.0.1',
+          port,
+          user,
+          password,
+          database: options.database ?? 'postgres',
+          connectionTimeoutMillis: 2000,
+        });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      } else {
+        const c = await mysql.createConnection({
+          host: '127.0.0.1',
+          port,
+          user,
+          password,
+          connectTimeout: 2000,
+        });
+        await c.query('SELECT 1');
+        await c.end();
+      }
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/**
+ * Waits until btrfs has reclaimed deleted subvolumes and the page cache is written (a no-op
+ * elsewhere): each repetition starts on a quiet filesystem, not paying for the previous one.
+ */
+export function settleFilesystem(dir: string): Promise<void> {
+  return new Promise<void>((resolve) =>
+    execFile('btrfs', ['subvolume', 'sync', dir], () => execFile('sync', [], () => resolve())),
+  );
 }

@@ -7,10 +7,8 @@
  * Needs `scripts/test-env up`.
  *   npx vite-node bench/postgres.ts [--mib 200] [--reps 3] [--template-mib 1024] [--provision-reps 10]
  */
-import { execFile } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
 import { DockerRuntime } from '../controller/runtime/docker-runtime.js';
@@ -19,7 +17,15 @@ import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
-import { machine, printTable, summarize, writeResults } from './lib.js';
+import {
+  firstQuery,
+  machine,
+  printTable,
+  runServer,
+  settleFilesystem,
+  summarize,
+  writeResults,
+} from './lib.js';
 import { writePostgresDump } from './pg-dump-generator.js';
 
 const args = process.argv.slice(2);
@@ -35,36 +41,6 @@ const NAIVE_ON = option('naive-on', 'docker');
 const engine = engineFor('postgres');
 /** `--provision-reps 0`: the import part only. */
 class SkipRest extends Error {}
-
-async function firstQuery(port: number, user: string, password: string, database: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port,
-      user,
-      password,
-      database,
-      connectionTimeoutMillis: 2000,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      await client.end();
-      return;
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
-
-const settle = (dir: string) =>
-  new Promise<void>((resolve) =>
-    execFile('btrfs', ['subvolume', 'sync', dir], () => execFile('sync', [], () => resolve())),
-  );
 
 const bed = new TestBed('bench-pg', { config: { importMemoryMiB: 2048, deletionGuardMax: 1000 } });
 const results: ReturnType<typeof summarize>[] = [];
@@ -87,7 +63,7 @@ try {
   const ours: number[] = [];
   const naive: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    await settle(bed.dataDir);
+    await settleFilesystem(bed.dataDir);
     // --naive-on btrfs: the naive server's datadir on the same btrfs as ours (a nodatacow directory),
     // to tell the settings' effect from the filesystem's.
     const naiveDir = path.join(bed.dir, `naive-${i}`);
@@ -96,21 +72,13 @@ try {
       await run('chattr', ['+C', naiveDir]);
       await run('chown', ['999:999', naiveDir]);
     }
-    const container = await bed.docker.createContainer({
-      Image: image,
-      Env: ['POSTGRES_PASSWORD=bench', 'POSTGRES_DB=default'],
-      Labels: { 'myaas.test': '1' },
-      ExposedPorts: { '5432/tcp': {} },
-      HostConfig: {
-        PortBindings: { '5432/tcp': [{ HostPort: '' }] },
-        ...(NAIVE_ON === 'btrfs' ? { Binds: [`${naiveDir}:${engine.containerDataDir}`] } : {}),
-      },
+    const { container, port } = await runServer(bed.docker, {
+      image,
+      containerPort: engine.containerPort,
+      env: ['POSTGRES_PASSWORD=bench', 'POSTGRES_DB=default'],
+      ...(NAIVE_ON === 'btrfs' ? { binds: [`${naiveDir}:${engine.containerDataDir}`] } : {}),
     });
-    await container.start();
-    const port = await waitFor('port', async () =>
-      Number((await container.inspect()).NetworkSettings.Ports['5432/tcp']?.[0]?.HostPort ?? 0),
-    );
-    await firstQuery(port, 'postgres', 'bench', 'default');
+    await firstQuery('postgres', port, 'postgres', 'bench', { database: 'default' });
     const started = performance.now();
     const session = await runtime.exec(
       container.id,
@@ -190,25 +158,14 @@ CREATE INDEX items_k ON items (k);
     const clone = path.join(bed.dir, `floor-${i}`);
     const started = performance.now();
     await run('btrfs', ['subvolume', 'snapshot', versionDir, clone]);
-    const container = await bed.docker.createContainer({
-      Image: image,
-      User: '999:999',
-      StopSignal: 'SIGINT',
-      Labels: { 'myaas.test': '1' },
-      ExposedPorts: { '5432/tcp': {} },
-      HostConfig: {
-        Binds: [`${clone}:${engine.containerDataDir}`],
-        PortBindings: { '5432/tcp': [{ HostPort: '' }] },
-      },
+    const { container, port } = await runServer(bed.docker, {
+      image,
+      containerPort: engine.containerPort,
+      user: '999:999',
+      stopSignal: engine.stopSignal,
+      binds: [`${clone}:${engine.containerDataDir}`],
     });
-    await container.start();
-    const port = await waitFor(
-      'port',
-      async () => Number((await container.inspect()).NetworkSettings.Ports['5432/tcp']?.[0]?.HostPort ?? 0),
-      10_000,
-      5,
-    );
-    await firstQuery(port, 'postgres', meta.adminPassword, 'default');
+    await firstQuery('postgres', port, 'postgres', meta.adminPassword, { database: 'default' });
     floor.push(performance.now() - started);
     await container.remove({ force: true });
     await run('btrfs', ['subvolume', 'delete', clone]);
@@ -230,10 +187,13 @@ CREATE INDEX items_k ON items (k);
       2,
     );
     await firstQuery(
+      'postgres',
       ready.status.connection!.port,
       ready.status.connection!.user,
       ready.record.user.password,
-      ready.status.connection!.database,
+      {
+        database: ready.status.connection!.database,
+      },
     );
     spec.push(performance.now() - began);
     bed.removeSpec(`${name}.yaml`);

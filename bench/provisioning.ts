@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { createApi } from '../controller/api/api-server.js';
 import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
@@ -17,7 +16,15 @@ import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
-import { type Comparison, machine, printTable, summarize, writeResults } from './lib.js';
+import {
+  type Comparison,
+  firstQuery,
+  machine,
+  printTable,
+  runServer,
+  summarize,
+  writeResults,
+} from './lib.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -38,31 +45,6 @@ INSERT INTO items SELECT seq, seq % 1000, CONCAT('name-', seq), REPEAT('x', 200)
 `;
 }
 
-async function firstQuery(
-  port: number,
-  user: string,
-  password: string,
-  deadline = Date.now() + 60_000,
-): Promise<void> {
-  for (;;) {
-    try {
-      const c = await mysql.createConnection({
-        host: '127.0.0.1',
-        port,
-        user,
-        password,
-        connectTimeout: 2000,
-      });
-      await c.query('SELECT 1');
-      await c.end();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
-
 /** The floor: clone by hand (btrfs snapshot, or cp), start the same server by hand, first query. */
 async function rawFloor(
   bed: TestBed,
@@ -76,22 +58,14 @@ async function rawFloor(
   const started = performance.now();
   if (pair.runtime === 'docker') {
     await run('btrfs', ['subvolume', 'snapshot', source, clone]);
-    const container = await bed.docker.createContainer({
-      Image: bed.config.image,
-      Cmd: ['--skip-name-resolve'],
-      User: '999:999',
-      Labels: { 'myaas.test': '1' },
-      ExposedPorts: { '3306/tcp': {} },
-      HostConfig: { Binds: [`${clone}:/var/lib/mysql`], PortBindings: { '3306/tcp': [{ HostPort: '' }] } },
+    const { container, port } = await runServer(bed.docker, {
+      image: bed.config.image,
+      containerPort: 3306,
+      cmd: ['--skip-name-resolve'],
+      user: '999:999',
+      binds: [`${clone}:/var/lib/mysql`],
     });
-    await container.start();
-    const port = await waitFor(
-      'port',
-      async () => Number((await container.inspect()).NetworkSettings.Ports['3306/tcp']?.[0]?.HostPort ?? 0),
-      10_000,
-      5,
-    );
-    await firstQuery(port, 'root', meta.adminPassword);
+    await firstQuery('mariadb', port, 'root', meta.adminPassword);
     const elapsed = performance.now() - started;
     await container.remove({ force: true });
     await run('btrfs', ['subvolume', 'delete', clone]);
@@ -115,7 +89,7 @@ async function rawFloor(
     args: ['--skip-name-resolve'],
   });
   const child = spawn(command, serverArgs, { stdio: 'ignore' });
-  await firstQuery(port, 'root', meta.adminPassword);
+  await firstQuery('mariadb', port, 'root', meta.adminPassword);
   const elapsed = performance.now() - started;
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
@@ -141,7 +115,12 @@ async function specToQuery(bed: TestBed, template: string, name: string): Promis
     120_000,
     2,
   );
-  await firstQuery(ready.status.connection!.port, ready.status.connection!.user, ready.record.user.password);
+  await firstQuery(
+    'mariadb',
+    ready.status.connection!.port,
+    ready.status.connection!.user,
+    ready.record.user.password,
+  );
   return performance.now() - started;
 }
 
@@ -154,7 +133,7 @@ async function postToQuery(base: string, template: string, name: string): Promis
   });
   if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
   const body = (await response.json()) as { port: string; user: string; password: string };
-  await firstQuery(Number(body.port), body.user, body.password);
+  await firstQuery('mariadb', Number(body.port), body.user, body.password);
   return performance.now() - started;
 }
 

@@ -11,7 +11,6 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import PQueue from 'p-queue';
 import type { VersionMeta } from '../controller/templates/template-versions.js';
 import { run } from '../controller/util/exec.js';
@@ -19,7 +18,7 @@ import { shopDump } from '../test/support/dumps.js';
 import { databaseObject, specFile, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { sleep, waitFor } from '../test/support/wait.js';
-import { machine, round, writeResults } from './lib.js';
+import { firstQuery, machine, round, runServer, writeResults } from './lib.js';
 import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './process-stats.js';
 
 const args = process.argv.slice(2);
@@ -33,26 +32,6 @@ const WINDOW_S = Number(option('window', '60'));
 const RESYNC_S = 10;
 const SKIP = option('skip', '');
 const CONCURRENCY = 8; // the controller's default --reconcile-concurrency
-
-async function answers(port: number, user: string, password: string, deadline: number): Promise<void> {
-  for (;;) {
-    try {
-      const c = await mysql.createConnection({
-        host: '127.0.0.1',
-        port,
-        user,
-        password,
-        connectTimeout: 2000,
-      });
-      await c.query('SELECT 1');
-      await c.end();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(20);
-    }
-  }
-}
 
 /** Declares `names` in one go: the files are written aside and renamed in, like a git checkout. */
 function commit(bed: TestBed, files: Map<string, string>): void {
@@ -78,11 +57,11 @@ async function burst(bed: TestBed, pid: number) {
         600_000,
         20,
       );
-      await answers(
+      await firstQuery(
+        'mariadb',
         db.status.connection!.port,
         db.status.connection!.user,
         db.record.user.password,
-        Date.now() + 60_000,
       );
     }),
   );
@@ -111,27 +90,15 @@ async function burst(bed: TestBed, pid: number) {
       queue.add(async () => {
         const clone = path.join(bed.dir, `floor-${n}`);
         await run('btrfs', ['subvolume', 'snapshot', source, clone]);
-        const container = await bed.docker.createContainer({
-          Image: bed.config.image,
-          Cmd: ['--skip-name-resolve'],
-          User: '999:999',
-          Labels: { 'myaas.test': '1' },
-          ExposedPorts: { '3306/tcp': {} },
-          HostConfig: {
-            Binds: [`${clone}:/var/lib/mysql`],
-            PortBindings: { '3306/tcp': [{ HostPort: '' }] },
-          },
+        const { container, port } = await runServer(bed.docker, {
+          image: bed.config.image,
+          containerPort: 3306,
+          cmd: ['--skip-name-resolve'],
+          user: '999:999',
+          binds: [`${clone}:/var/lib/mysql`],
         });
         made.push({ clone, id: container.id });
-        await container.start();
-        const port = await waitFor(
-          'port',
-          async () =>
-            Number((await container.inspect()).NetworkSettings.Ports['3306/tcp']?.[0]?.HostPort ?? 0),
-          30_000,
-          10,
-        );
-        await answers(port, 'root', meta.adminPassword, Date.now() + 120_000);
+        await firstQuery('mariadb', port, 'root', meta.adminPassword);
       }),
     ),
   );

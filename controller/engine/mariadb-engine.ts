@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
+import { dsnOf, firstLogin, pollReady } from './connecting.js';
 import type {
   ConnectionInfo,
   Credentials,
@@ -56,7 +57,7 @@ export class MariadbEngine implements Engine {
   }
 
   dsn(c: ConnectionInfo): string {
-    return `mysql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`;
+    return dsnOf('mysql', c);
   }
 
   get #prefix(): string {
@@ -157,25 +158,12 @@ export class MariadbEngine implements Engine {
     deadline: number,
     isAlive?: () => Promise<boolean>,
   ): Promise<void> {
-    let lastError: unknown;
-    let attempt = 0;
-    while (Date.now() < deadline) {
-      try {
-        await this.#query(endpoint, admin, 'SELECT 1');
-        return;
-      } catch (error) {
-        lastError = error;
-        // A wrong password will not fix itself: fail at once.
-        if (this.isAccessDenied(error)) throw error;
-      }
-      attempt++;
-      if (isAlive && attempt % 10 === 0 && !(await isAlive())) {
-        throw new Error(`server exited before accepting connections (last error: ${String(lastError)})`);
-      }
-      // A refused connection costs well under a millisecond: poll often, readiness is on the hot path.
-      await sleep(attempt < 200 ? 15 : 100);
-    }
-    throw new Error(`server did not accept connections in time: ${String(lastError)}`);
+    await pollReady(
+      () => this.#query(endpoint, admin, 'SELECT 1'),
+      (error) => this.isAccessDenied(error),
+      deadline,
+      isAlive,
+    );
   }
 
   async configureClone(
@@ -184,19 +172,13 @@ export class MariadbEngine implements Engine {
     newAdmin: Credentials,
     user: Credentials,
   ): Promise<void> {
-    let connection: mysql.Connection | undefined;
-    let lastError: unknown;
-    for (const admin of [newAdmin, ...admins]) {
-      try {
-        connection = await this.#connect(endpoint, admin);
-        break;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    if (!connection) throw new Error(`cannot log in to the clone as ${this.adminUser}: ${String(lastError)}`);
+    const connection = await firstLogin(
+      [newAdmin, ...admins],
+      (admin) => this.#connect(endpoint, admin),
+      this.adminUser,
+    );
     try {
-      const pw = (p: string) => connection!.escape(p);
+      const pw = (p: string) => connection.escape(p);
       const u = connection.escape(user.user);
       await this.#rotateAdmin(connection, newAdmin.password);
       await connection.query(`CREATE USER IF NOT EXISTS ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);

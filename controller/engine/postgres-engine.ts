@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
 import { run } from '../util/exec.js';
+import { dsnOf, firstLogin, pollReady } from './connecting.js';
 import type {
   ConnectionInfo,
   Credentials,
@@ -78,7 +79,7 @@ export class PostgresEngine implements Engine {
   }
 
   dsn(c: ConnectionInfo): string {
-    return `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`;
+    return dsnOf('postgresql', c);
   }
 
   initEnv(adminPassword: string, database?: string): Record<string, string> {
@@ -214,29 +215,15 @@ export class PostgresEngine implements Engine {
     deadline: number,
     isAlive?: () => Promise<boolean>,
   ): Promise<void> {
-    let lastError: unknown;
-    let attempt = 0;
-    while (Date.now() < deadline) {
+    const probe = async () => {
+      const client = await this.#connect(endpoint, admin);
       try {
-        const client = await this.#connect(endpoint, admin);
-        try {
-          await client.query('SELECT 1');
-          return;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      } catch (error) {
-        lastError = error;
-        // A wrong password will not fix itself: fail at once (28P01: invalid_password).
-        if (this.isAccessDenied(error)) throw error;
+        await client.query('SELECT 1');
+      } finally {
+        await client.end().catch(() => undefined);
       }
-      attempt++;
-      if (isAlive && attempt % 10 === 0 && !(await isAlive())) {
-        throw new Error(`server exited before accepting connections (last error: ${String(lastError)})`);
-      }
-      await sleep(attempt < 200 ? 15 : 100);
-    }
-    throw new Error(`server did not accept connections in time: ${String(lastError)}`);
+    };
+    await pollReady(probe, (error) => this.isAccessDenied(error), deadline, isAlive);
   }
 
   async configureClone(
@@ -245,17 +232,11 @@ export class PostgresEngine implements Engine {
     newAdmin: Credentials,
     user: Credentials,
   ): Promise<void> {
-    let client: pg.Client | undefined;
-    let lastError: unknown;
-    for (const admin of [newAdmin, ...admins]) {
-      try {
-        client = await this.#connect(endpoint, admin);
-        break;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    if (!client) throw new Error(`cannot log in to the clone as ${this.adminUser}: ${String(lastError)}`);
+    const client = await firstLogin(
+      [newAdmin, ...admins],
+      (admin) => this.#connect(endpoint, admin),
+      this.adminUser,
+    );
     try {
       const role = client.escapeIdentifier(user.user);
       const password = client.escapeLiteral(user.password);

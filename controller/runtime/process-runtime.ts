@@ -325,20 +325,22 @@ export class ProcessRuntime implements Runtime {
     // The engine's clean shutdown; for a removal, or after the timeout, its immediate one (which
     // takes the server's children down too), and SIGKILL as the last resort.
     const engine = this.#engines(file.engine);
-    const signal = timeoutSeconds > 0 ? engine.stopSignal : engine.killSignal;
-    process.kill(file.pid, signal);
-    let deadline = Date.now() + Math.max(timeoutSeconds, 5) * 1000;
-    let escalated = signal === 'SIGKILL';
-    while (await this.#alive(file)) {
-      if (Date.now() > deadline) {
-        const next = escalated || signal === engine.killSignal ? 'SIGKILL' : engine.killSignal;
-        process.kill(file.pid, next);
-        escalated = next === 'SIGKILL' ? true : escalated;
-        deadline = Date.now() + 5000;
-        await sleep(100);
-        if (!(await this.#alive(file))) break;
+    const signals = [
+      ...new Set<NodeJS.Signals>([
+        ...(timeoutSeconds > 0 ? [engine.stopSignal] : []),
+        engine.killSignal,
+        'SIGKILL',
+      ]),
+    ];
+    let waitMs = Math.max(timeoutSeconds, 5) * 1000;
+    for (const signal of signals) {
+      process.kill(file.pid, signal);
+      const deadline = Date.now() + waitMs;
+      while (Date.now() <= deadline) {
+        if (!(await this.#alive(file))) return;
+        await sleep(50);
       }
-      await sleep(50);
+      waitMs = 5000;
     }
   }
 

@@ -6,26 +6,12 @@
 # The files of this directory are available under /tmp/myaas-image.
 set -euo pipefail
 src=/tmp/myaas-image
+# shellcheck source=../image-common.sh
+source "$src/image-common.sh"
 export DEBIAN_FRONTEND=noninteractive
 
 # --- packages -------------------------------------------------------------------
-# no docs, man pages or translations (also keeps later apt installs small)
-cat >/etc/dpkg/dpkg.cfg.d/01-myaas-nodoc <<'EOT'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-include /usr/share/locale/locale.alias
-path-exclude /usr/share/lintian/*
-EOT
-# never start services from package scripts inside the image
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod 0755 /usr/sbin/policy-rc.d
-apt_get() {
-	apt-get -q -o Acquire::Languages=none -o Acquire::Retries=3 \
-		-o Dpkg::Options::=--force-unsafe-io -o Dpkg::Use-Pty=0 "$@"
-}
+image_prepare # no docs, man pages or translations; no services started
 apt_get update
 # what debootstrap --include gave before: Depends only, no Recommends
 apt_get install -y --no-install-recommends mariadb-server mariadb-client
@@ -74,19 +60,7 @@ chmod 1777 /run/mysqld
 install -m 0755 "$src/docker-entrypoint.sh" /usr/local/bin/docker-entrypoint.sh
 
 # the clients the project relies on must be there
-for bin in mariadbd mariadb mariadb-admin mariadb-dump mariadb-install-db setpriv; do
-	command -v "$bin" >/dev/null || { echo "missing $bin in image" >&2; exit 1; }
-done
+require_programs mariadbd mariadb mariadb-admin mariadb-dump mariadb-install-db setpriv
 
 # --- trim ---------------------------------------------------------------------
-find /usr/share/doc -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
-find /usr/share/doc -mindepth 1 -type d -empty -delete 2>/dev/null || true
-rm -rf /usr/share/man/* /usr/share/info/* /usr/share/lintian /usr/share/linda /var/cache/man
-find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
-rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*
-rm -f /var/cache/debconf/*-old /var/lib/dpkg/*-old
-find /var/log -type f -delete
-rm -rf /var/tmp/* /root/.bash_history
-# docker provides these at run time
-: >/etc/resolv.conf
-: >/etc/hostname
+image_trim

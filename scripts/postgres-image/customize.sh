@@ -6,23 +6,12 @@
 # available under /tmp/myaas-image.
 set -euo pipefail
 src=/tmp/myaas-image
+# shellcheck source=../image-common.sh
+source "$src/image-common.sh"
 PG_MAJOR=${PG_MAJOR:?set by scripts/test-env}
 export DEBIAN_FRONTEND=noninteractive
 
-# --- no docs, man pages or translations in what we install ------------------
-cat >/etc/dpkg/dpkg.cfg.d/01-myaas-nodoc <<'EOT'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-include /usr/share/locale/locale.alias
-path-exclude /usr/share/lintian/*
-EOT
-
-# never start services from package scripts inside the image
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod 0755 /usr/sbin/policy-rc.d
+image_prepare # no docs, man pages or translations; no services started
 
 # --- postgres user/group: uid/gid 999, created before the packages (as the official image does)
 if other=$(getent passwd 999) && [[ ${other%%:*} != postgres ]]; then
@@ -43,10 +32,6 @@ install -d -o postgres -g postgres -m 1777 /var/lib/postgresql
 # a drop-in does it without editing a ucf-managed file).
 mkdir -p /etc/postgresql-common/createcluster.d
 echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/00-myaas-no-main-cluster.conf
-apt_get() {
-	apt-get -q -o Acquire::Languages=none -o Acquire::Retries=3 \
-		-o Dpkg::Options::=--force-unsafe-io -o Dpkg::Use-Pty=0 "$@"
-}
 apt_get update
 # locales for en_US.UTF-8, libnss-wrapper for --user with an unknown uid, xz/zstd for
 # init files, less as psql's pager: as in the official image
@@ -80,22 +65,7 @@ install -m 0755 "$src/docker-entrypoint.sh" /usr/local/bin/docker-entrypoint.sh
 
 # the programs the project relies on must be there
 export PATH=$PATH:/usr/lib/postgresql/$PG_MAJOR/bin
-for bin in postgres initdb pg_ctl psql pg_dump pg_restore setpriv; do
-	command -v "$bin" >/dev/null || {
-		echo "missing $bin in image" >&2
-		exit 1
-	}
-done
+require_programs postgres initdb pg_ctl psql pg_dump pg_restore setpriv
 
 # --- trim ---------------------------------------------------------------------
-find /usr/share/doc -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
-find /usr/share/doc -mindepth 1 -type d -empty -delete 2>/dev/null || true
-rm -rf /usr/share/man/* /usr/share/info/* /usr/share/lintian /usr/share/linda /var/cache/man
-find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
-rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*
-rm -f /var/cache/debconf/*-old /var/lib/dpkg/*-old
-find /var/log -type f -delete
-rm -rf /var/tmp/* /root/.bash_history
-# docker provides these at run time
-: >/etc/resolv.conf
-: >/etc/hostname
+image_trim
