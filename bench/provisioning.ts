@@ -154,6 +154,7 @@ for (const pair of PAIRS) {
   const bed = new TestBed(`bench-${pair.runtime}`, {
     pair,
     config: { importMemoryMiB: 2048, deletionGuardMax: 1000 },
+    logLevel: 'info', // the product's default: debug lines are a diagnostic mode, not the measured one
   });
   try {
     const running = await bed.start();

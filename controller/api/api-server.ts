@@ -143,7 +143,12 @@ export class ApiServer {
 
 export function createApi(running: RunningController, log: Logger, token?: string): ApiServer {
   return new ApiServer(
-    { running, writer: new SpecWriter(running.config.specsDir), log, waitSeconds: 60 },
+    {
+      running,
+      writer: new SpecWriter(running.config.specsDir, (file) => running.desired.specs.refresh([file])),
+      log,
+      waitSeconds: 60,
+    },
     token,
   );
 }

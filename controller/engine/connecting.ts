@@ -39,8 +39,8 @@ export function dsnOf(scheme: string, c: ConnectionInfo): string {
 }
 
 /**
- * Logs in with the first of `candidates` that works (a clone's admin password is the new one after
- * a first start, the template's before it).
+ * Logs in with the first of `candidates` that works (a clone's admin password is the template's before
+ * its first start, the new one after it).
  */
 export async function firstLogin<C, K>(
   candidates: readonly K[],

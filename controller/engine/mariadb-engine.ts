@@ -173,7 +173,8 @@ export class MariadbEngine implements Engine {
     user: Credentials,
   ): Promise<void> {
     const connection = await firstLogin(
-      [newAdmin, ...admins],
+      // The template's password first: it is the one that works on a first start (the usual case).
+      [...admins, newAdmin],
       (admin) => this.#connect(endpoint, admin),
       this.adminUser,
     );

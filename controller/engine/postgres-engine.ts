@@ -233,7 +233,8 @@ export class PostgresEngine implements Engine {
     user: Credentials,
   ): Promise<void> {
     const client = await firstLogin(
-      [newAdmin, ...admins],
+      // The template's password first: it is the one that works on a first start (the usual case).
+      [...admins, newAdmin],
       (admin) => this.#connect(endpoint, admin),
       this.adminUser,
     );

@@ -166,6 +166,15 @@ export class SpecFolder implements DesiredState {
     await this.#running;
   }
 
+  /**
+   * Reads these files (relative to the folder) now, as a watcher event would, without the debounce:
+   * for writers that know what they changed. Resolves once they are applied.
+   */
+  refresh(files: string[]): Promise<void> {
+    if (!this.#synced || this.#stopped) return Promise.resolve();
+    return this.#enqueue(() => this.#processFiles(files));
+  }
+
   /** Re-reads the whole folder now (also runs periodically). */
   resync(): Promise<void> {
     return this.#enqueue(() => this.#fullScan());

@@ -45,7 +45,7 @@ export const PROCESS_COPY: Pair = { runtime: 'process', storage: 'copy' };
 export interface TestBedOptions {
   readonly pair?: Pair;
   readonly config?: Partial<ControllerConfig>;
-  /** Log level of a spawned controller (default debug: the log is the first thing read when a test fails). */
+  /** Log level of the controller (default debug: the log is the first thing read when a test fails). */
   readonly logLevel?: string;
   /** The data root, when it must live elsewhere than the bed's folder (a filesystem of its own). */
   readonly dataDir?: string;
@@ -128,7 +128,7 @@ export class TestBed {
   /** Starts the controller in this process. */
   async start(): Promise<RunningController> {
     const log = createLogger({
-      level: 'debug',
+      level: this.#logLevel,
       stream: createWriteStream(path.join(this.dir, 'controller.log'), { flags: 'a' }),
     });
     this.running = await startController(this.config, log);

@@ -20,7 +20,7 @@ describe('SpecFolder on real files', () => {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), text);
   };
-  const start = async (options: { removalGraceMs?: number; resyncMs?: number } = {}) => {
+  const start = async (options: { removalGraceMs?: number; resyncMs?: number; debounceMs?: number } = {}) => {
     folder = new SpecFolder({
       dir,
       schemas,
@@ -72,6 +72,18 @@ describe('SpecFolder on real files', () => {
       line: 1,
       generation: 1,
     });
+  });
+
+  it('refresh applies a file its writer names at once, without waiting for the watcher', async () => {
+    // A debounce far longer than the test: only refresh can make the object appear in time.
+    await start({ debounceMs: 60_000 });
+    write('api-managed/database-alice.yaml', specFile(databaseObject('alice')));
+    await folder.refresh([path.join('api-managed', 'database-alice.yaml')]);
+    expect(names()).toEqual(['Database/alice']);
+    expect(batches).toEqual([['Database/alice']]);
+    // The watcher's later event for the same write changes nothing.
+    await folder.refresh([path.join('api-managed', 'database-alice.yaml')]);
+    expect(batches).toHaveLength(1);
   });
 
   it('folds an editor save (write temp, rename over) into one change of one key', async () => {
