@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { EngineName } from './spec/types.js';
 
@@ -40,6 +41,8 @@ export interface ControllerConfig {
   readonly deletionGuardFraction: number;
   /** Memory bound for an import server's buffer pool, in MiB. */
   readonly importMemoryMiB: number;
+  /** Connections an import may load with, where the dump allows it (PostgreSQL archives). */
+  readonly importJobs: number;
   /** Memory limit of each database container, in MiB (0: none). */
   readonly databaseMemoryMiB: number;
   /** How long a database may take to accept connections after its server starts. */
@@ -74,6 +77,8 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     deletionGuardMax: 3,
     deletionGuardFraction: 0.5,
     importMemoryMiB: 1024,
+    // One per core, at most 4: beyond that the import competes with the databases being served.
+    importJobs: Math.max(1, Math.min(4, availableParallelism())),
     databaseMemoryMiB: 0,
     readyTimeoutSeconds: 60,
     importTimeoutSeconds: 6 * 3600,

@@ -95,6 +95,15 @@ export function buildProgram(): Command {
         .default(defaults.importMemoryMiB),
     )
     .addOption(
+      new Option(
+        '--import-jobs <n>',
+        'parallel connections of an import where the dump allows (PostgreSQL custom-format archives)',
+      )
+        .argParser(positiveInt)
+        .env('MYAAS_IMPORT_JOBS')
+        .default(defaults.importJobs),
+    )
+    .addOption(
       new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
         .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
         .env('MYAAS_DATABASE_MEMORY_MIB')
@@ -134,6 +143,7 @@ export function buildProgram(): Command {
         implicitTemplates: options.implicitTemplates,
         implicitEngine: options.implicitEngine,
         importMemoryMiB: options.importMemory,
+        importJobs: options.importJobs,
         databaseMemoryMiB: options.databaseMemory,
         deletionGuardMax: options.deletionGuard,
         ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),

@@ -9,6 +9,31 @@ import type { EngineName } from '../spec/types.js';
  */
 export type DumpFormat = 'sql' | 'tool-sql' | 'archive';
 
+/**
+ * A dump the engine's client loads straight from the file, with several connections (pg_restore
+ * --jobs needs a seekable archive, not a pipe). Progress is counted in the dump's items.
+ */
+export interface ParallelLoad {
+  /** Lists the items of the dump at `file` (run beside the server, like the client). */
+  list(file: string): { argv: string[]; env: Record<string, string> };
+  /** The id of the item a line of the listing names, if it names one. */
+  listedItem(line: string): string | undefined;
+  /** The client: reads `file` itself, with the jobs' connections; its stdin is unused. */
+  load(
+    file: string,
+    endpoint: Endpoint,
+    admin: Credentials,
+    database: string,
+  ): { argv: string[]; env: Record<string, string> };
+  /**
+   * The id of the item a line of the client's output says is done, if it says so. Only listed items
+   * count toward progress (a client may report items its listing leaves out).
+   */
+  doneItem(line: string): string | undefined;
+  /** The lines of the client's output that say what went wrong (its progress chatter left out). */
+  problems(output: string): string;
+}
+
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
@@ -84,7 +109,14 @@ export interface Engine {
     database: string,
   ): Promise<void>;
   /** Server options for an import: fast and unsafe, because a failed import is thrown away. */
-  importServerArgs(memoryMiB: number): string[];
+  importServerArgs(memoryMiB: number, jobs: number): string[];
+  /** What a dump is, from its first bytes (at least 4 KiB of them, or the whole dump if shorter). */
+  dumpFormat(head: Buffer): DumpFormat;
+  /**
+   * How to load a dump of this format from its file with `jobs` connections; undefined when
+   * streaming it to `importClient` is the way (or `jobs` is 1).
+   */
+  parallelLoad(format: DumpFormat, jobs: number): ParallelLoad | undefined;
   /** Server options for a database clone. */
   serveServerArgs(): string[];
   /**

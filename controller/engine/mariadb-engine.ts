@@ -115,6 +115,15 @@ export class MariadbEngine implements Engine {
     ];
   }
 
+  dumpFormat(): DumpFormat {
+    return 'sql';
+  }
+
+  parallelLoad(): undefined {
+    // One client stream: a dump's statements depend on the session state its header sets.
+    return undefined;
+  }
+
   serveServerArgs(): string[] {
     return ['--skip-name-resolve'];
   }

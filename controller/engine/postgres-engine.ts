@@ -15,6 +15,7 @@ import type {
   Endpoint,
   Engine,
   HostServerOptions,
+  ParallelLoad,
 } from './engine.js';
 import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
 
@@ -104,8 +105,10 @@ export class PostgresEngine implements Engine {
     }
   }
 
-  importServerArgs(memoryMiB: number): string[] {
+  importServerArgs(memoryMiB: number, jobs = 1): string[] {
     const half = Math.max(64, Math.floor(memoryMiB / 2));
+    // Each parallel restore job may build an index at once: they share the maintenance half.
+    const maintenance = Math.max(64, Math.floor(half / Math.max(1, jobs)));
     // Nothing of an import needs to survive a crash: a failed import is discarded whole. These are
     // command-line settings only: the clones start with the datadir's own postgresql.conf.
     // biome-ignore format: option pairs read better one per line
@@ -120,12 +123,60 @@ export class PostgresEngine implements Engine {
       '-c', 'max_wal_size=8GB',
       '-c', 'checkpoint_timeout=1h',
       '-c', `shared_buffers=${half}MB`,
-      '-c', `maintenance_work_mem=${half}MB`,
+      '-c', `maintenance_work_mem=${maintenance}MB`,
     ];
   }
 
   serveServerArgs(): string[] {
     return [];
+  }
+
+  dumpFormat(head: Buffer): DumpFormat {
+    return dumpFormatOf(head);
+  }
+
+  parallelLoad(format: DumpFormat, jobs: number): ParallelLoad | undefined {
+    // Only archives can be read by several connections; plain SQL is one stream for psql.
+    if (format !== 'archive' || jobs < 2) return undefined;
+    return {
+      list: (file) => ({ argv: ['pg_restore', '--list', file], env: {} }),
+      // `--list` prints one line per item ("215; 1259 16390 TABLE public orders postgres"), comments with ';'.
+      listedItem: (line) => /^(\d+);/.exec(line)?.[1],
+      load: (file, endpoint, admin, database) => ({
+        argv: [
+          'pg_restore',
+          '-h',
+          endpoint.host,
+          '-p',
+          String(endpoint.port),
+          '-U',
+          admin.user,
+          '-d',
+          database,
+          '--exit-on-error',
+          '--no-owner',
+          '--no-privileges',
+          // Without --single-transaction (it excludes --jobs), each table created in this run is
+          // loaded in a transaction that starts with TRUNCATE: with wal_level=minimal its COPY still
+          // skips the WAL.
+          `--jobs=${jobs}`,
+          '--verbose',
+          file,
+        ],
+        env: { PGPASSWORD: admin.password },
+      }),
+      // --verbose says "processing item N" for items done one at a time and "finished item N" for
+      // those of the parallel phase; it also processes header items (ENCODING, DATABASE) --list omits.
+      // Not anchored: the jobs share stderr and write the "pg_restore: " prefix apart from the
+      // message, so prefixes of two processes can meet on one line.
+      doneItem: (line) => /\b(?:processing|finished) item (\d+) /.exec(line)?.[1],
+      problems: (output) =>
+        output
+          .split('\n')
+          .map((line) => line.replace(/^(?:pg_restore: )+/, 'pg_restore: '))
+          .filter((line) => line.trim() && !/^pg_restore: (?!error|warning)/.test(line))
+          .join('\n'),
+    };
   }
 
   importClient(

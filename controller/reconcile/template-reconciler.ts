@@ -30,6 +30,8 @@ export interface TemplateStatus {
     finishedAt?: string;
     durationSeconds?: number;
     bytes?: number;
+    /** Connections the dump was loaded with (1: streamed to one client). */
+    jobs?: number;
     result?: 'Succeeded' | 'Failed';
     error?: string;
     errorLine?: number;
@@ -238,6 +240,7 @@ export class TemplateReconciler {
           trigger,
           timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
           memoryMiB: config.importMemoryMiB,
+          jobs: config.importJobs,
           signal: controller.signal,
           onProgress: (progress) => {
             status.progress = progress;
@@ -261,6 +264,7 @@ export class TemplateReconciler {
           durationSeconds: meta.durationSeconds,
           bytes: meta.dumpBytes,
           result: 'Succeeded',
+          ...(meta.loadJobs ? { jobs: meta.loadJobs } : {}),
           ...(meta.phases ? { phases: meta.phases } : {}),
         };
         status.conditions = setCondition(

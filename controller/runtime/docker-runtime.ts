@@ -1,5 +1,6 @@
 import { chown } from 'node:fs/promises';
 import { type Duplex, PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
@@ -16,6 +17,8 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
+/** Where a server's input file (an import's dump) appears in its container. */
+const INPUT_PATH = '/myaas-input/dump';
 
 export interface DockerRuntimeOptions {
   readonly docker: Docker;
@@ -141,6 +144,12 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: { [port]: {} },
       HostConfig: {
         Binds: [`${spec.dataDir}:${spec.engine.containerDataDir}`],
+        // A mount, not a bind string: a dump's path may hold a ':'.
+        ...(spec.inputFile
+          ? {
+              Mounts: [{ Type: 'bind' as const, Source: spec.inputFile, Target: INPUT_PATH, ReadOnly: true }],
+            }
+          : {}),
         PortBindings: { [port]: [{ HostIp: '', HostPort: spec.hostPort ? String(spec.hostPort) : '' }] },
         ...(spec.memoryMiB ? { Memory: spec.memoryMiB * 1024 * 1024 } : {}),
       },
@@ -197,17 +206,23 @@ export class DockerRuntime implements Runtime {
     const output = new TailBuffer(64 * 1024);
     const listeners: ((text: string) => void)[] = [];
     const sink = new PassThrough();
+    // A character split across frames is decoded whole.
+    const decoder = new StringDecoder('utf8');
     sink.on('data', (chunk: Buffer) => {
       output.push(chunk);
-      const text = chunk.toString('utf8');
+      const text = decoder.write(chunk);
       for (const listener of listeners) listener(text);
     });
     this.#docker.modem.demuxStream(stream, sink, sink);
-    const ended = new Promise<void>((resolve) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
+    // Done once the sink has passed on every byte: the last lines (often the error) arrive after
+    // the connection's own end, and a result without them would lose them.
+    const finish = () => {
+      if (!sink.writableEnded) sink.end();
+    };
+    stream.on('end', finish);
+    stream.on('close', finish);
+    stream.on('error', finish);
+    const ended = new Promise<void>((resolve) => sink.on('end', resolve));
     return {
       stdin: stream,
       onOutput: (listener) => listeners.push(listener),
@@ -218,6 +233,10 @@ export class DockerRuntime implements Runtime {
       })),
       abort: () => stream.destroy(),
     };
+  }
+
+  inputPath(): string {
+    return INPUT_PATH;
   }
 
   execEndpoint(server: ServerInfo): Endpoint {

@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { EngineName } from '../spec/types.js';
@@ -195,6 +196,11 @@ export class ProcessRuntime implements Runtime {
     await rm(this.#dir(id), { recursive: true, force: true });
   }
 
+  inputPath(hostPath: string): string {
+    // Programs run on the host: the file is where it is.
+    return hostPath;
+  }
+
   async exec(
     _id: string,
     argv: readonly string[],
@@ -205,13 +211,14 @@ export class ProcessRuntime implements Runtime {
     const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const output = new TailBuffer(64 * 1024);
     const listeners: ((text: string) => void)[] = [];
-    const collect = (chunk: Buffer) => {
+    // One decoder per stream: a character split across reads is decoded whole.
+    const collect = (decoder: StringDecoder) => (chunk: Buffer) => {
       output.push(chunk);
-      const text = chunk.toString('utf8');
+      const text = decoder.write(chunk);
       for (const listener of listeners) listener(text);
     };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
+    child.stdout.on('data', collect(new StringDecoder('utf8')));
+    child.stderr.on('data', collect(new StringDecoder('utf8')));
     child.stdin.on('error', () => undefined); // the program quit early: its exit code says why
     const result = new Promise<ExecResult>((resolve, reject) => {
       child.once('error', reject);

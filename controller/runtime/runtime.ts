@@ -32,6 +32,8 @@ export interface ServerSpec {
   /** Server options (the engine's import or serve options). */
   readonly args: readonly string[];
   readonly memoryMiB?: number;
+  /** Host path of a file `exec`'d programs may read (an import's dump), read-only; see `inputPath`. */
+  readonly inputFile?: string;
 }
 
 /** A server as found: discovered every time, never remembered. */
@@ -104,6 +106,8 @@ export interface Runtime {
   exec(id: string, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ExecSession>;
   /** Where `exec`'d programs reach the server. */
   execEndpoint(server: ServerInfo): Endpoint;
+  /** Where `exec`'d programs find the server's `inputFile`. */
+  inputPath(hostPath: string): string;
   /** Last lines of the server's log, for error messages. */
   logs(id: string, lines: number): Promise<string>;
   /** Server died/started/removed events, for prompt reconciles; returns a stop function. */

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { Credentials, Engine } from '../engine/engine.js';
+import type { Credentials, Engine, ParallelLoad } from '../engine/engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { Runtime, ServerInfo } from '../runtime/runtime.js';
+import type { ExecResult, Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret, readJson, writeJsonAtomic } from '../util/files.js';
@@ -26,6 +25,12 @@ export interface ImportProgress {
   readonly bytesTotal: number;
   readonly bytesPerSecond: number;
   readonly etaSeconds: number;
+  /**
+   * Set when the dump is loaded item by item from its file (in parallel): items done of all, and the
+   * bytes above are estimated from them.
+   */
+  readonly itemsDone?: number;
+  readonly itemsTotal?: number;
 }
 
 export interface ImportRequest {
@@ -38,6 +43,8 @@ export interface ImportRequest {
   readonly trigger: ImportTrigger;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** Connections the import may load with, where the engine and the dump allow (Engine.parallelLoad). */
+  readonly jobs: number;
   readonly onProgress: (progress: ImportProgress) => void;
   /** Aborting removes the import server; the import then fails with the signal's reason. */
   readonly signal: AbortSignal;
@@ -110,6 +117,14 @@ export class Importer {
       await storage.clone(cached.dir, work);
       const current: Credentials = { user: request.engine.adminUser, password: cached.adminPassword };
       const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
+      // Loaded from its file by several connections where the engine and the dump allow it (a
+      // seekable, uncompressed file); streamed otherwise.
+      const parallel = request.dump.gzip
+        ? undefined
+        : request.engine.parallelLoad(
+            request.engine.dumpFormat(await readHead(request.dump.path)),
+            request.jobs,
+          );
       server = await runtime.create({
         role: 'Import',
         owner: request.template,
@@ -118,7 +133,8 @@ export class Importer {
         image: request.image,
         dataDir: work,
         engine: request.engine,
-        args: request.engine.importServerArgs(request.memoryMiB),
+        args: request.engine.importServerArgs(request.memoryMiB, parallel ? request.jobs : 1),
+        ...(parallel ? { inputFile: request.dump.path } : {}),
       });
       failIfStopped();
       const importServer = server;
@@ -135,41 +151,22 @@ export class Importer {
       const readyAt = Date.now();
       log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
       const hash = createHash('sha256');
-      const progress = new ProgressCounter(request.dump.size, hash, request.onProgress, log);
-      const file = createReadStream(request.dump.path);
-      dumpFile = file;
-      // Decompressed while streaming, never to a temp file; a read or gzip error ends the input.
-      const decoded = request.dump.gzip ? createGunzip() : new PassThrough();
-      file.on('error', (error) => decoded.destroy(error));
-      progress.on('error', (error) => decoded.destroy(error));
-      file.pipe(progress).pipe(decoded);
-      let clientName = 'client';
-      const { result, linesValid } = await request.engine
-        .loadDump(
-          decoded,
-          (format) => {
-            const c = request.engine.importClient(
-              runtime.execEndpoint(importServer),
-              admin,
-              request.database,
-              format,
-            );
-            clientName = c.argv[0] ?? clientName;
-            return runtime.exec(importServer.id, c.argv, c.env);
-          },
-          log,
-        )
-        .catch((error) => {
-          failIfStopped();
-          throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
-        });
+      if (parallel) log.info({ jobs: request.jobs }, 'loading the dump from its file in parallel');
+      const loaded = await (parallel
+        ? this.#loadFromFile(request, importServer, admin, parallel, hash, log)
+        : this.#stream(request, importServer, admin, hash, log, (file) => {
+            dumpFile = file;
+          })
+      ).catch((error) => {
+        failIfStopped();
+        throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
+      });
       failIfStopped();
-      progress.finish();
-      if (result.exitCode !== 0) {
-        const text = result.output.trim().split('\n').slice(0, 5).join('\n');
+      if (loaded.result.exitCode !== 0) {
+        const text = loaded.problems(loaded.result.output).trim().split('\n').slice(0, 5).join('\n');
         throw new ImportError(
-          `${clientName} exited with ${result.exitCode}: ${text || '(no output)'}`,
-          linesValid ? request.engine.errorLine(result.output) : undefined,
+          `${loaded.clientName} exited with ${loaded.result.exitCode}: ${text || '(no output)'}`,
+          loaded.linesValid ? request.engine.errorLine(loaded.result.output) : undefined,
         );
       }
       const loadedAt = Date.now();
@@ -199,6 +196,7 @@ export class Importer {
         dumpSha256: hash.digest('hex'),
         dumpBytes: request.dump.size,
         durationSeconds: (Date.now() - started) / 1000,
+        loadJobs: parallel ? request.jobs : 1,
         phases: {
           startSeconds: (readyAt - started) / 1000,
           loadSeconds: (loadedAt - readyAt) / 1000,
@@ -221,6 +219,99 @@ export class Importer {
       clearTimeout(timeout);
       request.signal.removeEventListener('abort', abort);
     }
+  }
+
+  /** Streams the dump (decompressed on the way) into the engine's client, as `client < dump` would. */
+  async #stream(
+    request: ImportRequest,
+    server: ServerInfo,
+    admin: Credentials,
+    hash: Hash,
+    log: Logger,
+    opened: (file: ReturnType<typeof createReadStream>) => void,
+  ): Promise<LoadOutcome> {
+    const { runtime } = this.deps;
+    const progress = new ProgressCounter(
+      new ProgressReporter(request.dump.size, request.onProgress, log),
+      hash,
+    );
+    const file = createReadStream(request.dump.path);
+    opened(file);
+    // Decompressed while streaming, never to a temp file; a read or gzip error ends the input.
+    const decoded = request.dump.gzip ? createGunzip() : new PassThrough();
+    file.on('error', (error) => decoded.destroy(error));
+    progress.on('error', (error) => decoded.destroy(error));
+    file.pipe(progress).pipe(decoded);
+    let clientName = 'client';
+    const { result, linesValid } = await request.engine.loadDump(
+      decoded,
+      (format) => {
+        const c = request.engine.importClient(runtime.execEndpoint(server), admin, request.database, format);
+        clientName = c.argv[0] ?? clientName;
+        return runtime.exec(server.id, c.argv, c.env);
+      },
+      log,
+    );
+    progress.finish();
+    return { result, linesValid, clientName, problems: (output) => output };
+  }
+
+  /**
+   * The engine's client reads the dump file itself with several connections; progress counts the
+   * dump's items as the client reports them done.
+   */
+  async #loadFromFile(
+    request: ImportRequest,
+    server: ServerInfo,
+    admin: Credentials,
+    load: ParallelLoad,
+    hash: Hash,
+    log: Logger,
+  ): Promise<LoadOutcome> {
+    const { runtime } = this.deps;
+    const file = runtime.inputPath(request.dump.path);
+    // Listing the items first also fails early, and clearly, on a broken dump.
+    const list = load.list(file);
+    const items = new Set<string>();
+    const listing = await runtime.exec(server.id, list.argv, list.env);
+    const listed = eachLine((line) => {
+      const item = load.listedItem(line);
+      if (item !== undefined) items.add(item);
+    });
+    listing.onOutput(listed.push);
+    listing.stdin.end();
+    const listResult = await listing.result;
+    listed.end();
+    const problems = (output: string) => load.problems(output);
+    if (listResult.exitCode !== 0) {
+      return { result: listResult, linesValid: false, clientName: list.argv[0] ?? 'client', problems };
+    }
+    const reporter = new ProgressReporter(request.dump.size, request.onProgress, log);
+    // The dump's hash (kept with the version) is read beside the load, which reads the file itself.
+    const hashed = (async () => {
+      for await (const chunk of createReadStream(request.dump.path)) hash.update(chunk as Buffer);
+    })();
+    const client = load.load(file, runtime.execEndpoint(server), admin, request.database);
+    const session = await runtime.exec(server.id, client.argv, client.env);
+    session.stdin.end();
+    const total = items.size;
+    const finished = new Set<string>();
+    const output = eachLine((line) => {
+      const item = load.doneItem(line);
+      if (item === undefined || !items.has(item) || finished.has(item)) return;
+      finished.add(item);
+      reporter.items(finished.size, total);
+    });
+    session.onOutput(output.push);
+    const [result] = await Promise.all([session.result, hashed]);
+    output.end();
+    const unreported = [...items].filter((item) => !finished.has(item)).slice(0, 10);
+    log.info(
+      { itemsDone: finished.size, itemsTotal: total, unreported, exitCode: result.exitCode },
+      'dump items loaded',
+    );
+    if (result.exitCode === 0) reporter.items(total, total);
+    return { result, linesValid: false, clientName: client.argv[0] ?? 'client', problems };
   }
 
   /** The initialised empty datadir for this server identity, made once (by the image's own init). */
@@ -293,18 +384,57 @@ export class Importer {
   }
 }
 
-/** Counts dump bytes as they are read (before decompression), hashing them, reporting now and then. */
-class ProgressCounter extends Transform {
-  #bytes = 0;
+/** Reports progress to the status now and then (every 2 s) and to the log less often (every 10 s). */
+class ProgressReporter {
   #lastReport = 0;
   #lastLog = 0;
   readonly #started = Date.now();
 
   constructor(
     readonly total: number,
-    readonly hash: ReturnType<typeof createHash>,
     readonly report: (progress: ImportProgress) => void,
     readonly log: Logger,
+  ) {}
+
+  /** Bytes of the dump read so far. */
+  bytes(read: number, force = false): void {
+    this.#update(read, undefined, force);
+  }
+
+  /** Items done of all: the bytes are estimated in proportion (items differ in size; it is a guide). */
+  items(done: number, total: number): void {
+    const read = total > 0 ? Math.round((this.total * Math.min(done, total)) / total) : 0;
+    this.#update(read, { itemsDone: Math.min(done, total), itemsTotal: total }, done >= total);
+  }
+
+  #update(read: number, items: Pick<ImportProgress, 'itemsDone' | 'itemsTotal'> | undefined, force: boolean) {
+    const now = Date.now();
+    if (!force && now - this.#lastReport < 2000) return;
+    this.#lastReport = now;
+    const seconds = Math.max(0.001, (now - this.#started) / 1000);
+    const rate = read / seconds;
+    const progress: ImportProgress = {
+      bytesRead: read,
+      bytesTotal: this.total,
+      bytesPerSecond: Math.round(rate),
+      etaSeconds: rate > 0 ? Math.round((this.total - read) / rate) : -1,
+      ...items,
+    };
+    this.report(progress);
+    if (now - this.#lastLog >= 10_000) {
+      this.#lastLog = now;
+      this.log.info(progress, 'import progress');
+    }
+  }
+}
+
+/** Counts dump bytes as they are read (before decompression), hashing them. */
+class ProgressCounter extends Transform {
+  #bytes = 0;
+
+  constructor(
+    readonly reporter: ProgressReporter,
+    readonly hash: Hash,
   ) {
     super();
   }
@@ -312,31 +442,48 @@ class ProgressCounter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
     this.hash.update(chunk);
-    const now = Date.now();
-    if (now - this.#lastReport >= 2000) {
-      this.#lastReport = now;
-      const progress = this.#progress(now);
-      this.report(progress);
-      if (now - this.#lastLog >= 10_000) {
-        this.#lastLog = now;
-        this.log.info(progress, 'import progress');
-      }
-    }
+    this.reporter.bytes(this.#bytes);
     callback(null, chunk);
   }
 
   finish(): void {
-    this.report(this.#progress(Date.now()));
+    this.reporter.bytes(this.#bytes, true);
   }
+}
 
-  #progress(now: number): ImportProgress {
-    const seconds = Math.max(0.001, (now - this.#started) / 1000);
-    const rate = this.#bytes / seconds;
-    return {
-      bytesRead: this.#bytes,
-      bytesTotal: this.total,
-      bytesPerSecond: Math.round(rate),
-      etaSeconds: rate > 0 ? Math.round((this.total - this.#bytes) / rate) : -1,
-    };
+/** What a load ended with, and how to read its client's output. */
+interface LoadOutcome {
+  readonly result: ExecResult;
+  /** Whether the client's "at line N" counts lines of the dump. */
+  readonly linesValid: boolean;
+  readonly clientName: string;
+  /** The lines of the output that say what went wrong. */
+  readonly problems: (output: string) => string;
+}
+
+/** Calls `onLine` with each complete line of text pushed in pieces. */
+function eachLine(onLine: (line: string) => void): { push: (text: string) => void; end: () => void } {
+  let rest = '';
+  return {
+    push: (text) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    },
+    end: () => {
+      if (rest) onLine(rest);
+      rest = '';
+    },
+  };
+}
+
+/** The first 4 KiB of a file (what engines tell dump formats by). */
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }

@@ -27,6 +27,8 @@ export interface VersionMeta {
   readonly dumpSha256: string;
   readonly dumpBytes: number;
   readonly durationSeconds: number;
+  /** Connections the dump was loaded with: 1 when streamed to one client, more when read in parallel. */
+  readonly loadJobs?: number;
   /** Where the time went: server start (with datadir init), loading the dump, clean shutdown + snapshot. */
   readonly phases?: {
     readonly startSeconds: number;

@@ -1,5 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -11,100 +10,14 @@ import { databaseObject, templateObject } from '../support/specs.js';
 import { DOCKER_BTRFS, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
 import { describeLifecycle } from './cases/lifecycle.js';
+import { describeArchiveImports } from './cases/postgres-archives.js';
 
 const run = promisify(execFile);
 const MAIN = path.resolve(import.meta.dirname, '../../dist/controller/main.js');
 
 describeLifecycle(DOCKER_BTRFS, POSTGRES);
 
-/** The host's pg_dump (Debian keeps it under /usr/lib/postgresql/<major>/bin). */
-function pgDump(): string {
-  const root = '/usr/lib/postgresql';
-  const major = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  if (!major) throw new Error('no PostgreSQL on this host: run scripts/test-env up');
-  return path.join(root, major, 'bin', 'pg_dump');
-}
-
-describe('postgres custom-format dumps (pg_dump -Fc) through pg_restore', () => {
-  const bed = new TestBed('pg-archive');
-
-  beforeAll(async () => {
-    bed.writeDump('shop.sql', POSTGRES.shopDump(3, 'v1'));
-    bed.writeSpec('shop.yaml', templateObject('shop', { engine: 'postgres', source: { path: 'shop.sql' } }));
-    bed.writeSpec('src.yaml', databaseObject('src'));
-    await bed.spawn();
-    await bed.waitForDatabase('src', 'Ready', 180_000);
-  });
-  afterAll(async () => {
-    await bed.destroy();
-  });
-
-  it('a .dump archive becomes a template whose clones have its tables, view, trigger and function', async () => {
-    await bed.query('src', "INSERT INTO products VALUES (7, 'archived', 70)");
-    const src = bed.database('src')!;
-    execFileSync(
-      pgDump(),
-      [
-        '-Fc',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(src.status.connection!.port),
-        '-U',
-        'myaas',
-        '-f',
-        path.join(bed.dumpsDir, 'archive.dump'),
-        'default',
-      ],
-      { env: { ...process.env, PGPASSWORD: src.record.user.password } },
-    );
-    bed.writeSpec(
-      'archive.yaml',
-      templateObject('archive', { engine: 'postgres', source: { path: 'archive.dump' } }),
-    );
-    await bed.waitForTemplate('archive', (s) => s.phase === 'Ready', 'Ready', 180_000);
-    bed.writeSpec('from-archive.yaml', databaseObject('from-archive', { template: 'archive' }));
-    await bed.waitForDatabase('from-archive', 'Ready');
-    expect(await bed.query('from-archive', 'SELECT name FROM expensive ORDER BY name')).toEqual([
-      { name: 'archived' },
-      { name: 'item-2' },
-      { name: 'item-3' },
-    ]);
-    await bed.query('from-archive', "INSERT INTO products VALUES (8, 'after', 1)");
-    expect(await bed.query('from-archive', "SELECT note FROM audit WHERE note = 'added after'")).toEqual([
-      { note: 'added after' },
-    ]);
-    expect(await POSTGRES.countProducts(bed, 'from-archive')).toBe(5);
-  });
-
-  it('a broken archive fails the import with pg_restore saying why, and keeps nothing', async () => {
-    bed.writeDump('broken.dump', 'PGDMP this is not an archive');
-    bed.writeSpec(
-      'broken.yaml',
-      templateObject('broken', { engine: 'postgres', source: { path: 'broken.dump' } }),
-    );
-    const t = await bed.waitForTemplate(
-      'broken',
-      (s) => s.lastImport?.result === 'Failed',
-      'failed',
-      120_000,
-    );
-    expect(t.status.lastImport!.error).toMatch(/^pg_restore exited with \d+: .*pg_restore/s);
-    expect(t.status.currentVersion).toBeUndefined();
-    expect((await bed.servers()).filter((s) => s.role === 'Import')).toEqual([]);
-  });
-
-  it('a plain dump with an SQL error fails with the dump line', async () => {
-    bed.writeDump(
-      'bad.sql',
-      'CREATE TABLE ok (id int);\nINSERT INTO ok VALUES (1);\nINSERT INTO missing VALUES (1);\n',
-    );
-    bed.writeSpec('bad.yaml', templateObject('bad', { engine: 'postgres', source: { path: 'bad.sql' } }));
-    const t = await bed.waitForTemplate('bad', (s) => s.lastImport?.result === 'Failed', 'failed', 120_000);
-    expect(t.status.lastImport!.error).toMatch(/relation "missing" does not exist/);
-    expect(t.status.lastImport!.errorLine).toBe(3);
-  });
-});
+describeArchiveImports(DOCKER_BTRFS);
 
 describe('the original API and the CLI work unchanged for postgres databases', () => {
   const bed = new TestBed('pg-api');

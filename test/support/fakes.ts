@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import type { Credentials, Endpoint, Engine } from '../../controller/engine/engine.js';
+import type { Credentials, DumpFormat, Endpoint, Engine } from '../../controller/engine/engine.js';
 import type {
   ExecResult,
   ExecSession,
@@ -72,6 +72,9 @@ export class FakeRuntime implements Runtime {
   execEndpoint(): Endpoint {
     return { host: '127.0.0.1', port: 3306 };
   }
+  inputPath(hostPath: string): string {
+    return hostPath;
+  }
   async logs(): Promise<string> {
     return 'fake log line';
   }
@@ -112,6 +115,12 @@ export class FakeEngine implements Engine {
   }
   importServerArgs(): string[] {
     return [];
+  }
+  dumpFormat(): DumpFormat {
+    return 'sql';
+  }
+  parallelLoad(): undefined {
+    return undefined;
   }
   serveServerArgs(): string[] {
     return [];

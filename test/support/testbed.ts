@@ -61,7 +61,8 @@ export class TestBed {
   readonly specsDir: string;
   readonly dumpsDir: string;
   readonly dataDir: string;
-  readonly config: ControllerConfig;
+  /** Tests may change it between a stop and the next start/spawn. */
+  config: ControllerConfig;
   readonly docker: Docker;
   running: RunningController | undefined;
   readonly #logLevel: string;
@@ -90,6 +91,8 @@ export class TestBed {
       postgresImage: this.env.pgImage,
       resyncSeconds: 5,
       importMemoryMiB: 256,
+      // Fixed, not the machine's core count: the parallel load path runs on every machine.
+      importJobs: 2,
       implicitTemplates: false,
       ...options.config,
     };
@@ -164,6 +167,8 @@ export class TestBed {
         String(this.config.databaseMemoryMiB),
         '--deletion-guard',
         String(this.config.deletionGuardMax),
+        '--import-jobs',
+        String(this.config.importJobs),
         // Any free port: several beds may run at once.
         '--listen',
         '127.0.0.1:0',

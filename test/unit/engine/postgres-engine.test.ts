@@ -53,6 +53,73 @@ describe('PostgresEngine', () => {
     expect(args).toContain('maintenance_work_mem=1024MB');
   });
 
+  it('parallel jobs share the maintenance memory: index builds at once stay within the bound', () => {
+    const args = engine.importServerArgs(2048, 4).join(' ');
+    expect(args).toContain('shared_buffers=1024MB');
+    expect(args).toContain('maintenance_work_mem=256MB');
+  });
+
+  it('loads archives from their file with pg_restore --jobs; plain dumps and a single job stream', () => {
+    expect(engine.parallelLoad('sql', 4)).toBeUndefined();
+    expect(engine.parallelLoad('tool-sql', 4)).toBeUndefined();
+    expect(engine.parallelLoad('archive', 1)).toBeUndefined();
+    const load = engine.parallelLoad('archive', 3)!;
+    expect(load.list('/myaas-input/dump').argv).toEqual(['pg_restore', '--list', '/myaas-input/dump']);
+    const client = load.load('/myaas-input/dump', endpoint, admin, 'default');
+    expect(client.argv).toEqual(
+      expect.arrayContaining(['pg_restore', '--jobs=3', '--exit-on-error', '-d', 'default', '--verbose']),
+    );
+    expect(client.argv.at(-1)).toBe('/myaas-input/dump');
+    // --single-transaction excludes --jobs; the password stays out of argv.
+    expect(client.argv).not.toContain('--single-transaction');
+    expect(client.env).toEqual({ PGPASSWORD: 's3cret' });
+    expect(client.argv.join(' ')).not.toContain('s3cret');
+  });
+
+  it('counts archive items from the listing and from what pg_restore --verbose says is done', () => {
+    const load = engine.parallelLoad('archive', 2)!;
+    const listing = [
+      ';',
+      '; Archive created at 2026-11-22 15:38:01 UTC',
+      ';     dbname: postgres',
+      '215; 1259 16390 TABLE public orders postgres',
+      '3382; 0 16390 TABLE DATA public orders postgres',
+      '3221; 1259 16401 INDEX public orders_customer_id postgres',
+      '',
+    ];
+    expect(listing.map((l) => load.listedItem(l)).filter(Boolean)).toEqual(['215', '3382', '3221']);
+    const verbose = [
+      'pg_restore: connecting to database for restore',
+      'pg_restore: processing item 3388 ENCODING ENCODING',
+      'pg_restore: processing item 215 TABLE orders',
+      'pg_restore: creating TABLE "public.orders"',
+      'pg_restore: entering main parallel loop',
+      'pg_restore: launching item 3382 TABLE DATA orders',
+      'pg_restore: processing data for table "public.orders"',
+      'pg_restore: finished item 3382 TABLE DATA orders',
+      // Two processes' prefixes on one line (they write the prefix apart from the message).
+      'pg_restore: pg_restore: launching item 3221 INDEX orders_customer_id',
+      'creating INDEX "public.orders_customer_id"',
+      'pg_restore: pg_restore: finished item 3221 INDEX orders_customer_id',
+      'pg_restore: finished main parallel loop',
+    ];
+    // Each item once: "processing item" for the serial ones, "finished item" for the parallel ones;
+    // the header item (ENCODING) is not in the listing, and the importer leaves it out of progress.
+    expect(verbose.map((l) => load.doneItem(l)).filter(Boolean)).toEqual(['3388', '215', '3382', '3221']);
+    // A failure is told without the progress chatter around it.
+    const failed = [
+      ...verbose.slice(0, 7),
+      'pg_restore: pg_restore: error: could not execute query: ERROR:  relation "missing" does not exist',
+      'Command was: ALTER TABLE ONLY public.x ADD CONSTRAINT x_fk FOREIGN KEY (id) REFERENCES public.missing(id);',
+      'pg_restore: warning: errors ignored on restore: 1',
+    ].join('\n');
+    expect(load.problems(failed).split('\n')).toEqual([
+      'pg_restore: error: could not execute query: ERROR:  relation "missing" does not exist',
+      'Command was: ALTER TABLE ONLY public.x ADD CONSTRAINT x_fk FOREIGN KEY (id) REFERENCES public.missing(id);',
+      'pg_restore: warning: errors ignored on restore: 1',
+    ]);
+  });
+
   it.each([
     ['psql:<stdin>:3: ERROR:  relation "missing" does not exist', 3],
     ['psql:<stdin>:120: FATAL:  terminating connection', 120],
