@@ -120,7 +120,7 @@ try {
         unit: 's',
       }),
       summarize({
-        name: `  its load phase only: jobs 2 vs 1`,
+        name: '  its load phase only: jobs 2 vs 1',
         ours: times.load2,
         reference: times.load1,
         unit: 's',
