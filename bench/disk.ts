@@ -11,13 +11,8 @@ import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { sleep } from '../test/support/wait.js';
-import { machine, round, writeResults } from './lib.js';
+import { machine, option, round, writeResults } from './lib.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const CLONES = Number(option('clones', '20'));
 const MIB = Number(option('mib', '1024'));
 const WRITE_MIB = Number(option('write-mib', '10'));

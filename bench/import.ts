@@ -13,6 +13,7 @@ import { writeDump } from './dump-generator.js';
 import {
   firstQuery,
   machine,
+  option,
   printTable,
   runServer,
   settleFilesystem,
@@ -20,11 +21,6 @@ import {
   writeResults,
 } from './lib.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const MIB = Number(option('mib', '200'));
 const REPS = Number(option('reps', '5'));
 

@@ -187,3 +187,10 @@ export function settleFilesystem(dir: string): Promise<void> {
     execFile('btrfs', ['subvolume', 'sync', dir], () => execFile('sync', [], () => resolve())),
   );
 }
+
+/** `--name value` from the command line, or the fallback. */
+export function option(name: string, fallback: string): string {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+}

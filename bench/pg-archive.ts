@@ -6,28 +6,16 @@
  * Needs `scripts/test-env up`.
  *   npx vite-node bench/pg-archive.ts [--mib 160] [--reps 3]
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
+import { dumpArchive } from '../test/support/pg-dump.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
-import { machine, printTable, settleFilesystem, summarize, writeResults } from './lib.js';
+import { machine, option, printTable, settleFilesystem, summarize, writeResults } from './lib.js';
 import { writePostgresDump } from './pg-dump-generator.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const MIB = Number(option('mib', '160'));
 const REPS = Number(option('reps', '3'));
-
-function pgDump(): string {
-  const root = '/usr/lib/postgresql';
-  const major = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  if (!major) throw new Error('no PostgreSQL on this host: run scripts/test-env up');
-  return path.join(root, major, 'bin', 'pg_dump');
-}
 
 const config = { importMemoryMiB: 2048, deletionGuardMax: 1000 };
 const parallel = new TestBed('bench-pga-jobs2', { config: { ...config, importJobs: 2 }, logLevel: 'info' });
@@ -47,17 +35,7 @@ try {
   await parallel.waitForTemplate('plain', (s) => s.phase === 'Ready', 'Ready', 1_800_000);
   parallel.writeSpec('src.yaml', databaseObject('src', { template: 'plain' }));
   await parallel.waitForDatabase('src', 'Ready', 120_000);
-  const src = parallel.database('src')!;
-  const dumpTo = (file: string) =>
-    execFileSync(
-      pgDump(),
-      [
-        '-Fc',
-        ...['-h', '127.0.0.1', '-p', String(src.status.connection!.port), '-U', 'myaas'],
-        ...['-f', path.join(parallel.dumpsDir, file), 'default'],
-      ],
-      { env: { ...process.env, PGPASSWORD: src.record.user.password } },
-    );
+  const dumpTo = (file: string) => dumpArchive(parallel, 'src', path.join(parallel.dumpsDir, file));
   dumpTo('one.dump');
   // Four tables of a size: orders split in four, each with its indexes.
   await parallel.query(

@@ -20,6 +20,7 @@ import { waitFor } from '../test/support/wait.js';
 import {
   firstQuery,
   machine,
+  option,
   printTable,
   runServer,
   settleFilesystem,
@@ -28,11 +29,6 @@ import {
 } from './lib.js';
 import { writePostgresDump } from './pg-dump-generator.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const MIB = Number(option('mib', '200'));
 const REPS = Number(option('reps', '3'));
 const TEMPLATE_MIB = Number(option('template-mib', '1024'));

@@ -20,17 +20,13 @@ import {
   type Comparison,
   firstQuery,
   machine,
+  option,
   printTable,
   runServer,
   summarize,
   writeResults,
 } from './lib.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const REPS = Number(option('reps', '10'));
 const PAIRS = option('pairs', 'docker,process')
   .split(',')

@@ -18,14 +18,9 @@ import { shopDump } from '../test/support/dumps.js';
 import { databaseObject, specFile, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { sleep, waitFor } from '../test/support/wait.js';
-import { firstQuery, machine, round, runServer, writeResults } from './lib.js';
+import { firstQuery, machine, option, round, runServer, writeResults } from './lib.js';
 import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './process-stats.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
 const BURST = Number(option('burst', '50'));
 const IDLE = Number(option('idle', '1000'));
 const WINDOW_S = Number(option('window', '60'));

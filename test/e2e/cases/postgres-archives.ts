@@ -1,18 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES } from '../../support/flavors.js';
+import { dumpArchive } from '../../support/pg-dump.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
-
-/** The host's pg_dump (Debian keeps it under /usr/lib/postgresql/<major>/bin). */
-function pgDump(): string {
-  const root = '/usr/lib/postgresql';
-  const major = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  if (!major) throw new Error('no PostgreSQL on this host: run scripts/test-env up');
-  return path.join(root, major, 'bin', 'pg_dump');
-}
 
 /**
  * Custom-format archives (pg_dump -Fc) on one runtime: read from the file by pg_restore --jobs (the
@@ -32,16 +24,7 @@ export function describeArchiveImports(pair: Pair): void {
       await bed.spawn();
       await bed.waitForDatabase('src', 'Ready', 180_000);
       await bed.query('src', "INSERT INTO products VALUES (7, 'archived', 70)");
-      const src = bed.database('src')!;
-      execFileSync(
-        pgDump(),
-        [
-          '-Fc',
-          ...['-h', '127.0.0.1', '-p', String(src.status.connection!.port), '-U', 'myaas'],
-          ...['-f', path.join(bed.dumpsDir, 'archive.dump'), 'default'],
-        ],
-        { env: { ...process.env, PGPASSWORD: src.record.user.password } },
-      );
+      dumpArchive(bed, 'src', path.join(bed.dumpsDir, 'archive.dump'));
     });
     afterAll(async () => {
       await bed.destroy();
