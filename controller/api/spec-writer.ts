@@ -66,7 +66,9 @@ export class SpecWriter {
   async touch(file: string): Promise<void> {
     const now = new Date();
     await utimes(file, now, now);
-    await this.#written(path.relative(this.#specsDir, file));
+    // An implicit template's "file" is its dump, outside the specs: the spec folder only hears of specs.
+    const relative = path.relative(this.#specsDir, file);
+    if (!relative.startsWith('..') && !path.isAbsolute(relative)) await this.#written(relative);
   }
 
   async #temp(object: Record<string, unknown>): Promise<string> {

@@ -171,8 +171,12 @@ export class SpecFolder implements DesiredState {
    * for writers that know what they changed. Resolves once they are applied.
    */
   refresh(files: string[]): Promise<void> {
-    if (!this.#synced || this.#stopped) return Promise.resolve();
-    return this.#enqueue(() => this.#processFiles(files));
+    // Only what the watcher would report: spec files inside the folder (a touched dump is not one).
+    const specs = files.filter(
+      (f) => !path.isAbsolute(f) && !f.split(path.sep).includes('..') && isSpecFile(f),
+    );
+    if (!this.#synced || this.#stopped || specs.length === 0) return Promise.resolve();
+    return this.#enqueue(() => this.#processFiles(specs));
   }
 
   /** Re-reads the whole folder now (also runs periodically). */

@@ -42,6 +42,28 @@ describe('storage copy and auto', () => {
     expect(lines.filter((l) => l.includes('cannot reflink'))).toHaveLength(1);
   });
 
+  it('clones made at once by a fresh storage on a filesystem without reflink are all whole and flat', async () => {
+    // On the real filesystem: each failed reflink attempt leaves a partial tree its clone must clear
+    // (a cp into a leftover directory nests the copy). The interleaving that once skipped the
+    // clearing is pinned down in test/unit/storage/copy-storage.test.ts.
+    const storage = new CopyStorage(silentLogger);
+    const dir = path.join('/var/tmp', `copy-burst-${Date.now()}`);
+    beds.push(dir);
+    mkdirSync(path.join(dir, 'src', 'db'), { recursive: true });
+    writeFileSync(path.join(dir, 'src', 'ibdata1'), Buffer.alloc(256 * 1024, 3));
+    writeFileSync(path.join(dir, 'src', 'db', 't.ibd'), Buffer.alloc(64 * 1024, 4));
+    const names = Array.from({ length: 6 }, (_, i) => `clone${i}`);
+    const methods = await Promise.all(
+      names.map((n) => storage.clone(path.join(dir, 'src'), path.join(dir, n))),
+    );
+    expect(methods).toEqual(names.map(() => 'copy'));
+    for (const n of names) {
+      expect(readdirSync(path.join(dir, n)).sort()).toEqual(['db', 'ibdata1']);
+      expect(readFileSync(path.join(dir, n, 'db', 't.ibd')).equals(Buffer.alloc(64 * 1024, 4))).toBe(true);
+    }
+    expect(readdirSync(dir).sort()).toEqual([...names, 'src'].sort());
+  });
+
   it('auto picks btrfs subvolumes on btrfs, and copy elsewhere', async () => {
     const onBtrfs = path.join(env.btrfsRoot, `auto-${Date.now()}`);
     beds.push(onBtrfs);

@@ -20,7 +20,14 @@ describe('SpecFolder on real files', () => {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), text);
   };
-  const start = async (options: { removalGraceMs?: number; resyncMs?: number; debounceMs?: number } = {}) => {
+  const start = async (
+    options: {
+      removalGraceMs?: number;
+      resyncMs?: number;
+      debounceMs?: number;
+      maxBatchDelayMs?: number;
+    } = {},
+  ) => {
     folder = new SpecFolder({
       dir,
       schemas,
@@ -75,15 +82,22 @@ describe('SpecFolder on real files', () => {
   });
 
   it('refresh applies a file its writer names at once, without waiting for the watcher', async () => {
-    // A debounce far longer than the test: only refresh can make the object appear in time.
-    await start({ debounceMs: 60_000 });
+    // The watcher's batching far longer than the test: only refresh can make the object appear now.
+    await start({ debounceMs: 60_000, maxBatchDelayMs: 60_000 });
     write('api-managed/database-alice.yaml', specFile(databaseObject('alice')));
     await folder.refresh([path.join('api-managed', 'database-alice.yaml')]);
     expect(names()).toEqual(['Database/alice']);
     expect(batches).toEqual([['Database/alice']]);
-    // The watcher's later event for the same write changes nothing.
+    // Reading the same unchanged file again (as the watcher's own look later does) changes nothing.
     await folder.refresh([path.join('api-managed', 'database-alice.yaml')]);
     expect(batches).toHaveLength(1);
+    // Only spec files inside the folder: a touched dump (an implicit template's file) is not read.
+    write('../dump.yaml', specFile(databaseObject('outside')));
+    write('dump.sql', specFile(databaseObject('notaspec')));
+    await folder.refresh(['../dump.yaml', path.join(path.dirname(dir), 'dump.yaml'), 'dump.sql']);
+    expect(names()).toEqual(['Database/alice']);
+    expect(folder.problems()).toEqual([]);
+    rmSync(path.join(path.dirname(dir), 'dump.yaml'));
   });
 
   it('folds an editor save (write temp, rename over) into one change of one key', async () => {
