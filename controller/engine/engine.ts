@@ -16,7 +16,7 @@ export type DumpFormat = 'sql' | 'tool-sql' | 'archive';
 export interface ParallelLoad {
   /** Lists the items of the dump at `file` (run beside the server, like the client). */
   list(file: string): { argv: string[]; env: Record<string, string> };
-  /** The id of the item a line of the listing names, if it names one. */
+  /** The id of the item a line of the listing names, if it is one progress counts (one that takes time). */
   listedItem(line: string): string | undefined;
   /** The client: reads `file` itself, with the jobs' connections; its stdin is unused. */
   load(

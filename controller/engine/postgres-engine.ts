@@ -25,6 +25,10 @@ const ARCHIVE_MAGIC = Buffer.from('PGDMP');
 const PG_DUMP_HEADER = /^-- PostgreSQL database dump$/m;
 const HEAD_BYTES = 4096;
 
+/** A `pg_restore --list` line of an item that takes time to restore: its id. */
+const SLOW_ITEM =
+  /^(\d+); \d+ \d+ (?:TABLE DATA|INDEX|CONSTRAINT|FK CONSTRAINT|MATERIALIZED VIEW DATA|BLOBS?|LARGE OBJECTS?) /;
+
 /** What a dump is, from its first bytes. */
 export function dumpFormatOf(head: Buffer): DumpFormat {
   if (head.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC)) return 'archive';
@@ -140,8 +144,9 @@ export class PostgresEngine implements Engine {
     if (format !== 'archive' || jobs < 2) return undefined;
     return {
       list: (file) => ({ argv: ['pg_restore', '--list', file], env: {} }),
-      // `--list` prints one line per item ("215; 1259 16390 TABLE public orders postgres"), comments with ';'.
-      listedItem: (line) => /^(\d+);/.exec(line)?.[1],
+      // `--list` prints one line per item ("3382; 0 16390 TABLE DATA public orders postgres"), comments
+      // with ';'. Progress counts the items that take the time: data, indexes, constraints.
+      listedItem: (line) => SLOW_ITEM.exec(line)?.[1],
       load: (file, endpoint, admin, database) => ({
         argv: [
           'pg_restore',

@@ -1,4 +1,4 @@
-import { chown } from 'node:fs/promises';
+import { chown, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
@@ -237,6 +237,13 @@ export class DockerRuntime implements Runtime {
 
   inputPath(): string {
     return INPUT_PATH;
+  }
+
+  async canReadInput(hostPath: string): Promise<boolean> {
+    // Programs in the container run as its user (--container-user), not as the controller.
+    const [uid, gid] = this.#user.split(':').map(Number);
+    const s = await stat(hostPath);
+    return Boolean(s.mode & 0o004 || (s.uid === uid && s.mode & 0o400) || (s.gid === gid && s.mode & 0o040));
   }
 
   execEndpoint(server: ServerInfo): Endpoint {

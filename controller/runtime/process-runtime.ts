@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { constants, closeSync, openSync } from 'node:fs';
+import { access, chown, mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -199,6 +199,14 @@ export class ProcessRuntime implements Runtime {
   inputPath(hostPath: string): string {
     // Programs run on the host: the file is where it is.
     return hostPath;
+  }
+
+  async canReadInput(hostPath: string): Promise<boolean> {
+    // exec'd programs run as the controller's own user.
+    return access(hostPath, constants.R_OK).then(
+      () => true,
+      () => false,
+    );
   }
 
   async exec(

@@ -108,6 +108,8 @@ export interface Runtime {
   execEndpoint(server: ServerInfo): Endpoint;
   /** Where `exec`'d programs find the server's `inputFile`. */
   inputPath(hostPath: string): string;
+  /** Whether `exec`'d programs (as the user they run as) can read that file. */
+  canReadInput(hostPath: string): Promise<boolean>;
   /** Last lines of the server's log, for error messages. */
   logs(id: string, lines: number): Promise<string>;
   /** Server died/started/removed events, for prompt reconciles; returns a stop function. */

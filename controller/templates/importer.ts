@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import type { Credentials, Engine, ParallelLoad } from '../engine/engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { ExecResult, Runtime, ServerInfo } from '../runtime/runtime.js';
+import type { ExecResult, ExecSession, Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret, readJson, writeJsonAtomic } from '../util/files.js';
@@ -88,7 +88,15 @@ export class Importer {
     const started = Date.now();
     let server: ServerInfo | undefined;
     let timedOut = false;
+    // Clients beside the server: ended with it (a host client would otherwise outlive an abort).
+    const sessions = new Set<ExecSession>();
+    const track = (session: ExecSession) => {
+      sessions.add(session);
+      void session.result.finally(() => sessions.delete(session)).catch(() => undefined);
+      return session;
+    };
     const abort = () => {
+      for (const session of sessions) session.abort();
       if (server) void runtime.remove(server.id).catch(() => undefined);
     };
     request.signal.addEventListener('abort', abort);
@@ -119,12 +127,19 @@ export class Importer {
       const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
       // Loaded from its file by several connections where the engine and the dump allow it (a
       // seekable, uncompressed file); streamed otherwise.
-      const parallel = request.dump.gzip
+      let parallel = request.dump.gzip
         ? undefined
         : request.engine.parallelLoad(
             request.engine.dumpFormat(await readHead(request.dump.path)),
             request.jobs,
           );
+      if (parallel && !(await runtime.canReadInput(request.dump.path))) {
+        log.info(
+          { dump: request.dump.path },
+          "the import server's programs cannot read the dump file (its permissions); streaming it instead",
+        );
+        parallel = undefined;
+      }
       server = await runtime.create({
         role: 'Import',
         owner: request.template,
@@ -153,8 +168,8 @@ export class Importer {
       const hash = createHash('sha256');
       if (parallel) log.info({ jobs: request.jobs }, 'loading the dump from its file in parallel');
       const loaded = await (parallel
-        ? this.#loadFromFile(request, importServer, admin, parallel, hash, log)
-        : this.#stream(request, importServer, admin, hash, log, (file) => {
+        ? this.#loadFromFile(request, importServer, admin, parallel, hash, log, track)
+        : this.#stream(request, importServer, admin, hash, log, track, (file) => {
             dumpFile = file;
           })
       ).catch((error) => {
@@ -228,6 +243,7 @@ export class Importer {
     admin: Credentials,
     hash: Hash,
     log: Logger,
+    track: (session: ExecSession) => ExecSession,
     opened: (file: ReturnType<typeof createReadStream>) => void,
   ): Promise<LoadOutcome> {
     const { runtime } = this.deps;
@@ -248,7 +264,7 @@ export class Importer {
       (format) => {
         const c = request.engine.importClient(runtime.execEndpoint(server), admin, request.database, format);
         clientName = c.argv[0] ?? clientName;
-        return runtime.exec(server.id, c.argv, c.env);
+        return runtime.exec(server.id, c.argv, c.env).then(track);
       },
       log,
     );
@@ -267,13 +283,14 @@ export class Importer {
     load: ParallelLoad,
     hash: Hash,
     log: Logger,
+    track: (session: ExecSession) => ExecSession,
   ): Promise<LoadOutcome> {
     const { runtime } = this.deps;
     const file = runtime.inputPath(request.dump.path);
     // Listing the items first also fails early, and clearly, on a broken dump.
     const list = load.list(file);
     const items = new Set<string>();
-    const listing = await runtime.exec(server.id, list.argv, list.env);
+    const listing = track(await runtime.exec(server.id, list.argv, list.env));
     const listed = eachLine((line) => {
       const item = load.listedItem(line);
       if (item !== undefined) items.add(item);
@@ -287,13 +304,16 @@ export class Importer {
       return { result: listResult, linesValid: false, clientName: list.argv[0] ?? 'client', problems };
     }
     const reporter = new ProgressReporter(request.dump.size, request.onProgress, log);
-    // The dump's hash (kept with the version) is read beside the load, which reads the file itself.
-    const hashed = (async () => {
-      for await (const chunk of createReadStream(request.dump.path)) hash.update(chunk as Buffer);
-    })();
     const client = load.load(file, runtime.execEndpoint(server), admin, request.database);
-    const session = await runtime.exec(server.id, client.argv, client.env);
+    const session = track(await runtime.exec(server.id, client.argv, client.env));
     session.stdin.end();
+    // The dump's hash (kept with the version) is read beside the load, which reads the file itself;
+    // awaited only when the load succeeded, and stopped when it did not.
+    const hashInput = createReadStream(request.dump.path);
+    const hashed = (async () => {
+      for await (const chunk of hashInput) hash.update(chunk as Buffer);
+    })();
+    hashed.catch(() => undefined);
     const total = items.size;
     const finished = new Set<string>();
     const output = eachLine((line) => {
@@ -303,8 +323,10 @@ export class Importer {
       reporter.items(finished.size, total);
     });
     session.onOutput(output.push);
-    const [result] = await Promise.all([session.result, hashed]);
+    const result = await session.result;
     output.end();
+    if (result.exitCode === 0) await hashed;
+    else hashInput.destroy();
     const unreported = [...items].filter((item) => !finished.has(item)).slice(0, 10);
     log.info(
       { itemsDone: finished.size, itemsTotal: total, unreported, exitCode: result.exitCode },

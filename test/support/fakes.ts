@@ -75,6 +75,9 @@ export class FakeRuntime implements Runtime {
   inputPath(hostPath: string): string {
     return hostPath;
   }
+  async canReadInput(): Promise<boolean> {
+    return true;
+  }
   async logs(): Promise<string> {
     return 'fake log line';
   }

@@ -87,7 +87,8 @@ describe('PostgresEngine', () => {
       '3221; 1259 16401 INDEX public orders_customer_id postgres',
       '',
     ];
-    expect(listing.map((l) => load.listedItem(l)).filter(Boolean)).toEqual(['215', '3382', '3221']);
+    // Progress counts what takes the time (data, indexes), not the table definitions before them.
+    expect(listing.map((l) => load.listedItem(l)).filter(Boolean)).toEqual(['3382', '3221']);
     const verbose = [
       'pg_restore: connecting to database for restore',
       'pg_restore: processing item 3388 ENCODING ENCODING',
