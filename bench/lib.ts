@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { EngineName } from '../controller/spec/types.js';
+import { run as runCommand } from '../controller/util/exec.js';
 import { waitFor } from '../test/support/wait.js';
 
 /** Statistics and reporting shared by the benchmarks: figures are always side by side with a reference. */
@@ -176,6 +177,59 @@ export async function firstQuery(
       await new Promise((r) => setTimeout(r, 10));
     }
   }
+}
+
+/**
+ * The MariaDB raw floor by hand: a btrfs snapshot of a template version and the image's server on
+ * it, as the controller would run it (same user, datadir mount and server option).
+ */
+export async function snapshotAndRunMariadb(
+  docker: Docker,
+  image: string,
+  source: string,
+  clone: string,
+): Promise<{ container: Docker.Container; port: number }> {
+  await runCommand('btrfs', ['subvolume', 'snapshot', source, clone]);
+  return runServer(docker, {
+    image,
+    containerPort: 3306,
+    cmd: ['--skip-name-resolve'],
+    user: '999:999',
+    binds: [`${clone}:/var/lib/mysql`],
+  });
+}
+
+/** What a database's stored status says about reaching it, and its own user's password. */
+export interface StoredDatabase {
+  readonly status: {
+    readonly phase: string;
+    readonly connection?: { readonly port: number; readonly user: string; readonly database: string };
+  };
+  readonly record: { readonly user: { readonly password: string } };
+}
+
+/**
+ * Polls `lookup` every `pollMs` until the database is Ready, then runs its first query as its own
+ * user: what a user of a spec waits for.
+ */
+export async function queryWhenReady(
+  engine: EngineName,
+  name: string,
+  lookup: () => StoredDatabase | undefined,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<void> {
+  const ready = await waitFor(
+    `${name} Ready`,
+    () => {
+      const stored = lookup();
+      return stored?.status.phase === 'Ready' ? stored : undefined;
+    },
+    timeoutMs,
+    pollMs,
+  );
+  const c = ready.status.connection!;
+  await firstQuery(engine, c.port, c.user, ready.record.user.password, { database: c.database });
 }
 
 /**

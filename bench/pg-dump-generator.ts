@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { PG_DUMP_PREAMBLE } from '../test/support/dumps.js';
 
 /**
  * Writes a plain-format dump as pg_dump writes it, of about `mib` MiB: tables created bare, rows in
@@ -9,16 +10,7 @@ export async function writePostgresDump(file: string, mib: number): Promise<void
   const out = createWriteStream(file);
   const write = (text: string) =>
     out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r()));
-  await write(`--
--- PostgreSQL database dump
---
-SET statement_timeout = 0;
-SET client_encoding = 'UTF8';
-SET standard_conforming_strings = on;
-SELECT pg_catalog.set_config('search_path', '', false);
-SET check_function_bodies = false;
-SET client_min_messages = warning;
-
+  await write(`${PG_DUMP_PREAMBLE}
 CREATE TABLE public.customers (id integer NOT NULL, email character varying(120) NOT NULL, name character varying(80) NOT NULL, created timestamp without time zone NOT NULL);
 CREATE TABLE public.orders (id integer NOT NULL, customer_id integer NOT NULL, status character varying(16) NOT NULL, total numeric(10,2) NOT NULL, created timestamp without time zone NOT NULL, note text NOT NULL);
 `);

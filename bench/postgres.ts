@@ -18,10 +18,12 @@ import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 import {
+  type StoredDatabase,
   firstQuery,
   machine,
   option,
   printTable,
+  queryWhenReady,
   runServer,
   settleFilesystem,
   summarize,
@@ -170,26 +172,13 @@ CREATE INDEX items_k ON items (k);
     const name = `s${i}`;
     const began = performance.now();
     bed.writeSpec(`${name}.yaml`, databaseObject(name, { template: 'gen' }));
-    const ready = await waitFor(
-      `${name} Ready`,
-      () => {
-        const s = bed.running!.store.get<
-          { phase: string; connection?: { port: number; user: string; database: string } },
-          { user: { password: string } }
-        >(`Database/${name}`);
-        return s?.status.phase === 'Ready' ? s : undefined;
-      },
+    const store = bed.running!.store;
+    await queryWhenReady(
+      'postgres',
+      name,
+      () => store.get<StoredDatabase['status'], StoredDatabase['record']>(`Database/${name}`),
       120_000,
       2,
-    );
-    await firstQuery(
-      'postgres',
-      ready.status.connection!.port,
-      ready.status.connection!.user,
-      ready.record.user.password,
-      {
-        database: ready.status.connection!.database,
-      },
     );
     spec.push(performance.now() - began);
     bed.removeSpec(`${name}.yaml`);

@@ -18,11 +18,13 @@ import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/
 import { waitFor } from '../test/support/wait.js';
 import {
   type Comparison,
+  type StoredDatabase,
   firstQuery,
   machine,
   option,
   printTable,
-  runServer,
+  queryWhenReady,
+  snapshotAndRunMariadb,
   summarize,
   writeResults,
 } from './lib.js';
@@ -53,14 +55,7 @@ async function rawFloor(
   const clone = path.join(bed.dir, `floor-${i}`);
   const started = performance.now();
   if (pair.runtime === 'docker') {
-    await run('btrfs', ['subvolume', 'snapshot', source, clone]);
-    const { container, port } = await runServer(bed.docker, {
-      image: bed.config.image,
-      containerPort: 3306,
-      cmd: ['--skip-name-resolve'],
-      user: '999:999',
-      binds: [`${clone}:/var/lib/mysql`],
-    });
+    const { container, port } = await snapshotAndRunMariadb(bed.docker, bed.config.image, source, clone);
     await firstQuery('mariadb', port, 'root', meta.adminPassword);
     const elapsed = performance.now() - started;
     await container.remove({ force: true });
@@ -99,23 +94,12 @@ async function specToQuery(bed: TestBed, template: string, name: string): Promis
   const started = performance.now();
   bed.writeSpec(`${name}.yaml`, databaseObject(name, { template }));
   const store = bed.running!.store;
-  const ready = await waitFor(
-    `${name} Ready`,
-    () => {
-      const s = store.get<
-        { phase: string; connection?: { port: number; user: string } },
-        { user: { password: string } }
-      >(`Database/${name}`);
-      return s?.status.phase === 'Ready' ? s : undefined;
-    },
+  await queryWhenReady(
+    'mariadb',
+    name,
+    () => store.get<StoredDatabase['status'], StoredDatabase['record']>(`Database/${name}`),
     120_000,
     2,
-  );
-  await firstQuery(
-    'mariadb',
-    ready.status.connection!.port,
-    ready.status.connection!.user,
-    ready.record.user.password,
   );
   return performance.now() - started;
 }

@@ -18,7 +18,15 @@ import { shopDump } from '../test/support/dumps.js';
 import { databaseObject, specFile, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { sleep, waitFor } from '../test/support/wait.js';
-import { firstQuery, machine, option, round, runServer, writeResults } from './lib.js';
+import {
+  firstQuery,
+  machine,
+  option,
+  queryWhenReady,
+  round,
+  snapshotAndRunMariadb,
+  writeResults,
+} from './lib.js';
 import { cpuSeconds, peakRssMiB, resetPeakRss, rssMiB } from './process-stats.js';
 
 const BURST = Number(option('burst', '50'));
@@ -44,22 +52,7 @@ async function burst(bed: TestBed, pid: number) {
   resetPeakRss(pid);
   const started = performance.now();
   commit(bed, new Map(names.map((n) => [`${n}.yaml`, specFile(databaseObject(n))])));
-  await Promise.all(
-    names.map(async (n) => {
-      const db = await waitFor(
-        `${n} Ready`,
-        () => (bed.database(n)?.status.phase === 'Ready' ? bed.database(n) : undefined),
-        600_000,
-        20,
-      );
-      await firstQuery(
-        'mariadb',
-        db.status.connection!.port,
-        db.status.connection!.user,
-        db.record.user.password,
-      );
-    }),
-  );
+  await Promise.all(names.map((n) => queryWhenReady('mariadb', n, () => bed.database(n), 600_000, 20)));
   const oursSeconds = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(pid) - cpuBefore;
   const peak = peakRssMiB(pid);
@@ -84,14 +77,7 @@ async function burst(bed: TestBed, pid: number) {
     names.map((n) =>
       queue.add(async () => {
         const clone = path.join(bed.dir, `floor-${n}`);
-        await run('btrfs', ['subvolume', 'snapshot', source, clone]);
-        const { container, port } = await runServer(bed.docker, {
-          image: bed.config.image,
-          containerPort: 3306,
-          cmd: ['--skip-name-resolve'],
-          user: '999:999',
-          binds: [`${clone}:/var/lib/mysql`],
-        });
+        const { container, port } = await snapshotAndRunMariadb(bed.docker, bed.config.image, source, clone);
         made.push({ clone, id: container.id });
         await firstQuery('mariadb', port, 'root', meta.adminPassword);
       }),

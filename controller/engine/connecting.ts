@@ -39,16 +39,17 @@ export function dsnOf(scheme: string, c: ConnectionInfo): string {
 }
 
 /**
- * Logs in with the first of `candidates` that works (a clone's admin password is the template's before
- * its first start, the new one after it).
+ * Logs in to a clone as its admin: with the template's password(s) first, which work on a first
+ * start (the usual case), then the new one, which works once a start got as far as replacing it.
  */
 export async function firstLogin<C, K>(
-  candidates: readonly K[],
+  templateAdmins: readonly K[],
+  newAdmin: K,
   connect: (credentials: K) => Promise<C>,
   who: string,
 ): Promise<C> {
   let lastError: unknown;
-  for (const credentials of candidates) {
+  for (const credentials of [...templateAdmins, newAdmin]) {
     try {
       return await connect(credentials);
     } catch (error) {

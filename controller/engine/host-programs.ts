@@ -37,3 +37,28 @@ export async function exists(file: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Finds each wanted program (the first of its names found in `dirs`); when any is missing, throws
+ * one error naming them all and the package that brings them.
+ */
+export async function requirePrograms<K extends string>(
+  wanted: Record<K, { readonly names: readonly string[]; readonly label: string }>,
+  dirs: readonly string[],
+  product: string,
+  packages: string,
+): Promise<Record<K, string>> {
+  const found = {} as Record<K, string>;
+  const missing: string[] = [];
+  for (const key of Object.keys(wanted) as K[]) {
+    const program = await findProgram(wanted[key].names, dirs);
+    if (program) found[key] = program;
+    else missing.push(wanted[key].label);
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `runtime process needs ${product} installed on this host; missing: ${missing.join(', ')}: install it (Debian/Ubuntu: apt-get install ${packages}) or use --runtime docker`,
+    );
+  }
+  return found;
+}

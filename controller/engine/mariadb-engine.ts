@@ -16,7 +16,7 @@ import type {
   Engine,
   HostServerOptions,
 } from './engine.js';
-import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
+import { SEARCH_PATH, exists, requirePrograms } from './host-programs.js';
 import { MysqlDumpLoader } from './mysql-dump-loader.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -182,8 +182,8 @@ export class MariadbEngine implements Engine {
     user: Credentials,
   ): Promise<void> {
     const connection = await firstLogin(
-      // The template's password first: it is the one that works on a first start (the usual case).
-      [...admins, newAdmin],
+      admins,
+      newAdmin,
       (admin) => this.#connect(endpoint, admin),
       this.adminUser,
     );
@@ -210,25 +210,13 @@ export class MariadbEngine implements Engine {
     if (this.#programs) return;
     const mysqlFamily = this.name === 'mysql';
     const dirs = this.searchPath;
-    const server = await findProgram(mysqlFamily ? ['mysqld'] : ['mariadbd', 'mysqld'], dirs);
-    const install = mysqlFamily
-      ? undefined
-      : await findProgram(['mariadb-install-db', 'mysql_install_db'], dirs);
-    const client = await findProgram(mysqlFamily ? ['mysql'] : ['mariadb', 'mysql'], dirs);
-    const pkg = mysqlFamily ? 'mysql-server' : 'mariadb-server mariadb-client';
-    if (!server || (!mysqlFamily && !install) || !client) {
-      const missing = [
-        !server && 'server (mariadbd)',
-        !mysqlFamily && !install && 'mariadb-install-db',
-        !client && 'client (mariadb)',
-      ]
-        .filter(Boolean)
-        .join(', ');
-      throw new Error(
-        `runtime process needs ${this.name} installed on this host; missing: ${missing}: install it (Debian/Ubuntu: apt-get install ${pkg}) or use --runtime docker`,
-      );
-    }
-    this.#programs = { server, client, ...(install ? { install } : {}) };
+    const server = { names: mysqlFamily ? ['mysqld'] : ['mariadbd', 'mysqld'], label: 'server (mariadbd)' };
+    const client = { names: mysqlFamily ? ['mysql'] : ['mariadb', 'mysql'], label: 'client (mariadb)' };
+    const install = { names: ['mariadb-install-db', 'mysql_install_db'], label: 'mariadb-install-db' };
+    // MySQL initialises a datadir with the server itself (--initialize-insecure).
+    this.#programs = mysqlFamily
+      ? await requirePrograms({ server, client }, dirs, this.name, 'mysql-server')
+      : await requirePrograms({ server, install, client }, dirs, this.name, 'mariadb-server mariadb-client');
   }
 
   hostServer(options: HostServerOptions): { command: string; args: string[] } {

@@ -17,7 +17,7 @@ import type {
   HostServerOptions,
   ParallelLoad,
 } from './engine.js';
-import { SEARCH_PATH, exists, findProgram } from './host-programs.js';
+import { SEARCH_PATH, exists, requirePrograms } from './host-programs.js';
 
 /** pg_dump's custom format starts with these bytes; everything else is SQL text for psql. */
 const ARCHIVE_MAGIC = Buffer.from('PGDMP');
@@ -289,8 +289,8 @@ export class PostgresEngine implements Engine {
     user: Credentials,
   ): Promise<void> {
     const client = await firstLogin(
-      // The template's password first: it is the one that works on a first start (the usual case).
-      [...admins, newAdmin],
+      admins,
+      newAdmin,
       (admin) => this.#connect(endpoint, admin),
       this.adminUser,
     );
@@ -320,24 +320,17 @@ export class PostgresEngine implements Engine {
   async checkHost(): Promise<void> {
     if (this.#programs) return;
     const dirs = await postgresBinDirs();
-    const server = await findProgram(['postgres'], dirs);
-    const initdb = await findProgram(['initdb'], dirs);
-    const client = await findProgram(['psql'], dirs);
-    const restore = await findProgram(['pg_restore'], dirs);
-    if (!server || !initdb || !client || !restore) {
-      const missing = [
-        !server && 'postgres',
-        !initdb && 'initdb',
-        !client && 'psql',
-        !restore && 'pg_restore',
-      ]
-        .filter(Boolean)
-        .join(', ');
-      throw new Error(
-        `runtime process needs PostgreSQL installed on this host; missing: ${missing}: install it (Debian/Ubuntu: apt-get install postgresql) or use --runtime docker`,
-      );
-    }
-    this.#programs = { server, initdb, client, restore };
+    this.#programs = await requirePrograms(
+      {
+        server: { names: ['postgres'], label: 'postgres' },
+        initdb: { names: ['initdb'], label: 'initdb' },
+        client: { names: ['psql'], label: 'psql' },
+        restore: { names: ['pg_restore'], label: 'pg_restore' },
+      },
+      dirs,
+      'PostgreSQL',
+      'postgresql',
+    );
     // Every installed major, for datadirs made by an older one (Debian keeps them side by side).
     for (const dir of dirs) {
       const major = /\/postgresql\/(\d+)\/bin$/.exec(dir)?.[1];

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
 import { shopDump } from '../support/dumps.js';
+import { MARIADB } from '../support/flavors.js';
 import { TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
 
@@ -91,16 +91,7 @@ describe('HTTP API and CLI against a running controller (docker + btrfs)', () =>
     expect(Number.isInteger(body.created)).toBe(true);
     expect(Number(body.expires_at) - (body.created as number)).toBeGreaterThan(3590);
     expect(body.status).toMatch(/^Up /);
-    const connection = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: Number(body.port),
-      user: body.user as string,
-      password: body.password as string,
-      database: body.database as string,
-    });
-    const [rows] = await connection.query('select * from test order by id');
-    await connection.end();
-    expect(rows).toEqual([
+    expect(await MARIADB.queryAs(body, 'select * from test order by id')).toEqual([
       { id: 1, name: 'alice' },
       { id: 2, name: 'bob' },
     ]);

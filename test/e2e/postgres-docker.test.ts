@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
@@ -54,16 +53,7 @@ describe('the original API and the CLI work unchanged for postgres databases', (
       database: string;
     };
     expect(body).toMatchObject({ user: 'myaas', database: 'default' });
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: Number(body.port),
-      user: body.user,
-      password: body.password,
-      database: body.database,
-    });
-    await client.connect();
-    expect((await client.query('SELECT v FROM meta')).rows).toEqual([{ v: 'v1' }]);
-    await client.end();
+    expect(await POSTGRES.queryAs(body, 'SELECT v FROM meta')).toEqual([{ v: 'v1' }]);
     expect((await fetch(`${base}/db/pgshop/mine`, { method: 'DELETE' })).status).toBeLessThan(300);
     await waitFor(
       'mine removed',

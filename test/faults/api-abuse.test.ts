@@ -3,12 +3,12 @@ import { type Dirent, existsSync, readFileSync, readdirSync, statSync } from 'no
 import { type IncomingHttpHeaders, request } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { MAX_BODY_BYTES, MAX_BODY_DEPTH } from '../../controller/api/http.js';
 import { createLogger } from '../../controller/log.js';
 import { API_VERSION } from '../../controller/spec/types.js';
+import { MARIADB } from '../support/flavors.js';
 import { PROCESS_COPY, TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -494,16 +494,7 @@ describe('API abuse against a real controller (process + copy)', () => {
     expect(created.password).toBe(ready.record.user.password);
     expect(created.port).toBe(String(ready.status.connection!.port));
     expect(await bed.serversOf('stampede')).toHaveLength(1);
-    const connection = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: Number(created.port),
-      user: created.user as string,
-      password: created.password as string,
-      database: created.database as string,
-    });
-    const [rows] = await connection.query('select count(*) as n from products');
-    await connection.end();
-    expect(rows).toEqual([{ n: 3 }]);
+    expect(await MARIADB.queryAs(created, 'select count(*) as n from products')).toEqual([{ n: 3 }]);
     // Still one after a resync period: no late duplicate.
     await sleep((bed.config.resyncSeconds + 1) * 1000);
     expect(await bed.serversOf('stampede')).toHaveLength(1);

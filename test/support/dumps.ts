@@ -40,12 +40,8 @@ INSERT INTO ok VALUES (1);
 INSERT INTO missing_table VALUES (1);
 `;
 
-/** The shop dump as pg_dump writes it (plain format): tables, a view, a trigger and a function. */
-export function shopDumpPostgres(rows = 3, label = 'v1'): string {
-  const values = Array.from({ length: rows }, (_, i) => `(${i + 1},'item-${i + 1}',${(i + 1) * 10})`).join(
-    ',',
-  );
-  return `--
+/** How pg_dump's plain format begins (what the engine recognises it by, and its session settings). */
+export const PG_DUMP_PREAMBLE = `--
 -- PostgreSQL database dump
 --
 SET statement_timeout = 0;
@@ -54,7 +50,14 @@ SET standard_conforming_strings = on;
 SELECT pg_catalog.set_config('search_path', '', false);
 SET check_function_bodies = false;
 SET client_min_messages = warning;
+`;
 
+/** The shop dump as pg_dump writes it (plain format): tables, a view, a trigger and a function. */
+export function shopDumpPostgres(rows = 3, label = 'v1'): string {
+  const values = Array.from({ length: rows }, (_, i) => `(${i + 1},'item-${i + 1}',${(i + 1) * 10})`).join(
+    ',',
+  );
+  return `${PG_DUMP_PREAMBLE}
 CREATE TABLE public.products (id integer NOT NULL, name character varying(64) NOT NULL, price integer NOT NULL);
 ALTER TABLE ONLY public.products ADD CONSTRAINT products_pkey PRIMARY KEY (id);
 INSERT INTO public.products VALUES ${values};

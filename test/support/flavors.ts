@@ -6,6 +6,9 @@ import type { EngineName } from '../../controller/spec/types.js';
 import { shopDump, shopDumpPostgres } from './dumps.js';
 import type { TestBed } from './testbed.js';
 
+/** A `POST /db/<template>/<name>` answer: port (a string there), user, password, database. */
+export type SeedAnswer = Readonly<Record<string, unknown>>;
+
 /** What the shared end-to-end cases need to know about an engine: its dump, its SQL, its logins. */
 export interface Flavor {
   readonly engine: EngineName;
@@ -16,6 +19,8 @@ export interface Flavor {
   countProducts(bed: TestBed, database: string): Promise<number>;
   /** Logs in and out; rejects when the credentials are refused. */
   login(port: number, user: string, password: string): Promise<void>;
+  /** Runs a query as the seed API's answer says (its port, user, password and database): the rows. */
+  queryAs(answer: SeedAnswer, sql: string): Promise<unknown[]>;
   /** What the engine says when a login is refused. */
   readonly refused: RegExp;
   /** Checks a template version's files (e.g. what a clone's first start would otherwise redo). */
@@ -37,6 +42,21 @@ export const MARIADB: Flavor = {
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user, password });
     await c.end();
   },
+  async queryAs(answer, sql) {
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: Number(answer.port),
+      user: String(answer.user),
+      password: String(answer.password),
+      database: String(answer.database),
+    });
+    try {
+      const [rows] = await c.query(sql);
+      return rows as unknown[];
+    } finally {
+      await c.end();
+    }
+  },
   refused: /Access denied/,
   checkVersion(dir) {
     // The import's settings do not leak into the version: the redo log has its default size.
@@ -52,6 +72,22 @@ export const POSTGRES: Flavor = {
   async countProducts(bed, database) {
     const [row] = await bed.query<{ n: number }>(database, 'SELECT count_products() AS n');
     return Number(row?.n);
+  },
+  async queryAs(answer, sql) {
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: Number(answer.port),
+      user: String(answer.user),
+      password: String(answer.password),
+      database: String(answer.database),
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows;
+    } finally {
+      await c.end();
+    }
   },
   async login(port, user, password) {
     const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });

@@ -30,6 +30,15 @@ export function describeArchiveImports(pair: Pair): void {
       await bed.destroy();
     });
 
+    /** Declares a template of `dump` and waits for its import to fail. */
+    async function failedImport(template: string, dump: string) {
+      bed.writeSpec(
+        `${template}.yaml`,
+        templateObject(template, { engine: 'postgres', source: { path: dump } }),
+      );
+      return bed.waitForTemplate(template, (s) => s.lastImport?.result === 'Failed', 'failed', 120_000);
+    }
+
     /** Declares a template of archive.dump and checks what its clones hold. */
     async function importAndCheck(template: string, jobs: number, dump = 'archive.dump'): Promise<void> {
       bed.writeSpec(
@@ -78,16 +87,7 @@ export function describeArchiveImports(pair: Pair): void {
 
     it('a broken archive fails the import with pg_restore saying why, and keeps nothing', async () => {
       bed.writeDump('broken.dump', 'PGDMP this is not an archive');
-      bed.writeSpec(
-        'broken.yaml',
-        templateObject('broken', { engine: 'postgres', source: { path: 'broken.dump' } }),
-      );
-      const t = await bed.waitForTemplate(
-        'broken',
-        (s) => s.lastImport?.result === 'Failed',
-        'failed',
-        120_000,
-      );
+      const t = await failedImport('broken', 'broken.dump');
       expect(t.status.lastImport!.error).toMatch(/^pg_restore exited with \d+: pg_restore: error: /);
       expect(t.status.currentVersion).toBeUndefined();
       expect((await bed.servers()).filter((s) => s.role === 'Import')).toEqual([]);
@@ -98,8 +98,7 @@ export function describeArchiveImports(pair: Pair): void {
         'bad.sql',
         'CREATE TABLE ok (id int);\nINSERT INTO ok VALUES (1);\nINSERT INTO missing VALUES (1);\n',
       );
-      bed.writeSpec('bad.yaml', templateObject('bad', { engine: 'postgres', source: { path: 'bad.sql' } }));
-      const t = await bed.waitForTemplate('bad', (s) => s.lastImport?.result === 'Failed', 'failed', 120_000);
+      const t = await failedImport('bad', 'bad.sql');
       expect(t.status.lastImport!.error).toMatch(/relation "missing" does not exist/);
       expect(t.status.lastImport!.errorLine).toBe(3);
     });
@@ -115,16 +114,7 @@ export function describeArchiveImports(pair: Pair): void {
       bed.config = { ...bed.config, importJobs: 1 };
       await bed.spawn();
       await importAndCheck('streamed', 1);
-      bed.writeSpec(
-        'broken2.yaml',
-        templateObject('broken2', { engine: 'postgres', source: { path: 'broken.dump' } }),
-      );
-      const t = await bed.waitForTemplate(
-        'broken2',
-        (s) => s.lastImport?.result === 'Failed',
-        'failed',
-        120_000,
-      );
+      const t = await failedImport('broken2', 'broken.dump');
       expect(t.status.lastImport!.error).toMatch(/^pg_restore exited with \d+: .*pg_restore/s);
       expect((await bed.servers()).filter((s) => s.role === 'Import')).toEqual([]);
     });
