@@ -5,7 +5,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { EngineName } from '../controller/spec/types.js';
+import type { EngineName } from '../controller/objects/index.js';
 import { run as runCommand } from '../controller/util/exec.js';
 import { waitFor } from '../test/support/wait.js';
 

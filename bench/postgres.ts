@@ -11,14 +11,13 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync
 import path from 'node:path';
 import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
+import type { VersionMeta } from '../controller/objects/index.js';
 import { DockerRuntime } from '../controller/runtime/docker-runtime.js';
-import type { VersionMeta } from '../controller/templates/template-versions.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 import {
-  type StoredDatabase,
   firstQuery,
   machine,
   option,
@@ -173,13 +172,7 @@ CREATE INDEX items_k ON items (k);
     const began = performance.now();
     bed.writeSpec(`${name}.yaml`, databaseObject(name, { template: 'gen' }));
     const store = bed.running!.store;
-    await queryWhenReady(
-      'postgres',
-      name,
-      () => store.get<StoredDatabase['status'], StoredDatabase['record']>(`Database/${name}`),
-      120_000,
-      2,
-    );
+    await queryWhenReady('postgres', name, () => store.get(`Database/${name}`), 120_000, 2);
     spec.push(performance.now() - began);
     bed.removeSpec(`${name}.yaml`);
     await waitFor(

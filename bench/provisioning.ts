@@ -11,14 +11,13 @@ import path from 'node:path';
 import { createApi } from '../controller/api/api-server.js';
 import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
-import type { VersionMeta } from '../controller/templates/template-versions.js';
+import type { VersionMeta } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 import {
   type Comparison,
-  type StoredDatabase,
   firstQuery,
   machine,
   option,
@@ -94,13 +93,7 @@ async function specToQuery(bed: TestBed, template: string, name: string): Promis
   const started = performance.now();
   bed.writeSpec(`${name}.yaml`, databaseObject(name, { template }));
   const store = bed.running!.store;
-  await queryWhenReady(
-    'mariadb',
-    name,
-    () => store.get<StoredDatabase['status'], StoredDatabase['record']>(`Database/${name}`),
-    120_000,
-    2,
-  );
+  await queryWhenReady('mariadb', name, () => store.get(`Database/${name}`), 120_000, 2);
   return performance.now() - started;
 }
 

@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import type { VersionMeta } from '../controller/templates/template-versions.js';
+import type { VersionMeta } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { shopDump } from '../test/support/dumps.js';
 import { databaseObject, specFile, templateObject } from '../test/support/specs.js';

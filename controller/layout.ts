@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { Kind } from './objects/index.js';
 import { assertValidName } from './spec/names.js';
-import type { Kind } from './spec/types.js';
 
 /**
  * Paths under the data root. Names are validated before any path is built from them, and every path

@@ -6,9 +6,9 @@ import { registerClientCommands } from './cli/commands.js';
 import { printValidateReport, validatePaths } from './cli/validate.js';
 import { type ControllerConfig, RUNTIMES, STORAGES, defaultConfig } from './config.js';
 import { createLogger } from './log.js';
+import { ENGINES } from './objects/index.js';
 import { startController } from './run.js';
 import { loadSchemas } from './spec/schema.js';
-import { ENGINES } from './spec/types.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { type Kind, RESET_ANNOTATION } from '../objects/index.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
-import { type Kind, RESET_ANNOTATION } from '../spec/types.js';
 import type { ApiContext, Route } from './api-server.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { specToCrd, toApiObject } from './objects.js';
@@ -61,12 +61,12 @@ export function nativeRoutes(context: ApiContext): Route[] {
         metrics.templatesByPhase.reset();
         for (const key of store.keys('Database')) {
           metrics.databasesByPhase.inc({
-            phase: store.get<{ phase: string }, unknown>(key)?.status.phase ?? 'Unknown',
+            phase: store.get(key)?.status.phase ?? 'Unknown',
           });
         }
         for (const key of store.keys('Template')) {
           metrics.templatesByPhase.inc({
-            phase: store.get<{ phase: string }, unknown>(key)?.status.phase ?? 'Unknown',
+            phase: store.get(key)?.status.phase ?? 'Unknown',
           });
         }
         metrics.specProblems.set(running.desired.problems().length);

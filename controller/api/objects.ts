@@ -1,7 +1,12 @@
+import {
+  API_VERSION,
+  type DatabaseObject,
+  type DeclaredSpec,
+  type SpecObject,
+  type TemplateObject,
+} from '../objects/index.js';
 import { SEED_NAME_ANNOTATION } from '../source/dumps-folder.js';
-import type { SpecRecord } from '../source/spec-folder.js';
 import { formatDuration } from '../spec/duration.js';
-import { API_VERSION, type DatabaseObject, type SpecObject, type TemplateObject } from '../spec/types.js';
 
 /** An object as the API shows it: the CRD's shape, spec as written, status as observed. */
 export interface ApiObject {
@@ -39,7 +44,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
   };
 }
 
-export function toApiObject(record: SpecRecord, status: unknown): ApiObject {
+export function toApiObject(record: DeclaredSpec, status: unknown): ApiObject {
   const { metadata } = record.object;
   return {
     apiVersion: API_VERSION,
@@ -56,6 +61,6 @@ export function toApiObject(record: SpecRecord, status: unknown): ApiObject {
 }
 
 /** The name the original myaas knew a template by (its dump's name), else its own name. */
-export function seedTemplateName(record: SpecRecord): string {
+export function seedTemplateName(record: DeclaredSpec): string {
   return record.object.metadata.annotations[SEED_NAME_ANNOTATION] ?? record.object.metadata.name;
 }

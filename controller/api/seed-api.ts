@@ -1,9 +1,12 @@
 import path from 'node:path';
-import type { DatabaseRecord, DatabaseStatus } from '../reconcile/database-reconciler.js';
-import type { TemplateRecord, TemplateStatus } from '../reconcile/template-reconciler.js';
-import type { SpecRecord } from '../source/spec-folder.js';
+import {
+  API_VERSION,
+  type DatabaseObject,
+  type DeclaredSpec,
+  type ObjectKey,
+  type ServerState,
+} from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
-import { API_VERSION, type DatabaseObject, type ObjectKey } from '../spec/types.js';
 import { since } from '../util/uptime.js';
 import type { ApiContext, Route } from './api-server.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
@@ -25,16 +28,16 @@ export class ApiState {
     return this.context.running;
   }
 
-  templates(): SpecRecord[] {
+  templates(): DeclaredSpec[] {
     return this.#running.desired.list('Template').sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  databases(): SpecRecord[] {
+  databases(): DeclaredSpec[] {
     return this.#running.desired.list('Database').sort((a, b) => a.key.localeCompare(b.key));
   }
 
   /** A template by its name, its seed (dump) name, or the canonical form of either. */
-  findTemplate(name: string): SpecRecord | undefined {
+  findTemplate(name: string): DeclaredSpec | undefined {
     const canonical = canonicalName(name);
     return this.templates().find(
       (t) =>
@@ -45,11 +48,11 @@ export class ApiState {
   }
 
   templateStatus(name: string) {
-    return this.#running.store.get<TemplateStatus, TemplateRecord>(`Template/${name}`);
+    return this.#running.store.get(`Template/${name}`);
   }
 
   databaseStatus(name: string) {
-    return this.#running.store.get<DatabaseStatus, DatabaseRecord>(`Database/${name}`);
+    return this.#running.store.get(`Database/${name}`);
   }
 
   /** Waits until `check` holds for the stored state of `key`, or the deadline passes. */
@@ -81,7 +84,7 @@ function epochSeconds(iso: string | undefined): number | undefined {
 }
 
 /** The original's database body: port as a string, created as an integer, expires_at as a string. */
-function seedDatabaseBody(state: ApiState, record: SpecRecord) {
+function seedDatabaseBody(state: ApiState, record: DeclaredSpec) {
   const name = record.object.metadata.name;
   const stored = state.databaseStatus(name);
   const status = stored?.status;
@@ -97,13 +100,13 @@ function seedDatabaseBody(state: ApiState, record: SpecRecord) {
     status:
       status?.phase === 'Ready' && status.readySince
         ? `Up ${since(Date.parse(status.readySince))}`
-        : (status?.serverStatus ?? status?.phase ?? 'Pending'),
+        : (dockerWords(status?.server) ?? status?.phase ?? 'Pending'),
     created: Math.floor(epochSeconds(status?.createdAt) ?? Date.now() / 1000),
     ...(expires !== undefined ? { expires_at: String(expires) } : {}),
   };
 }
 
-function seedTemplateOf(state: ApiState, record: SpecRecord): string {
+function seedTemplateOf(state: ApiState, record: DeclaredSpec): string {
   const template = state.findTemplate((record.object as DatabaseObject).spec.template);
   return template ? seedTemplateName(template) : (record.object as DatabaseObject).spec.template;
 }
@@ -128,7 +131,7 @@ export function seedRoutes(context: ApiContext): Route[] {
       .map(seedTemplateName);
 
   /** The database of that name, if it exists and belongs to that template (else 404, as the original). */
-  const findDatabase = (templateName: string, name: string): SpecRecord => {
+  const findDatabase = (templateName: string, name: string): DeclaredSpec => {
     const record = state.context.running.desired.get(`Database/${canonicalName(name)}`);
     const template = state.findTemplate(templateName);
     if (
@@ -254,4 +257,12 @@ export function seedRoutes(context: ApiContext): Route[] {
       },
     },
   ];
+}
+
+/** A server's state as Docker says it ("Up 2 hours", "Exited (0) 5 minutes ago"): the original API showed that. */
+function dockerWords(server: ServerState | undefined): string | undefined {
+  if (!server) return undefined;
+  const ago = server.since ? since(Date.parse(server.since)) : undefined;
+  if (server.running) return ago ? `Up ${ago}` : 'Up';
+  return `Exited (${server.exitCode ?? 0})${ago ? ` ${ago} ago` : ''}`;
 }

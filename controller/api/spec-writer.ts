@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import type { Kind } from '../objects/index.js';
 import { assertValidName } from '../spec/names.js';
-import type { Kind } from '../spec/types.js';
 
 /**
  * Writes the specs the API and CLI create, into one managed subfolder of the specs dir, so that files,

@@ -5,13 +5,11 @@ import { type Command, Option } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { ApiObject } from '../api/objects.js';
 import { engineFor } from '../engine/engines.js';
-import type { DatabaseStatus } from '../reconcile/database-reconciler.js';
-import type { TemplateStatus } from '../reconcile/template-reconciler.js';
+import type { DatabaseStatus, EngineName, TemplateStatus } from '../objects/index.js';
 import { listSpecFiles } from '../source/spec-files.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
-import type { EngineName } from '../spec/types.js';
 import { ApiClient, CliError } from './api-client.js';
 import { age, table, until } from './format.js';
 

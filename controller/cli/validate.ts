@@ -1,10 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { keyOf } from '../objects/index.js';
 import { listSpecFiles } from '../source/spec-files.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import type { SchemaSet } from '../spec/schema.js';
-import { keyOf } from '../spec/types.js';
 
 export interface ValidateReport {
   readonly files: number;

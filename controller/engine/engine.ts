@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { ExecResult, ExecSession } from '../runtime/runtime.js';
-import type { EngineName } from '../spec/types.js';
+import type { Credentials, EngineName } from '../objects/index.js';
+import type { ExecResult, ExecSession } from './sessions.js';
+
+export type { Credentials };
 
 /**
  * `sql`: any text for the engine's SQL client; `tool-sql`: text written by the engine's own dump tool
@@ -37,11 +39,6 @@ export interface ParallelLoad {
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
-}
-
-export interface Credentials {
-  readonly user: string;
-  readonly password: string;
 }
 
 /** Where a host process (the process runtime) keeps a server's files, and how it runs. */

@@ -1,4 +1,4 @@
-import type { EngineName } from '../spec/types.js';
+import type { EngineName } from '../objects/index.js';
 import type { Engine } from './engine.js';
 import { MariadbEngine } from './mariadb-engine.js';
 import { PostgresEngine } from './postgres-engine.js';

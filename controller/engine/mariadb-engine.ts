@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../log.js';
+import type { EngineName } from '../objects/index.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
-import type { EngineName } from '../spec/types.js';
 import { run } from '../util/exec.js';
 import { dsnOf, firstLogin, pollReady } from './connecting.js';
 import type {

@@ -1,62 +1,21 @@
 import { defaultImage } from '../config.js';
-import type { Credentials, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
+import {
+  type DatabaseObject,
+  type DatabasePhase,
+  type DatabaseRecord,
+  type DatabaseStatus,
+  type DeclaredSpec,
+  RESET_ANNOTATION,
+  type ServerState,
+  type VersionMeta,
+  setCondition,
+} from '../objects/index.js';
 import type { ServerInfo } from '../runtime/runtime.js';
-import type { SpecRecord } from '../source/spec-folder.js';
-import { type DatabaseObject, type EngineName, RESET_ANNOTATION } from '../spec/types.js';
-import { type Condition, setCondition } from '../state/status-store.js';
-import type { CloneMethod } from '../storage/storage.js';
-import type { VersionMeta } from '../templates/template-versions.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
-
-export type DatabasePhase = 'Pending' | 'Cloning' | 'Starting' | 'Ready' | 'Stopped' | 'Expired' | 'Failed';
-
-export interface DatabaseStatus {
-  phase: DatabasePhase;
-  message?: string;
-  observedGeneration?: number;
-  template?: string;
-  createdAt?: string;
-  expiresAt?: string;
-  expiredAt?: string;
-  templateVersion?: string;
-  /** From the template (clients need it to pick their driver). */
-  engine?: EngineName;
-  cloneMethod?: CloneMethod;
-  /** Docker's words for the server's state ("Up 2 hours"), for the seed API. */
-  serverStatus?: string;
-  /** When the running server was first seen ready. */
-  readySince?: string;
-  connection?: { host: string; port: number; user: string; database: string };
-  conditions: Condition[];
-}
-
-/** The controller's bookkeeping for one database: credentials and lifetime, never what exists. */
-export interface DatabaseRecord {
-  template: string;
-  /** Epoch ms of the clone's creation: ttl counts from here. */
-  createdAt?: number;
-  user: Credentials;
-  /** This database's own admin password (replaces the template's at first start). */
-  adminPassword: string;
-  /** The cloned version's admin password, which the clone starts with (the version may be pruned since). */
-  templateAdminPassword?: string;
-  /** Host port last served on: reused after a restart or a reset. */
-  port?: number;
-  templateVersion?: string;
-  database?: string;
-  image?: string;
-  engine?: Engine['name'];
-  /** Credentials were set in the current clone. */
-  configured: boolean;
-  resetToken: string;
-  protected: boolean;
-  /** Set when the database expired: not recreated while the spec keeps this digest. */
-  expired?: { at: number; digest: string };
-}
 
 export interface DatabaseReconcilerDeps extends ReconcilerDeps {
   /** Seconds a running server gets to shut down cleanly. @default 60 */
@@ -93,7 +52,7 @@ export class DatabaseReconciler {
 
   /** Puts an error nobody reported (a failed clone, a full disk) into status; the queue retries. */
   async #reportUnexpected(key: `Database/${string}`, error: Error): Promise<void> {
-    const stored = this.#deps.store.get<DatabaseStatus, DatabaseRecord>(key);
+    const stored = this.#deps.store.get(key);
     if (!stored || !this.#deps.desired.get(key)) return;
     const message = await explainFailure(this.#deps.layout.root, error.message);
     // The store keeps the status in memory even when it cannot be written (the disk may be full).
@@ -105,8 +64,8 @@ export class DatabaseReconciler {
   async #reconcile(name: string, log: Logger): Promise<ReconcileResult> {
     const { desired, store, layout, storage, runtime } = this.#deps;
     const key = `Database/${name}` as const;
-    const spec = desired.get(key) as SpecRecord | undefined;
-    const stored = store.get<DatabaseStatus, DatabaseRecord>(key);
+    const spec = desired.get(key) as DeclaredSpec | undefined;
+    const stored = store.get(key);
     const clone = layout.databaseDir(name);
     const servers = (await runtime.list()).filter((s) => s.role === 'Database' && s.owner === name);
     const cloneExists = await storage.exists(clone);
@@ -160,7 +119,7 @@ export class DatabaseReconciler {
         status.expiredAt = new Date(now).toISOString();
         status.message = `expired at ${status.expiresAt}; change ttl/expiresAt or re-add the spec for a fresh one`;
         status.connection = undefined;
-        status.serverStatus = undefined;
+        status.server = undefined;
         status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
         await store.save(key, status, record);
         await store.event(key, 'Normal', 'Expired', status.message);
@@ -234,7 +193,8 @@ export class DatabaseReconciler {
       }
       status.phase = 'Stopped';
       status.message = 'stopped; data kept (set state: Running to start it)';
-      status.serverStatus = servers[0] ? (await runtime.inspect(servers[0].id))?.status : undefined;
+      const stopped = servers[0] && (await runtime.inspect(servers[0].id));
+      status.server = stopped ? serverState(stopped) : undefined;
       status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
       await store.save(key, status, record);
       return this.#requeueForExpiry(expiresAt);
@@ -292,7 +252,12 @@ export class DatabaseReconciler {
     }
     if (!server.running || !server.hostPort) {
       const logs = await runtime.logs(server.id, 15);
-      return this.#fail(key, status, record, `server exited at start (${server.status}): ${logs}`);
+      return this.#fail(
+        key,
+        status,
+        record,
+        `server exited at start (exit code ${server.exitCode ?? 'unknown'}): ${logs}`,
+      );
     }
     const endpoint = { host: runtime.connectHost, port: server.hostPort };
     const admin = { user: engine.adminUser, password: record.adminPassword };
@@ -332,7 +297,7 @@ export class DatabaseReconciler {
     if (!wasReady) status.readySince = new Date().toISOString();
     status.phase = 'Ready';
     status.message = undefined;
-    status.serverStatus = server.status;
+    status.server = serverState(server);
     status.connection = {
       host: config.hostname,
       port: server.hostPort,
@@ -435,7 +400,7 @@ export class DatabaseReconciler {
 
   /** Says in status why a database whose spec is gone is still there. */
   async #holdRemoval(key: `Database/${string}`, reason: string, message: string): Promise<void> {
-    const stored = this.#deps.store.get<DatabaseStatus, DatabaseRecord>(key);
+    const stored = this.#deps.store.get(key);
     if (!stored) return;
     stored.status.message = message;
     stored.status.conditions = setCondition(stored.status.conditions, 'Removal', 'False', reason, message);
@@ -454,4 +419,13 @@ function expiryOf(db: DatabaseObject, record: DatabaseRecord): number | undefine
   if (db.spec.ttlSeconds !== undefined && record.createdAt !== undefined)
     return record.createdAt + db.spec.ttlSeconds * 1000;
   return undefined;
+}
+
+/** The server's state in status: neutral words (the seed API says it as Docker would). */
+function serverState(server: ServerInfo): ServerState {
+  return {
+    running: server.running,
+    ...(server.since !== undefined ? { since: new Date(server.since).toISOString() } : {}),
+    ...(server.exitCode !== undefined ? { exitCode: server.exitCode } : {}),
+  };
 }

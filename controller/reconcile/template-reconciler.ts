@@ -4,52 +4,20 @@ import PQueue from 'p-queue';
 import { type ControllerConfig, defaultImage } from '../config.js';
 import { newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { SpecRecord } from '../source/spec-folder.js';
-import { REIMPORT_ANNOTATION, type TemplateObject } from '../spec/types.js';
-import { type Condition, setCondition } from '../state/status-store.js';
+import {
+  type DeclaredSpec,
+  type ImportTrigger,
+  REIMPORT_ANNOTATION,
+  type TemplateObject,
+  type TemplateRecord,
+  type TemplateStatus,
+  setCondition,
+} from '../objects/index.js';
 import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
-import { ImportError, type ImportProgress, type Importer } from '../templates/importer.js';
-import type { ImportTrigger, VersionMeta } from '../templates/template-versions.js';
+import { ImportError, type Importer } from '../templates/importer.js';
 import { explainFailure } from '../util/disk-space.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
-
-export type TemplatePhase = 'Pending' | 'Importing' | 'Ready' | 'Failed';
-
-export interface TemplateStatus {
-  phase: TemplatePhase;
-  message?: string;
-  observedGeneration?: number;
-  currentVersion?: string;
-  versions: string[];
-  progress?: ImportProgress;
-  lastImport?: {
-    version: string;
-    phases?: VersionMeta['phases'];
-    startedAt: string;
-    finishedAt?: string;
-    durationSeconds?: number;
-    bytes?: number;
-    /** Connections the dump was loaded with (1: streamed to one client). */
-    jobs?: number;
-    result?: 'Succeeded' | 'Failed';
-    error?: string;
-    errorLine?: number;
-  };
-  conditions: Condition[];
-}
-
-export interface TemplateRecord {
-  /** The last import started: what triggered it, when, and how it ended. */
-  lastAttempt?: {
-    trigger: ImportTrigger;
-    startedAt: number;
-    finishedAt?: number;
-    failed?: boolean;
-    /** Failed attempts in a row for the same trigger. */
-    failures: number;
-  };
-}
 
 interface InFlight {
   readonly version: string;
@@ -111,7 +79,7 @@ export class TemplateReconciler {
   async reconcile(name: string, log: Logger): Promise<ReconcileResult> {
     const { desired, store } = this.#deps;
     const key = `Template/${name}` as const;
-    const record = desired.get(key) as SpecRecord | undefined;
+    const record = desired.get(key) as DeclaredSpec | undefined;
     await this.#removeLeftovers(name, log);
 
     if (!record) {
@@ -119,7 +87,7 @@ export class TemplateReconciler {
       return this.#remove(name, log);
     }
     const template = record.object as TemplateObject;
-    const stored = store.get<TemplateStatus, TemplateRecord>(key);
+    const stored = store.get(key);
     const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
     const bookkeeping: TemplateRecord = stored?.record ?? {};
     const versions = await this.#deps.versions.list(name);
@@ -195,7 +163,7 @@ export class TemplateReconciler {
   #startImport(
     name: string,
     template: TemplateObject,
-    record: SpecRecord,
+    record: DeclaredSpec,
     trigger: ImportTrigger,
     dump: Awaited<ReturnType<typeof resolveDump>>,
     reason: string,
@@ -206,7 +174,7 @@ export class TemplateReconciler {
     const version = newVersionId();
     const controller = new AbortController();
     const run = async () => {
-      const stored = store.get<TemplateStatus, TemplateRecord>(key);
+      const stored = store.get(key);
       const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
       const previous = stored?.record.lastAttempt;
       const startedAt = Date.now();
@@ -385,7 +353,7 @@ export class TemplateReconciler {
     }
     const verdict = await this.#deps.guard.check(name);
     if (!verdict.allowed) {
-      const stored = this.#deps.store.get<TemplateStatus, TemplateRecord>(key);
+      const stored = this.#deps.store.get(key);
       if (stored) {
         stored.status.message = verdict.message;
         await this.#deps.store.save(key, stored.status, stored.record);
@@ -412,7 +380,7 @@ function sameTrigger(a: ImportTrigger, b: ImportTrigger): boolean {
 }
 
 /** The spec file was touched after the last import started (`touch shop.yaml` from cron). */
-function touchedSince(record: SpecRecord, bookkeeping: TemplateRecord): boolean {
+function touchedSince(record: DeclaredSpec, bookkeeping: TemplateRecord): boolean {
   const started = bookkeeping.lastAttempt?.startedAt;
   return started !== undefined && record.fileMtimeMs > started;
 }
@@ -421,7 +389,7 @@ function touchedSince(record: SpecRecord, bookkeeping: TemplateRecord): boolean 
 export function importReason(
   trigger: ImportTrigger,
   current: ImportTrigger | undefined,
-  record: SpecRecord,
+  record: DeclaredSpec,
   bookkeeping: TemplateRecord,
 ): string | undefined {
   if (!current) return 'no version yet';

@@ -82,7 +82,6 @@ export class DockerRuntime implements Runtime {
         owner: c.Labels[LABELS.name] ?? '',
         templateVersion: c.Labels[LABELS.version] ?? '',
         running: c.State === 'running',
-        status: c.Status,
         hostPort: c.Ports.find((p) => p.PrivatePort === serverPort && p.PublicPort)?.PublicPort,
         serverPort,
         createdAt: c.Created * 1000,
@@ -108,7 +107,7 @@ export class DockerRuntime implements Runtime {
       owner: labels[LABELS.name] ?? '',
       templateVersion: labels[LABELS.version] ?? '',
       running: info.State.Running,
-      status: describeState(info.State),
+      ...stateSince(info.State),
       ...(binding ? { hostPort: Number(binding.HostPort) } : {}),
       serverPort,
       createdAt: Date.parse(info.Created),
@@ -356,9 +355,10 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-function describeState(state: Docker.ContainerInspectInfo['State']): string {
-  if (state.Running) return `Up since ${state.StartedAt}`;
-  return `Exited (${state.ExitCode}) at ${state.FinishedAt}`;
+/** When the container started (running) or finished; Docker says year 1 for "never". */
+function stateSince(state: Docker.ContainerInspectInfo['State']): { since?: number } {
+  const since = Date.parse(state.Running ? state.StartedAt : state.FinishedAt);
+  return Number.isFinite(since) && since > 0 ? { since } : {};
 }
 
 /** Non-TTY Docker output is framed: 8-byte header (stream, 0, 0, 0, size BE32) then payload. */

@@ -7,11 +7,10 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
-import type { EngineName } from '../spec/types.js';
+import type { EngineName } from '../objects/index.js';
 import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { TailBuffer } from '../util/tail-buffer.js';
-import { since } from '../util/uptime.js';
 import type {
   ExecResult,
   ExecSession,
@@ -40,6 +39,8 @@ interface ServerFile {
   startedAt?: number;
   /** Stopped on purpose: its absence is not a crash. */
   stopped: boolean;
+  /** When `stop` was asked for (epoch ms). */
+  stoppedAt?: number;
 }
 
 export interface ProcessRuntimeOptions {
@@ -130,11 +131,11 @@ export class ProcessRuntime implements Runtime {
       owner: file.owner,
       templateVersion: file.templateVersion,
       running,
-      status: running
-        ? `Up ${since(file.startedAt ?? file.createdAt)}`
-        : file.stopped
-          ? 'Exited (0)'
-          : 'Exited (died)',
+      ...(running
+        ? { since: file.startedAt ?? file.createdAt }
+        : file.stoppedAt
+          ? { since: file.stoppedAt }
+          : {}),
       hostPort: file.port,
       createdAt: file.createdAt,
       ...(running ? {} : { exitCode: file.stopped ? 0 : 1 }),
@@ -182,6 +183,7 @@ export class ProcessRuntime implements Runtime {
     const file = await this.#read(id);
     if (!file) return;
     file.stopped = true;
+    file.stoppedAt = Date.now();
     await this.#write(file);
     await this.#terminate(file, timeoutSeconds);
   }

@@ -1,5 +1,7 @@
-import type { Writable } from 'node:stream';
 import type { Endpoint, Engine } from '../engine/engine.js';
+import type { ExecResult, ExecSession } from '../engine/sessions.js';
+
+export type { ExecResult, ExecSession };
 
 /** Labels every server this controller makes carries; discovery and cleanup go by them, never by name. */
 export const LABELS = {
@@ -43,8 +45,8 @@ export interface ServerInfo {
   readonly owner: string;
   readonly templateVersion: string;
   readonly running: boolean;
-  /** Human status in Docker's words, e.g. "Up 2 hours", "Exited (1) 3 seconds ago". */
-  readonly status: string;
+  /** Epoch ms it started (running) or stopped (not running), when the runtime knows. */
+  readonly since?: number;
   /** Published host port, when known. */
   readonly hostPort?: number;
   /** The port the server listens on where `exec`'d programs run (its container's, or the host port). */
@@ -53,24 +55,6 @@ export interface ServerInfo {
   readonly createdAt: number;
   readonly exitCode?: number;
   readonly oomKilled?: boolean;
-}
-
-export interface ExecResult {
-  readonly exitCode: number;
-  /** Tail of stdout+stderr (bounded). */
-  readonly output: string;
-}
-
-/** A program running beside a server: its stdin, its output as it comes, its end. */
-export interface ExecSession {
-  /** End it to close the program's stdin. */
-  readonly stdin: Writable;
-  /** Called with each piece of output (stdout and stderr) as it arrives. */
-  onOutput(listener: (text: string) => void): void;
-  /** Exit code and the tail of the output, once the program ended. */
-  readonly result: Promise<ExecResult>;
-  /** Stops feeding it and ends it. */
-  abort(): void;
 }
 
 export interface RuntimeEvent {

@@ -1,8 +1,15 @@
 import path from 'node:path';
+import type {
+  DeclaredSpec,
+  DesiredState,
+  Kind,
+  ObjectKey,
+  ObjectOfKind,
+  TemplateObject,
+} from '../objects/index.js';
 import type { SpecProblem } from '../spec/problems.js';
-import type { Kind, ObjectKey, TemplateObject } from '../spec/types.js';
 import type { DumpsFolder } from './dumps-folder.js';
-import type { DesiredState, SpecFolder, SpecRecord } from './spec-folder.js';
+import type { SpecFolder } from './spec-folder.js';
 
 /**
  * The desired state the reconcilers read: the spec folder, plus (seed compatibility) an implicit
@@ -22,14 +29,16 @@ export class CombinedDesiredState implements DesiredState {
     return this.specs.available;
   }
 
-  get(key: ObjectKey): SpecRecord | undefined {
+  get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {
     const explicit = this.specs.get(key);
     if (explicit || !key.startsWith('Template/')) return explicit;
-    return this.#implicit().get(key);
+    return this.#implicit().get(key) as DeclaredSpec<ObjectOfKind<K>> | undefined;
   }
 
-  list(kind?: Kind): SpecRecord[] {
-    const explicit = this.specs.list(kind);
+  list<K extends Kind>(kind: K): DeclaredSpec<ObjectOfKind<K>>[];
+  list(): DeclaredSpec[];
+  list(kind?: Kind): DeclaredSpec[] {
+    const explicit = kind ? this.specs.list(kind) : this.specs.list();
     if (kind === 'Database') return explicit;
     return [...explicit, ...this.#implicit().values()];
   }
@@ -55,11 +64,11 @@ export class CombinedDesiredState implements DesiredState {
   }
 
   /** Implicit templates whose name and dump no spec file claims. */
-  #implicit(): Map<ObjectKey, SpecRecord> {
+  #implicit(): Map<ObjectKey, DeclaredSpec> {
     const claimed = new Set(
       this.specs.list('Template').map((r) => (r.object as TemplateObject).spec.source.path),
     );
-    const out = new Map<ObjectKey, SpecRecord>();
+    const out = new Map<ObjectKey, DeclaredSpec>();
     for (const record of this.dumps.records()) {
       if (this.specs.get(record.key)) continue;
       if (claimed.has((record.object as TemplateObject).spec.source.path)) continue;

@@ -2,11 +2,10 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.js';
+import type { DeclaredSpec, EngineName, ObjectKey, TemplateObject } from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { digestOf } from '../spec/parse.js';
 import type { SpecProblem } from '../spec/problems.js';
-import type { EngineName, ObjectKey, TemplateObject } from '../spec/types.js';
-import type { SpecRecord } from './spec-folder.js';
 
 /** Annotation on an implicit template: the dump's own name, as the original myaas called it. */
 export const SEED_NAME_ANNOTATION = 'myaas.dev/seed-name';
@@ -46,7 +45,7 @@ export class DumpsFolder {
   readonly #engine: EngineName;
   readonly #resyncMs: number;
   readonly #listeners = new Set<(change: DumpsChange) => void>();
-  #records = new Map<ObjectKey, SpecRecord>();
+  #records = new Map<ObjectKey, DeclaredSpec>();
   #problems: SpecProblem[] = [];
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -66,7 +65,7 @@ export class DumpsFolder {
   }
 
   /** Implicit templates found at the last scan. */
-  records(): SpecRecord[] {
+  records(): DeclaredSpec[] {
     return [...this.#records.values()];
   }
 
@@ -116,7 +115,7 @@ export class DumpsFolder {
       ];
       return; // keep the last known implicit templates: an unreadable dir removes nothing
     }
-    const records = new Map<ObjectKey, SpecRecord>();
+    const records = new Map<ObjectKey, DeclaredSpec>();
     const problems: SpecProblem[] = [];
     for (const file of entries.sort()) {
       const name = implicitTemplateName(file);

@@ -2,38 +2,18 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.js';
+import {
+  type DeclaredSpec,
+  type DesiredState,
+  type Kind,
+  type ObjectKey,
+  type ObjectOfKind,
+  keyOf,
+} from '../objects/index.js';
 import { type ParsedObject, parseSpecFile } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import type { SchemaSet } from '../spec/schema.js';
-import { type Kind, type ObjectKey, type SpecObject, keyOf } from '../spec/types.js';
 import { isIgnoredDir, isSpecFile, listSpecFiles } from './spec-files.js';
-
-/** The desired state of one object, and where it came from. */
-export interface SpecRecord {
-  readonly key: ObjectKey;
-  readonly object: SpecObject;
-  /** Path relative to the specs dir. */
-  readonly file: string;
-  readonly line: number;
-  /** mtime of the file when this spec was last read good: a touch moves it even when content is equal. */
-  readonly fileMtimeMs: number;
-  readonly digest: string;
-  /** Starts at 1, grows by one each time the content (digest) changes. */
-  readonly generation: number;
-}
-
-/** What the reconcilers read: the desired state, and whether absence can be trusted. */
-export interface DesiredState {
-  get(key: ObjectKey): SpecRecord | undefined;
-  list(kind?: Kind): SpecRecord[];
-  /** True once the first full scan finished: before it, no object counts as absent. */
-  readonly synced: boolean;
-  /** False while the specs dir is missing or unreadable: nothing counts as absent then either. */
-  readonly available: boolean;
-  problems(): SpecProblem[];
-  /** Called with the keys whose desired state may have changed. Returns an unsubscribe function. */
-  subscribe(listener: (keys: ObjectKey[]) => void): () => void;
-}
 
 export interface SpecFolderOptions {
   readonly dir: string;
@@ -82,7 +62,7 @@ export class SpecFolder implements DesiredState {
   readonly #removalGraceMs: number;
   readonly #resyncMs: number;
   readonly #files = new Map<string, FileEntry>();
-  readonly #records = new Map<ObjectKey, SpecRecord>();
+  readonly #records = new Map<ObjectKey, DeclaredSpec>();
   readonly #listeners = new Set<(keys: ObjectKey[]) => void>();
   #seq = 0;
   #synced = false;
@@ -120,11 +100,13 @@ export class SpecFolder implements DesiredState {
     return this.#dir;
   }
 
-  get(key: ObjectKey): SpecRecord | undefined {
-    return this.#records.get(key);
+  get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {
+    return this.#records.get(key) as DeclaredSpec<ObjectOfKind<K>> | undefined;
   }
 
-  list(kind?: Kind): SpecRecord[] {
+  list<K extends Kind>(kind: K): DeclaredSpec<ObjectOfKind<K>>[];
+  list(): DeclaredSpec[];
+  list(kind?: Kind): DeclaredSpec[] {
     const all = [...this.#records.values()];
     return kind ? all.filter((r) => r.object.kind === kind) : all;
   }
@@ -415,13 +397,13 @@ export class SpecFolder implements DesiredState {
     return out;
   }
 
-  #snapshot(): Map<ObjectKey, SpecRecord> {
+  #snapshot(): Map<ObjectKey, DeclaredSpec> {
     return new Map(this.#records);
   }
 
   /** Recomputes the records from the files and tells listeners which keys changed. */
-  #resolve(before: Map<ObjectKey, SpecRecord>): void {
-    const next = new Map<ObjectKey, SpecRecord>();
+  #resolve(before: Map<ObjectKey, DeclaredSpec>): void {
+    const next = new Map<ObjectKey, DeclaredSpec>();
     for (const [key, decls] of this.#declarations()) {
       const { file, entry, parsed } = decls[0]!;
       const old = before.get(key);

@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { type Document, LineCounter, isScalar, parseAllDocuments } from 'yaml';
-import { DURATION_HELP, parseDuration } from './duration.js';
-import { nameProblem } from './names.js';
-import type { SpecProblem } from './problems.js';
-import { type SchemaSet, showValue } from './schema.js';
 import {
   API_VERSION,
   type DatabaseSpec,
@@ -14,7 +10,11 @@ import {
   type SpecObject,
   type TemplateSpec,
   keyOf,
-} from './types.js';
+} from '../objects/index.js';
+import { DURATION_HELP, parseDuration } from './duration.js';
+import { nameProblem } from './names.js';
+import type { SpecProblem } from './problems.js';
+import { type SchemaSet, showValue } from './schema.js';
 
 /** Larger files are refused unread, as the kubelet caps manifests: specs are small. */
 export const MAX_SPEC_FILE_BYTES = 1024 * 1024;

@@ -2,31 +2,33 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
+import {
+  type DatabaseRecord,
+  type DatabaseStatus,
+  KINDS,
+  type KeyOf,
+  type Kind,
+  type ObjectEvent,
+  type ObjectKey,
+  type TemplateRecord,
+  type TemplateStatus,
+  parseKey,
+} from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
-import { KINDS, type Kind, type ObjectKey, parseKey } from '../spec/types.js';
 import { readJson, writeFileAtomic } from '../util/files.js';
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  readonly type: string;
-  readonly status: ConditionStatus;
-  readonly reason: string;
-  readonly message: string;
-  readonly lastTransitionTime: string;
+/** Status and record types per kind. */
+interface StoredKinds {
+  Template: { status: TemplateStatus; record: TemplateRecord };
+  Database: { status: DatabaseStatus; record: DatabaseRecord };
 }
-
-export interface ObjectEvent {
-  readonly time: string;
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-}
+export type StatusOf<K extends Kind> = StoredKinds[K]['status'];
+export type RecordOf<K extends Kind> = StoredKinds[K]['record'];
 
 /** What is kept per object: the status users read, the controller's bookkeeping, recent events. */
-export interface StoredObject<S, R> {
-  status: S;
-  record: R;
+export interface StoredObject<K extends Kind = Kind> {
+  status: StatusOf<K>;
+  record: RecordOf<K>;
   events: ObjectEvent[];
 }
 
@@ -39,7 +41,7 @@ const MAX_EVENTS = 30;
 export class StatusStore {
   readonly #layout: Layout;
   readonly #log: Logger;
-  readonly #objects = new Map<ObjectKey, StoredObject<unknown, unknown>>();
+  readonly #objects = new Map<ObjectKey, StoredObject>();
   readonly #writes = new Map<ObjectKey, Promise<void>>();
   readonly #listeners = new Set<(key: ObjectKey) => void>();
   /** What each file holds, as written: a save that changes nothing writes nothing. */
@@ -65,7 +67,7 @@ export class StatusStore {
         const name = file.replace(/\.json$/, '');
         if (!file.endsWith('.json') || !isValidName(name)) continue;
         try {
-          const stored = await readJson<StoredObject<unknown, unknown>>(path.join(dir, file));
+          const stored = await readJson<StoredObject>(path.join(dir, file));
           if (stored) {
             this.#objects.set(`${kind}/${name}`, stored);
             this.#written.set(`${kind}/${name}`, serialize(stored));
@@ -77,8 +79,8 @@ export class StatusStore {
     }
   }
 
-  get<S, R>(key: ObjectKey): StoredObject<S, R> | undefined {
-    return this.#objects.get(key) as StoredObject<S, R> | undefined;
+  get<K extends Kind>(key: KeyOf<K>): StoredObject<K> | undefined {
+    return this.#objects.get(key) as StoredObject<K> | undefined;
   }
 
   keys(kind: Kind): ObjectKey[] {
@@ -89,9 +91,9 @@ export class StatusStore {
    * Replaces status and record, keeps events, and persists, unless nothing changed: a resync pass
    * over a thousand idle databases then costs no write (and no fsync) at all.
    */
-  async save<S, R>(key: ObjectKey, status: S, record: R): Promise<void> {
+  async save<K extends Kind>(key: KeyOf<K>, status: StatusOf<K>, record: RecordOf<K>): Promise<void> {
     const current = this.#objects.get(key);
-    const next = { status, record, events: current?.events ?? [] };
+    const next = { status, record, events: current?.events ?? [] } as StoredObject;
     this.#objects.set(key, next);
     // Equal to the file, and no write under way that could still change the file: nothing to do.
     if (!this.#pending.has(key) && this.#written.get(key) === serialize(next)) return;
@@ -164,22 +166,6 @@ export class StatusStore {
   #notify(key: ObjectKey): void {
     for (const listener of this.#listeners) listener(key);
   }
-}
-
-/** Sets a condition, keeping its transition time when its status did not change. */
-export function setCondition(
-  conditions: readonly Condition[],
-  type: string,
-  status: ConditionStatus,
-  reason: string,
-  message: string,
-): Condition[] {
-  const old = conditions.find((c) => c.type === type);
-  const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : new Date().toISOString();
-  return [
-    ...conditions.filter((c) => c.type !== type),
-    { type, status, reason, message, lastTransitionTime },
-  ];
 }
 
 const serialize = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

@@ -1,7 +1,8 @@
 import { access, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { CloneMethod } from '../objects/index.js';
 import { run } from '../util/exec.js';
-import type { CloneMethod, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 /** btrfs subvolumes: clones and versions are snapshots, made in milliseconds whatever the size. */
 export class BtrfsStorage implements Storage {

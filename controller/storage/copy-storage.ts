@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import type { CloneMethod } from '../objects/index.js';
 import { CommandError, run } from '../util/exec.js';
-import type { CloneMethod, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 class ReflinkRefused extends Error {}
 

@@ -1,5 +1,4 @@
-/** How a clone was made: `snapshot` (btrfs subvolume), `reflink` (shared extents) or `copy` (full bytes). */
-export type CloneMethod = 'snapshot' | 'reflink' | 'copy';
+import type { CloneMethod } from '../objects/index.js';
 
 /**
  * Where datadirs live: templates' read-only versions and databases' writable clones. Implementations:

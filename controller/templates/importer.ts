@@ -6,31 +6,19 @@ import { createGunzip } from 'node:zlib';
 import type { Credentials, Engine, ParallelLoad } from '../engine/engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
+import type { ImportProgress, ImportTrigger, VersionMeta } from '../objects/index.js';
 import type { ExecResult, ExecSession, Runtime, ServerInfo } from '../runtime/runtime.js';
 import type { Storage } from '../storage/storage.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret, readJson, writeJsonAtomic } from '../util/files.js';
 import { type DumpFile, dumpSignature } from './dump-file.js';
-import type { ImportTrigger, TemplateVersions, VersionMeta } from './template-versions.js';
+import type { TemplateVersions } from './template-versions.js';
 
 /** An initialised empty datadir, and the admin password it was made with. */
 interface CachedDataDir {
   readonly dir: string;
   readonly adminPassword: string;
   readonly createdAt: number;
-}
-
-export interface ImportProgress {
-  readonly bytesRead: number;
-  readonly bytesTotal: number;
-  readonly bytesPerSecond: number;
-  readonly etaSeconds: number;
-  /**
-   * Set when the dump is loaded item by item from its file (in parallel): items done of all, and the
-   * bytes above are estimated from them.
-   */
-  readonly itemsDone?: number;
-  readonly itemsTotal?: number;
 }
 
 export interface ImportRequest {

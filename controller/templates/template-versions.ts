@@ -1,41 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import type { Layout } from '../layout.js';
 import { isVersionId } from '../layout.js';
-import type { EngineName } from '../spec/types.js';
+import type { VersionMeta } from '../objects/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-
-/** What decides whether a template must be imported again. */
-export interface ImportTrigger {
-  /** Digest of the import-relevant spec fields (engine, image, source, database). */
-  readonly specDigest: string;
-  /** `size:mtimeMs` of the dump when the import started. */
-  readonly dump: string;
-  /** Value of the reimport annotation. */
-  readonly reimportToken: string;
-}
-
-/** Written beside a version once it is complete: a version without it does not exist. */
-export interface VersionMeta {
-  readonly version: string;
-  readonly createdAt: number;
-  readonly engine: EngineName;
-  readonly image: string;
-  readonly database: string;
-  /** The template's admin password: clones start with it and replace it at once. */
-  readonly adminPassword: string;
-  readonly trigger: ImportTrigger;
-  readonly dumpSha256: string;
-  readonly dumpBytes: number;
-  readonly durationSeconds: number;
-  /** Connections the dump was loaded with: 1 when streamed to one client, more when read in parallel. */
-  readonly loadJobs?: number;
-  /** Where the time went: server start (with datadir init), loading the dump, clean shutdown + snapshot. */
-  readonly phases?: {
-    readonly startSeconds: number;
-    readonly loadSeconds: number;
-    readonly finishSeconds: number;
-  };
-}
 
 /** The complete versions of each template, found on disk every time (newest first). */
 export class TemplateVersions {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { MAX_BODY_BYTES, MAX_BODY_DEPTH } from '../../controller/api/http.js';
 import { createLogger } from '../../controller/log.js';
-import { API_VERSION } from '../../controller/spec/types.js';
+import { API_VERSION } from '../../controller/objects/index.js';
 import { MARIADB } from '../support/flavors.js';
 import { PROCESS_COPY, TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';

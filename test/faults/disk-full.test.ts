@@ -14,8 +14,7 @@ import {
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDump } from '../../bench/dump-generator.js';
-import type { DatabaseStatus } from '../../controller/reconcile/database-reconciler.js';
-import type { TemplateStatus } from '../../controller/reconcile/template-reconciler.js';
+import type { Kind } from '../../controller/objects/index.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
@@ -74,8 +73,8 @@ describe('the data filesystem full (btrfs)', () => {
     execFileSync('sync');
   }
 
-  const status = <S>(kind: 'Database' | 'Template', name: string) =>
-    bed.running!.store.get<S, unknown>(`${kind}/${name}`)?.status;
+  const status = <K extends Kind>(kind: K, name: string) =>
+    bed.running!.store.get<K>(`${kind}/${name}`)?.status;
 
   /** No temp file left by failed writes anywhere under the data root. */
   function tempFiles(dir = bed.dataDir): string[] {
@@ -100,7 +99,7 @@ describe('the data filesystem full (btrfs)', () => {
     const failed = await waitFor(
       'during Failed',
       () => {
-        const s = status<DatabaseStatus>('Database', 'during');
+        const s = status('Database', 'during');
         return s?.phase === 'Failed' ? s : undefined;
       },
       120_000,
@@ -129,7 +128,7 @@ describe('the data filesystem full (btrfs)', () => {
     // The disk fills up while the rows go in.
     await waitFor(
       'big loading rows',
-      () => (status<TemplateStatus>('Template', 'big')?.progress?.bytesRead ?? 0) > 10 * 2 ** 20,
+      () => (status('Template', 'big')?.progress?.bytesRead ?? 0) > 10 * 2 ** 20,
       300_000,
       100,
     );
@@ -137,7 +136,7 @@ describe('the data filesystem full (btrfs)', () => {
     const failed = await waitFor(
       'big import failed',
       () => {
-        const s = status<TemplateStatus>('Template', 'big');
+        const s = status('Template', 'big');
         return s?.lastImport?.result === 'Failed' ? s : undefined;
       },
       Number(process.env.FAULT_IMPORT_WAIT_MS ?? 300_000),

@@ -4,11 +4,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { specToCrd } from '../../controller/api/objects.js';
+import { API_VERSION, KINDS, type SpecObject, keyOf } from '../../controller/objects/index.js';
 import { isValidName } from '../../controller/spec/names.js';
 import { MAX_SPEC_FILE_BYTES, type ParseResult, parseSpecFile } from '../../controller/spec/parse.js';
 import { formatProblem } from '../../controller/spec/problems.js';
 import { loadSchemas } from '../../controller/spec/schema.js';
-import { API_VERSION, KINDS, type SpecObject, keyOf } from '../../controller/spec/types.js';
 import { databaseObject, specFile, templateObject } from '../support/specs.js';
 
 /**

@@ -1,5 +1,14 @@
 import { PassThrough } from 'node:stream';
 import type { Credentials, DumpFormat, Endpoint, Engine } from '../../controller/engine/engine.js';
+import { keyOf } from '../../controller/objects/index.js';
+import type {
+  DeclaredSpec,
+  DesiredState,
+  Kind,
+  ObjectKey,
+  ObjectOfKind,
+  SpecObject,
+} from '../../controller/objects/index.js';
 import type {
   ExecResult,
   ExecSession,
@@ -8,11 +17,8 @@ import type {
   ServerInfo,
   ServerSpec,
 } from '../../controller/runtime/runtime.js';
-import type { DesiredState, SpecRecord } from '../../controller/source/spec-folder.js';
 import { digestOf } from '../../controller/spec/parse.js';
 import type { SpecProblem } from '../../controller/spec/problems.js';
-import type { Kind, ObjectKey, SpecObject } from '../../controller/spec/types.js';
-import { keyOf } from '../../controller/spec/types.js';
 
 /** In-memory runtime for unit tests of reconcile logic: records every call. */
 export class FakeRuntime implements Runtime {
@@ -49,7 +55,7 @@ export class FakeRuntime implements Runtime {
       owner: spec.owner,
       templateVersion: spec.templateVersion,
       running: true,
-      status: 'Up 1 second',
+      since: Date.now(),
       hostPort: spec.hostPort ?? this.#port++,
       createdAt: Date.now(),
       spec,
@@ -60,7 +66,7 @@ export class FakeRuntime implements Runtime {
   async stop(id: string): Promise<void> {
     this.calls.push(`stop ${id}`);
     const s = this.servers.get(id);
-    if (s) this.servers.set(id, { ...s, running: false, status: 'Exited (0)', exitCode: 0 });
+    if (s) this.servers.set(id, { ...s, running: false, since: Date.now(), exitCode: 0 });
   }
   async remove(id: string): Promise<void> {
     this.calls.push(`remove ${id}`);
@@ -161,13 +167,13 @@ export class FakeEngine implements Engine {
 export class FakeDesired implements DesiredState {
   synced = true;
   available = true;
-  readonly records = new Map<ObjectKey, SpecRecord>();
+  readonly records = new Map<ObjectKey, DeclaredSpec>();
 
-  set(object: SpecObject, extra: Partial<SpecRecord> = {}): SpecRecord {
+  set(object: SpecObject, extra: Partial<DeclaredSpec> = {}): DeclaredSpec {
     const key = keyOf(object);
     const old = this.records.get(key);
     const digest = digestOf(object);
-    const record: SpecRecord = {
+    const record: DeclaredSpec = {
       key,
       object,
       file: `${object.metadata.name}.yaml`,
@@ -183,10 +189,12 @@ export class FakeDesired implements DesiredState {
   delete(key: ObjectKey): void {
     this.records.delete(key);
   }
-  get(key: ObjectKey): SpecRecord | undefined {
-    return this.records.get(key);
+  get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {
+    return this.records.get(key) as DeclaredSpec<ObjectOfKind<K>> | undefined;
   }
-  list(kind?: Kind): SpecRecord[] {
+  list<K extends Kind>(kind: K): DeclaredSpec<ObjectOfKind<K>>[];
+  list(): DeclaredSpec[];
+  list(kind?: Kind): DeclaredSpec[] {
     return [...this.records.values()].filter((r) => !kind || r.object.kind === kind);
   }
   problems(): SpecProblem[] {

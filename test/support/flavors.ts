@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { EngineName } from '../../controller/spec/types.js';
+import type { EngineName } from '../../controller/objects/index.js';
 import { shopDump, shopDumpPostgres } from './dumps.js';
 import type { TestBed } from './testbed.js';
 

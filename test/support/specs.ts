@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { API_VERSION } from '../../controller/spec/types.js';
+import { API_VERSION } from '../../controller/objects/index.js';
 
 /** One fixture builder for spec objects and files, instead of YAML pasted into every test. */
 

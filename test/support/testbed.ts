@@ -17,8 +17,7 @@ import pg from 'pg';
 import { type ControllerConfig, defaultConfig } from '../../controller/config.js';
 import { engineFor } from '../../controller/engine/engines.js';
 import { createLogger, silentLogger } from '../../controller/log.js';
-import type { DatabaseRecord, DatabaseStatus } from '../../controller/reconcile/database-reconciler.js';
-import type { TemplateRecord, TemplateStatus } from '../../controller/reconcile/template-reconciler.js';
+import type { DatabaseStatus, Kind, TemplateStatus } from '../../controller/objects/index.js';
 import { type RunningController, controllerIdFor, startController } from '../../controller/run.js';
 import { DockerRuntime } from '../../controller/runtime/docker-runtime.js';
 import { ProcessRuntime } from '../../controller/runtime/process-runtime.js';
@@ -209,21 +208,21 @@ export class TestBed {
     this.child = undefined;
   }
 
-  stored<S, R>(kind: 'Database' | 'Template', name: string): StoredObject<S, R> | undefined {
+  stored<K extends Kind>(kind: K, name: string): StoredObject<K> | undefined {
     const file = path.join(this.dataDir, 'state', `${kind.toLowerCase()}s`, `${name}.json`);
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as StoredObject<S, R>;
+      return JSON.parse(readFileSync(file, 'utf8')) as StoredObject<K>;
     } catch {
       return undefined;
     }
   }
 
   database(name: string) {
-    return this.stored<DatabaseStatus, DatabaseRecord>('Database', name);
+    return this.stored('Database', name);
   }
 
   template(name: string) {
-    return this.stored<TemplateStatus, TemplateRecord>('Template', name);
+    return this.stored('Template', name);
   }
 
   async waitForDatabase(name: string, phase: DatabaseStatus['phase'], timeoutMs = 90_000) {

@@ -5,13 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../controller/config.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import {
-  DatabaseReconciler,
-  type DatabaseRecord,
-  type DatabaseStatus,
-} from '../../../controller/reconcile/database-reconciler.js';
+import type { DatabaseObject, DatabaseSpec } from '../../../controller/objects/index.js';
+import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
 import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
-import type { DatabaseObject, DatabaseSpec } from '../../../controller/spec/types.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
@@ -58,7 +54,7 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     });
   };
   const reconcile = (name: string) => reconciler.reconcile(name, silentLogger);
-  const stored = (name: string) => store.get<DatabaseStatus, DatabaseRecord>(`Database/${name}`);
+  const stored = (name: string) => store.get(`Database/${name}`);
   const serversOf = (name: string) => [...runtime.servers.values()].filter((s) => s.owner === name);
 
   beforeEach(() => {

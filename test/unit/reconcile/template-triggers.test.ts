@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../controller/config.js';
 import { silentLogger } from '../../../controller/log.js';
+import type { DeclaredSpec, TemplateSpec } from '../../../controller/objects/index.js';
 import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import { importDigest, importReason } from '../../../controller/reconcile/template-reconciler.js';
-import type { SpecRecord } from '../../../controller/source/spec-folder.js';
-import type { TemplateSpec } from '../../../controller/spec/types.js';
 
 const trigger = { specDigest: 'spec1', dump: '100:5000', reimportToken: '' };
-const record = (fileMtimeMs: number) => ({ fileMtimeMs }) as SpecRecord;
+const record = (fileMtimeMs: number) => ({ fileMtimeMs }) as DeclaredSpec;
 
 describe('import triggers', () => {
   it('imports a template with no version', () => {

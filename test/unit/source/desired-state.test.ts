@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../controller/log.js';
+import type { EngineName, ObjectKey } from '../../../controller/objects/index.js';
 import { CombinedDesiredState } from '../../../controller/source/desired-state.js';
 import { DumpsFolder } from '../../../controller/source/dumps-folder.js';
 import { SpecFolder } from '../../../controller/source/spec-folder.js';
 import { loadSchemas } from '../../../controller/spec/schema.js';
-import type { EngineName, ObjectKey } from '../../../controller/spec/types.js';
 import { specFile, templateObject } from '../../support/specs.js';
 import { waitFor } from '../../support/wait.js';
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../controller/log.js';
+import type { DatabaseSpec, ObjectKey } from '../../../controller/objects/index.js';
 import { SpecFolder } from '../../../controller/source/spec-folder.js';
 import { loadSchemas } from '../../../controller/spec/schema.js';
-import type { DatabaseSpec, ObjectKey } from '../../../controller/spec/types.js';
 import { databaseObject, specFile, templateObject } from '../../support/specs.js';
 import { sleep, waitFor } from '../../support/wait.js';
 

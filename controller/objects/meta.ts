@@ -1,11 +1,12 @@
-/** The spec model: the two kinds a spec file may declare, as the controller sees them after validation. */
+/** What every object has: its kind, its key, its metadata, and the annotations the controller reads. */
 
 export const API_VERSION = 'myaas.dev/v1alpha1';
 export const KINDS = ['Template', 'Database'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** `Kind/name`, the key every reconcile, status file and error is addressed by. */
-export type ObjectKey = `${Kind}/${string}`;
+export type KeyOf<K extends Kind> = `${K}/${string}`;
+export type ObjectKey = KeyOf<Kind>;
 
 export const ENGINES = ['mariadb', 'mysql', 'postgres'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -14,44 +15,14 @@ export type EngineName = (typeof ENGINES)[number];
 export const RESET_ANNOTATION = 'myaas.dev/reset';
 /** Annotation whose value change asks for a Template reimport (like touching its spec file). */
 export const REIMPORT_ANNOTATION = 'myaas.dev/reimport';
+/** On implicit templates: the dump's own name (`test_db`), which the original API knew it by. */
+export const SEED_NAME_ANNOTATION = 'myaas.dev/seed-name';
 
 export interface ObjectMeta {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
 }
-
-export interface TemplateSpec {
-  readonly engine: EngineName;
-  /** Absent means the controller's default image. */
-  readonly image?: string;
-  readonly source: { readonly path: string };
-  /** Absent means the controller's default schema name. */
-  readonly database?: string;
-  readonly import: { readonly timeoutSeconds?: number };
-}
-
-export type DatabaseState = 'Running' | 'Stopped';
-
-export interface DatabaseSpec {
-  readonly template: string;
-  readonly ttlSeconds?: number;
-  /** Epoch milliseconds. */
-  readonly expiresAt?: number;
-  readonly state: DatabaseState;
-  readonly port?: number;
-  readonly protected: boolean;
-}
-
-interface ObjectBase<K extends Kind, S> {
-  readonly kind: K;
-  readonly metadata: ObjectMeta;
-  readonly spec: S;
-}
-
-export type TemplateObject = ObjectBase<'Template', TemplateSpec>;
-export type DatabaseObject = ObjectBase<'Database', DatabaseSpec>;
-export type SpecObject = TemplateObject | DatabaseObject;
 
 export function keyOf(object: { kind: Kind; metadata: { name: string } }): ObjectKey {
   return `${object.kind}/${object.metadata.name}`;

@@ -1,0 +1,105 @@
+import type { Condition } from './conditions.js';
+import type { EngineName, ObjectMeta } from './meta.js';
+
+/** Template: spec (what is asked), status (what users read), record (the controller's bookkeeping). */
+
+export interface TemplateSpec {
+  readonly engine: EngineName;
+  /** Absent means the controller's default image for the engine. */
+  readonly image?: string;
+  readonly source: { readonly path: string };
+  /** Absent means the controller's default schema name. */
+  readonly database?: string;
+  readonly import: { readonly timeoutSeconds?: number };
+}
+
+export interface TemplateObject {
+  readonly kind: 'Template';
+  readonly metadata: ObjectMeta;
+  readonly spec: TemplateSpec;
+}
+
+export type TemplatePhase = 'Pending' | 'Importing' | 'Ready' | 'Failed';
+
+export interface ImportProgress {
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number;
+  /**
+   * Set when the dump is loaded item by item from its file (in parallel): items done of all, and the
+   * bytes above are estimated from them.
+   */
+  readonly itemsDone?: number;
+  readonly itemsTotal?: number;
+}
+
+/** What decides whether a template must be imported again. */
+export interface ImportTrigger {
+  /** Digest of the import-relevant spec fields (engine, image, source, database). */
+  readonly specDigest: string;
+  /** `size:mtimeMs` of the dump when the import started. */
+  readonly dump: string;
+  /** Value of the reimport annotation. */
+  readonly reimportToken: string;
+}
+
+/** Where an import's time went: server start (with datadir init), loading the dump, clean shutdown + snapshot. */
+export interface ImportPhases {
+  readonly startSeconds: number;
+  readonly loadSeconds: number;
+  readonly finishSeconds: number;
+}
+
+/** Written beside a version once it is complete: a version without it does not exist. */
+export interface VersionMeta {
+  readonly version: string;
+  readonly createdAt: number;
+  readonly engine: EngineName;
+  readonly image: string;
+  readonly database: string;
+  /** The template's admin password: clones start with it and replace it at once. */
+  readonly adminPassword: string;
+  readonly trigger: ImportTrigger;
+  readonly dumpSha256: string;
+  readonly dumpBytes: number;
+  readonly durationSeconds: number;
+  /** Connections the dump was loaded with: 1 when streamed to one client, more when read in parallel. */
+  readonly loadJobs?: number;
+  readonly phases?: ImportPhases;
+}
+
+export interface TemplateStatus {
+  phase: TemplatePhase;
+  message?: string;
+  observedGeneration?: number;
+  currentVersion?: string;
+  versions: string[];
+  progress?: ImportProgress;
+  lastImport?: {
+    version: string;
+    phases?: ImportPhases;
+    startedAt: string;
+    finishedAt?: string;
+    durationSeconds?: number;
+    bytes?: number;
+    /** Connections the dump was loaded with (1: streamed to one client). */
+    jobs?: number;
+    result?: 'Succeeded' | 'Failed';
+    error?: string;
+    errorLine?: number;
+  };
+  conditions: Condition[];
+}
+
+export interface TemplateRecord {
+  /** The last import started: what triggered it, when, and how it ended. */
+  lastAttempt?: {
+    trigger: ImportTrigger;
+    startedAt: number;
+    finishedAt?: number;
+    failed?: boolean;
+    /** Failed attempts in a row for the same trigger. */
+    failures: number;
+  };
+}
