@@ -71,9 +71,9 @@ try {
     }
     const { container, port } = await runServer(bed.docker, {
       image,
-      containerPort: engine.containerPort,
+      containerPort: engine.image.port,
       env: ['POSTGRES_PASSWORD=bench', 'POSTGRES_DB=default'],
-      ...(NAIVE_ON === 'btrfs' ? { binds: [`${naiveDir}:${engine.containerDataDir}`] } : {}),
+      ...(NAIVE_ON === 'btrfs' ? { binds: [`${naiveDir}:${engine.image.dataDir}`] } : {}),
     });
     await firstQuery('postgres', port, 'postgres', 'bench', { database: 'default' });
     const started = performance.now();
@@ -157,10 +157,10 @@ CREATE INDEX items_k ON items (k);
     await run('btrfs', ['subvolume', 'snapshot', versionDir, clone]);
     const { container, port } = await runServer(bed.docker, {
       image,
-      containerPort: engine.containerPort,
+      containerPort: engine.image.port,
       user: '999:999',
-      stopSignal: engine.stopSignal,
-      binds: [`${clone}:${engine.containerDataDir}`],
+      stopSignal: engine.image.stopSignal,
+      binds: [`${clone}:${engine.image.dataDir}`],
     });
     await firstQuery('postgres', port, 'postgres', meta.adminPassword, { database: 'default' });
     floor.push(performance.now() - started);

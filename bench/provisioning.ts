@@ -63,13 +63,13 @@ async function rawFloor(
   }
   await run('cp', ['-a', '--reflink=auto', source, clone], { timeoutMs: 600_000 });
   const engine = engineFor('mariadb');
-  await engine.checkHost();
+  await engine.host.check();
   const port = 20000 + Math.floor(Math.random() * 20000);
   // The server's own files, where its user (mysql, when we are root) may write them.
   const runDir = path.join(bed.dir, `floor-run-${i}`);
   await mkdir(runDir, { recursive: true });
   if (process.getuid?.() === 0) await run('chown', ['mysql:mysql', runDir]);
-  const { command, args: serverArgs } = engine.hostServer({
+  const { command, args: serverArgs } = engine.host.command({
     dataDir: clone,
     port,
     socket: path.join(runDir, 'mysqld.sock'),

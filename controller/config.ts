@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_ENGINE } from './engine/defaults.js';
 import type { EngineName } from './objects/index.js';
 
 export const RUNTIMES = ['process', 'docker'] as const;
@@ -73,7 +74,7 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     resyncSeconds: 30,
     versionsToKeep: 2,
     implicitTemplates: true,
-    implicitEngine: 'mariadb',
+    implicitEngine: DEFAULT_ENGINE,
     deletionGuardMax: 3,
     deletionGuardFraction: 0.5,
     importMemoryMiB: 1024,
@@ -84,9 +85,4 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     importTimeoutSeconds: 6 * 3600,
     containerUser: '999:999',
   };
-}
-
-/** The image a template runs in when its spec names none. */
-export function defaultImage(config: ControllerConfig, engine: EngineName): string {
-  return engine === 'postgres' ? config.postgresImage : config.image;
 }

@@ -117,7 +117,7 @@ async function seedConnection(
 /** The engine's client, logged in to the database (the password in env, never in argv). */
 function clientFor(seed: SeedDatabase, status: unknown) {
   const engine = engineFor((status as { engine?: EngineName } | undefined)?.engine ?? 'mariadb');
-  return engine.clientCommand({
+  return engine.client.command({
     host: seed.host,
     port: Number(seed.port),
     user: seed.user,
@@ -330,7 +330,7 @@ export function registerClientCommands(
         );
       }
       const engine = engineFor((object.status as { engine?: EngineName } | undefined)?.engine ?? 'mariadb');
-      if (options.dsn) return out(engine.dsn({ ...seed, port: Number(seed.port) }));
+      if (options.dsn) return out(engine.client.dsn({ ...seed, port: Number(seed.port) }));
       const command = clientFor(seed, object.status);
       if (options.print) return out(commandLine(command));
       const result = spawnSync(command.command, command.args, {

@@ -1,4 +1,4 @@
-import { defaultImage } from '../config.js';
+import { DEFAULT_ENGINE, defaultImage } from '../engine/defaults.js';
 import type { Logger } from '../log.js';
 import {
   type DatabaseObject,
@@ -172,7 +172,7 @@ export class DatabaseReconciler {
       servers.length = 0;
       await storage.remove(clone);
       status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
-      await this.#deps.engines(version.engine).prepareClone(clone);
+      await this.#deps.engines(version.engine).admin.prepareClone(clone);
       await store.event(
         key,
         'Normal',
@@ -181,7 +181,7 @@ export class DatabaseReconciler {
       );
     }
     status.templateVersion = record.templateVersion;
-    status.engine = record.engine ?? 'mariadb';
+    status.engine = record.engine ?? DEFAULT_ENGINE;
     record.createdAt ??= now;
     status.createdAt = new Date(record.createdAt).toISOString();
     expiresAt = expiryOf(db, record);
@@ -212,7 +212,7 @@ export class DatabaseReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const { runtime, store, config, layout } = this.#deps;
-    const engine = this.#deps.engines(record.engine ?? 'mariadb');
+    const engine = this.#deps.engines(record.engine ?? DEFAULT_ENGINE);
     // One running server per database. Anything else goes: a stale one (other version, a duplicate),
     // and a stopped or dead one, which is made again on the same clone and port (a restart of a
     // container would get a new port from Docker).
@@ -234,10 +234,10 @@ export class DatabaseReconciler {
         owner: db.metadata.name,
         template: db.spec.template,
         templateVersion: record.templateVersion ?? '',
-        image: record.image ?? defaultImage(config, record.engine ?? 'mariadb'),
+        image: record.image ?? defaultImage(config, record.engine ?? DEFAULT_ENGINE),
         dataDir: layout.databaseDir(db.metadata.name),
         engine,
-        args: engine.serveServerArgs(),
+        args: engine.image.serveArgs(),
         ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
       };
       const port = db.spec.port ?? record.port;
@@ -260,7 +260,7 @@ export class DatabaseReconciler {
       );
     }
     const endpoint = { host: runtime.connectHost, port: server.hostPort };
-    const admin = { user: engine.adminUser, password: record.adminPassword };
+    const admin = { user: engine.admin.user, password: record.adminPassword };
     const deadline = Date.now() + config.readyTimeoutSeconds * 1000;
     const serverId = server.id;
     const alive = async () => (await runtime.inspect(serverId))?.running ?? false;
@@ -268,18 +268,20 @@ export class DatabaseReconciler {
       if (!record.configured) {
         // The clone still has the template's admin password: log in with it once, then replace it.
         const templateAdmins = record.templateAdminPassword
-          ? [{ user: engine.adminUser, password: record.templateAdminPassword }]
+          ? [{ user: engine.admin.user, password: record.templateAdminPassword }]
           : (await this.#deps.versions.list(db.spec.template))
               .filter((v) => v.version === record.templateVersion)
-              .map((v) => ({ user: engine.adminUser, password: v.adminPassword }));
-        await engine.waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive).catch(async (error) => {
-          if (!engine.isAccessDenied(error)) throw error;
-          await engine.waitReady(endpoint, admin, deadline, alive);
-        });
-        await engine.configureClone(endpoint, templateAdmins, admin, record.user);
+              .map((v) => ({ user: engine.admin.user, password: v.adminPassword }));
+        await engine.admin
+          .waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive)
+          .catch(async (error) => {
+            if (!engine.admin.isAccessDenied(error)) throw error;
+            await engine.admin.waitReady(endpoint, admin, deadline, alive);
+          });
+        await engine.admin.configureClone(endpoint, templateAdmins, admin, record.user);
         record.configured = true;
       } else {
-        await engine.waitReady(endpoint, admin, deadline, alive);
+        await engine.admin.waitReady(endpoint, admin, deadline, alive);
       }
     } catch (error) {
       const logs = await runtime.logs(server.id, 15);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
-import { type ControllerConfig, defaultImage } from '../config.js';
+import type { ControllerConfig } from '../config.js';
+import { defaultImage } from '../engine/defaults.js';
 import { newVersionId } from '../layout.js';
 import type { Logger } from '../log.js';
 import {

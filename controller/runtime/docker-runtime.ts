@@ -119,30 +119,30 @@ export class DockerRuntime implements Runtime {
   async create(spec: ServerSpec): Promise<ServerInfo> {
     await this.#ensureImage(spec.image);
     const name = `myaas-${this.#controllerId}-${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
-    const port = `${spec.engine.containerPort}/tcp`;
+    const port = `${spec.engine.image.port}/tcp`;
     const options: Docker.ContainerCreateOptions = {
       name,
       Image: spec.image,
       // The official images' entrypoint runs the server when the first argument is an option.
       Cmd: [...spec.args],
       Env: Object.entries({
-        ...spec.engine.serverEnv(),
-        ...(spec.init ? spec.engine.initEnv(spec.init.adminPassword, spec.init.database) : {}),
+        ...spec.engine.image.env(),
+        ...(spec.init ? spec.engine.image.initEnv(spec.init.adminPassword, spec.init.database) : {}),
       }).map(([k, v]) => `${k}=${v}`),
       User: this.#user,
       // The engine's clean, prompt shutdown, whatever the image declares.
-      StopSignal: spec.engine.stopSignal,
+      StopSignal: spec.engine.image.stopSignal,
       Labels: {
         [LABELS.controller]: this.#controllerId,
         [LABELS.kind]: spec.role,
         [LABELS.name]: spec.owner,
         [LABELS.template]: spec.template,
         [LABELS.version]: spec.templateVersion,
-        [LABELS.port]: String(spec.engine.containerPort),
+        [LABELS.port]: String(spec.engine.image.port),
       },
       ExposedPorts: { [port]: {} },
       HostConfig: {
-        Binds: [`${spec.dataDir}:${spec.engine.containerDataDir}`],
+        Binds: [`${spec.dataDir}:${spec.engine.image.dataDir}`],
         // A mount, not a bind string: a dump's path may hold a ':'.
         ...(spec.inputFile
           ? {

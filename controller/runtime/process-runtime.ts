@@ -82,14 +82,14 @@ export class ProcessRuntime implements Runtime {
 
   /** Throws with the fix when the host lacks the server programs or the user to run them as. */
   async check(engine: Engine): Promise<void> {
-    await engine.checkHost();
+    await engine.host.check();
     await mkdir(this.#root, { recursive: true });
     await this.#serverOwner(engine);
   }
 
   async serverIdentity(_image: string, engine: Engine): Promise<string> {
-    await engine.checkHost();
-    const { command } = engine.hostServer({
+    await engine.host.check();
+    const { command } = engine.host.command({
       dataDir: '',
       port: 0,
       socket: '',
@@ -143,7 +143,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async create(spec: ServerSpec): Promise<ServerInfo> {
-    await spec.engine.checkHost();
+    await spec.engine.host.check();
     const id = `${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
     const existing = await this.#read(id);
     if (existing) {
@@ -155,8 +155,8 @@ export class ProcessRuntime implements Runtime {
     await mkdir(dir, { recursive: true });
     const owner = await this.#serverOwner(spec.engine);
     if (owner) await chown(dir, owner.uid, owner.gid);
-    if (spec.init && !(await spec.engine.isInitialized(spec.dataDir))) {
-      await spec.engine.hostInitialize({
+    if (spec.init && !(await spec.engine.host.isInitialized(spec.dataDir))) {
+      await spec.engine.host.initialize({
         ...this.#paths(id, 0, spec.dataDir, [], spec.engine),
         adminPassword: spec.init.adminPassword,
         database: spec.init.database,
@@ -288,14 +288,14 @@ export class ProcessRuntime implements Runtime {
       pidFile: path.join(dir, 'server.pid'),
       errorLog: path.join(dir, 'error.log'),
       args,
-      ...(this.#asRoot ? { user: this.#userOverride ?? engine.hostUser } : {}),
+      ...(this.#asRoot ? { user: this.#userOverride ?? engine.host.user } : {}),
     };
   }
 
   async #spawn(file: ServerFile): Promise<void> {
     const engine = this.#engines(file.engine);
-    await engine.checkHost();
-    const { command, args, switchUser } = engine.hostServer(
+    await engine.host.check();
+    const { command, args, switchUser } = engine.host.command(
       this.#paths(file.id, file.port, file.dataDir, file.args, engine),
     );
     const owner = switchUser ? await this.#serverOwner(engine) : undefined;
@@ -344,8 +344,8 @@ export class ProcessRuntime implements Runtime {
     const engine = this.#engines(file.engine);
     const signals = [
       ...new Set<NodeJS.Signals>([
-        ...(timeoutSeconds > 0 ? [engine.stopSignal] : []),
-        engine.killSignal,
+        ...(timeoutSeconds > 0 ? [engine.image.stopSignal] : []),
+        engine.host.killSignal,
         'SIGKILL',
       ]),
     ];
@@ -371,7 +371,7 @@ export class ProcessRuntime implements Runtime {
 
   async #serverOwner(engine: Engine): Promise<{ uid: number; gid: number } | undefined> {
     if (!this.#asRoot) return undefined;
-    const user = this.#userOverride ?? engine.hostUser;
+    const user = this.#userOverride ?? engine.host.user;
     const known = this.#owners.get(user);
     if (known) return known;
     try {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { type Document, LineCounter, isScalar, parseAllDocuments } from 'yaml';
+import { DEFAULT_ENGINE } from '../engine/defaults.js';
 import {
   API_VERSION,
   type DatabaseSpec,
@@ -184,7 +185,7 @@ function toObject(
     }
     if (problems.length > 0) return { key, problems };
     const templateSpec: TemplateSpec = {
-      engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? 'mariadb',
+      engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? DEFAULT_ENGINE,
       ...(spec.image === undefined ? {} : { image: spec.image as string }),
       source: { path: path.posix.normalize(sourcePath) },
       ...(spec.database === undefined ? {} : { database: spec.database as string }),

@@ -111,14 +111,14 @@ export class Importer {
       const cached = await this.#initializedDataDir(request, log);
       failIfStopped();
       await storage.clone(cached.dir, work);
-      const current: Credentials = { user: request.engine.adminUser, password: cached.adminPassword };
-      const admin: Credentials = { user: request.engine.adminUser, password: newSecret() };
+      const current: Credentials = { user: request.engine.admin.user, password: cached.adminPassword };
+      const admin: Credentials = { user: request.engine.admin.user, password: newSecret() };
       // Loaded from its file by several connections where the engine and the dump allow it (a
       // seekable, uncompressed file); streamed otherwise.
       let parallel = request.dump.gzip
         ? undefined
-        : request.engine.parallelLoad(
-            request.engine.dumpFormat(await readHead(request.dump.path)),
+        : request.engine.loader.parallel(
+            request.engine.loader.format(await readHead(request.dump.path)),
             request.jobs,
           );
       if (parallel && !(await runtime.canReadInput(request.dump.path))) {
@@ -136,7 +136,7 @@ export class Importer {
         image: request.image,
         dataDir: work,
         engine: request.engine,
-        args: request.engine.importServerArgs(request.memoryMiB, parallel ? request.jobs : 1),
+        args: request.engine.loader.serverArgs(request.memoryMiB, parallel ? request.jobs : 1),
         ...(parallel ? { inputFile: request.dump.path } : {}),
       });
       failIfStopped();
@@ -144,12 +144,12 @@ export class Importer {
       const alive = async () => (await runtime.inspect(importServer.id))?.running ?? false;
       const startDeadline = Date.now() + (this.deps.startTimeoutSeconds ?? 300) * 1000;
       const endpoint = { host: runtime.connectHost, port: server.hostPort ?? 0 };
-      await request.engine.waitReady(endpoint, current, startDeadline, alive).catch(async (error) => {
+      await request.engine.admin.waitReady(endpoint, current, startDeadline, alive).catch(async (error) => {
         failIfStopped();
         const logs = await runtime.logs(importServer.id, 20);
         throw new ImportError(`import server did not start: ${(error as Error).message}\n${logs}`);
       });
-      await request.engine.adoptImportServer(endpoint, current, admin, request.database);
+      await request.engine.admin.adoptImportServer(endpoint, current, admin, request.database);
 
       const readyAt = Date.now();
       log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
@@ -169,7 +169,7 @@ export class Importer {
         const text = loaded.problems(loaded.result.output).trim().split('\n').slice(0, 5).join('\n');
         throw new ImportError(
           `${loaded.clientName} exited with ${loaded.result.exitCode}: ${text || '(no output)'}`,
-          loaded.linesValid ? request.engine.errorLine(loaded.result.output) : undefined,
+          loaded.linesValid ? request.engine.loader.errorLine(loaded.result.output) : undefined,
         );
       }
       const loadedAt = Date.now();
@@ -247,10 +247,10 @@ export class Importer {
     progress.on('error', (error) => decoded.destroy(error));
     file.pipe(progress).pipe(decoded);
     let clientName = 'client';
-    const { result, linesValid } = await request.engine.loadDump(
+    const { result, linesValid } = await request.engine.loader.load(
       decoded,
       (format) => {
-        const c = request.engine.importClient(runtime.execEndpoint(server), admin, request.database, format);
+        const c = request.engine.loader.client(runtime.execEndpoint(server), admin, request.database, format);
         clientName = c.argv[0] ?? clientName;
         return runtime.exec(server.id, c.argv, c.env).then(track);
       },
@@ -364,8 +364,8 @@ export class Importer {
     try {
       const alive = async () => (await runtime.inspect(server.id))?.running ?? false;
       const deadline = Date.now() + (this.deps.startTimeoutSeconds ?? 300) * 1000;
-      const admin = { user: request.engine.adminUser, password: adminPassword };
-      await request.engine
+      const admin = { user: request.engine.admin.user, password: adminPassword };
+      await request.engine.admin
         .waitReady({ host: runtime.connectHost, port: server.hostPort ?? 0 }, admin, deadline, alive)
         .catch(async (error) => {
           const logs = await runtime.logs(server.id, 20);

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import type { Credentials, DumpFormat, Endpoint, Engine } from '../../controller/engine/engine.js';
+import type { Credentials, Endpoint, ServerAdmin } from '../../controller/engine/engine.js';
+import { MariadbEngine } from '../../controller/engine/mariadb/index.js';
 import { keyOf } from '../../controller/objects/index.js';
 import type {
   DeclaredSpec,
@@ -93,53 +94,19 @@ export class FakeRuntime implements Runtime {
   async close(): Promise<void> {}
 }
 
-/** An engine whose servers are ready at once; records configured clones. */
-export class FakeEngine implements Engine {
-  readonly name = 'mariadb' as const;
-  readonly containerDataDir = '/var/lib/mysql';
-  readonly containerPort = 3306;
-  readonly adminUser = 'root';
-  readonly stopSignal = 'SIGTERM' as const;
-  readonly killSignal = 'SIGKILL' as const;
-  serverEnv(): Record<string, string> {
-    return {};
-  }
+/** A server admin whose servers are ready at once; records configured clones. */
+export class FakeAdmin implements ServerAdmin {
+  readonly user = 'root';
+  readonly configured: { admin: Credentials; user: Credentials }[] = [];
+  notReady: Error | undefined;
   isAccessDenied(error: unknown): boolean {
     return (error as { code?: string } | undefined)?.code === 'ER_ACCESS_DENIED_ERROR';
-  }
-  readonly hostUser = 'mysql';
-  readonly configured: { admin: Credentials; user: Credentials }[] = [];
-  async isInitialized(): Promise<boolean> {
-    return true;
-  }
-  clientCommand() {
-    return { command: 'client', args: [], env: {} };
-  }
-  dsn(): string {
-    return 'fake://';
-  }
-  notReady: Error | undefined;
-  initEnv(): Record<string, string> {
-    return {};
-  }
-  importServerArgs(): string[] {
-    return [];
-  }
-  dumpFormat(): DumpFormat {
-    return 'sql';
-  }
-  parallelLoad(): undefined {
-    return undefined;
-  }
-  serveServerArgs(): string[] {
-    return [];
-  }
-  importClient(): { argv: string[]; env: Record<string, string> } {
-    return { argv: ['client'], env: {} };
   }
   async waitReady(): Promise<void> {
     if (this.notReady) throw this.notReady;
   }
+  async adoptImportServer(): Promise<void> {}
+  async prepareClone(): Promise<void> {}
   async configureClone(
     _endpoint: Endpoint,
     _admins: Credentials[],
@@ -148,18 +115,20 @@ export class FakeEngine implements Engine {
   ): Promise<void> {
     this.configured.push({ admin, user });
   }
-  async prepareClone(): Promise<void> {}
-  async adoptImportServer(): Promise<void> {}
-  async checkHost(): Promise<void> {}
-  hostServer(): { command: string; args: string[] } {
-    return { command: 'true', args: [] };
+}
+
+/**
+ * MariaDB's pure parts (image contract, loader, client) with a fake admin: reconcile logic talks to
+ * servers only through `admin`, the rest it passes on to the runtime.
+ */
+export class FakeEngine extends MariadbEngine {
+  override readonly admin: FakeAdmin = new FakeAdmin();
+
+  get configured() {
+    return this.admin.configured;
   }
-  async hostInitialize(): Promise<void> {}
-  async loadDump(): Promise<{ result: ExecResult; linesValid: boolean }> {
-    return { result: { exitCode: 0, output: '' }, linesValid: true };
-  }
-  errorLine(): number | undefined {
-    return undefined;
+  set notReady(error: Error | undefined) {
+    this.admin.notReady = error;
   }
 }
 

@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { printValidateReport, validatePaths } from '../../controller/cli/validate.js';
 import { defaultConfig } from '../../controller/config.js';
-import { MariadbEngine } from '../../controller/engine/mariadb-engine.js';
+import { MariadbEngine } from '../../controller/engine/mariadb/index.js';
 import { silentLogger } from '../../controller/log.js';
 import { createStorage } from '../../controller/run.js';
 import { DockerRuntime } from '../../controller/runtime/docker-runtime.js';
@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('missing prerequisites fail at start with one clear message each', () => {
   it('no MariaDB on the host', async () => {
-    await expect(new MariadbEngine('mariadb', [dir]).checkHost()).rejects.toThrow(
+    await expect(new MariadbEngine('mariadb', [dir]).host.check()).rejects.toThrow(
       /runtime process needs mariadb installed on this host; missing: server \(mariadbd\), mariadb-install-db, client \(mariadb\): install it \(Debian\/Ubuntu: apt-get install mariadb-server mariadb-client\) or use --runtime docker/,
     );
   });

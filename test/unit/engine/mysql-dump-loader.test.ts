@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MysqlDumpLoader } from '../../../controller/engine/mysql-dump-loader.js';
+import { MysqlDumpLoader } from '../../../controller/engine/mariadb/mysql-dump-loader.js';
 import { silentLogger } from '../../../controller/log.js';
 import { FakeSession } from '../../support/fakes.js';
 

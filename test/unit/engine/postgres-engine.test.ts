@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { DumpFormat } from '../../../controller/engine/engine.js';
 import { engineFor } from '../../../controller/engine/engines.js';
-import { PostgresEngine } from '../../../controller/engine/postgres-engine.js';
+import { PostgresEngine } from '../../../controller/engine/postgres/index.js';
 import { silentLogger } from '../../../controller/log.js';
 import { FakeSession } from '../../support/fakes.js';
 
@@ -17,26 +17,26 @@ describe('PostgresEngine', () => {
   it('is the engine the registry gives for postgres, and MariaDB stays MariaDB', () => {
     expect(engineFor('postgres')).toBeInstanceOf(PostgresEngine);
     expect(engineFor('mariadb').name).toBe('mariadb');
-    expect(engineFor('mariadb').containerPort).toBe(3306);
+    expect(engineFor('mariadb').image.port).toBe(3306);
   });
 
   it("speaks the official image's contract", () => {
-    expect(engine.containerDataDir).toBe('/var/lib/postgresql/data');
-    expect(engine.containerPort).toBe(5432);
-    expect(engine.initEnv('pw', 'shop')).toEqual({ POSTGRES_PASSWORD: 'pw', POSTGRES_DB: 'shop' });
-    expect(engine.stopSignal).toBe('SIGINT');
+    expect(engine.image.dataDir).toBe('/var/lib/postgresql/data');
+    expect(engine.image.port).toBe(5432);
+    expect(engine.image.initEnv('pw', 'shop')).toEqual({ POSTGRES_PASSWORD: 'pw', POSTGRES_DB: 'shop' });
+    expect(engine.image.stopSignal).toBe('SIGINT');
   });
 
   it('loads plain dumps with psql stopping at the first error, archives with pg_restore; the password only in env', () => {
-    const sql = engine.importClient(endpoint, admin, 'default', 'sql');
+    const sql = engine.loader.client(endpoint, admin, 'default', 'sql');
     expect(sql.argv).toEqual(expect.arrayContaining(['psql', '-v', 'ON_ERROR_STOP=1', '-d', 'default']));
     // pg_dump's own output loads in one transaction (with wal_level=minimal its COPYs skip the WAL);
     // other SQL as `psql -f` runs it.
     expect(sql.argv).not.toContain('--single-transaction');
-    expect(engine.importClient(endpoint, admin, 'default', 'tool-sql').argv).toContain(
+    expect(engine.loader.client(endpoint, admin, 'default', 'tool-sql').argv).toContain(
       '--single-transaction',
     );
-    const archive = engine.importClient(endpoint, admin, 'default', 'archive');
+    const archive = engine.loader.client(endpoint, admin, 'default', 'archive');
     expect(archive.argv).toContain('--single-transaction');
     expect(archive.argv).toEqual(expect.arrayContaining(['pg_restore', '--exit-on-error', '-d', 'default']));
     for (const c of [sql, archive]) {
@@ -46,7 +46,7 @@ describe('PostgresEngine', () => {
   });
 
   it('import settings are unsafe-but-fast and bounded by the memory given', () => {
-    const args = engine.importServerArgs(2048).join(' ');
+    const args = engine.loader.serverArgs(2048).join(' ');
     for (const setting of ['fsync=off', 'full_page_writes=off', 'wal_level=minimal', 'max_wal_senders=0'])
       expect(args).toContain(setting);
     expect(args).toContain('shared_buffers=1024MB');
@@ -54,16 +54,16 @@ describe('PostgresEngine', () => {
   });
 
   it('parallel jobs share the maintenance memory: index builds at once stay within the bound', () => {
-    const args = engine.importServerArgs(2048, 4).join(' ');
+    const args = engine.loader.serverArgs(2048, 4).join(' ');
     expect(args).toContain('shared_buffers=1024MB');
     expect(args).toContain('maintenance_work_mem=256MB');
   });
 
   it('loads archives from their file with pg_restore --jobs; plain dumps and a single job stream', () => {
-    expect(engine.parallelLoad('sql', 4)).toBeUndefined();
-    expect(engine.parallelLoad('tool-sql', 4)).toBeUndefined();
-    expect(engine.parallelLoad('archive', 1)).toBeUndefined();
-    const load = engine.parallelLoad('archive', 3)!;
+    expect(engine.loader.parallel('sql', 4)).toBeUndefined();
+    expect(engine.loader.parallel('tool-sql', 4)).toBeUndefined();
+    expect(engine.loader.parallel('archive', 1)).toBeUndefined();
+    const load = engine.loader.parallel('archive', 3)!;
     expect(load.list('/myaas-input/dump').argv).toEqual(['pg_restore', '--list', '/myaas-input/dump']);
     const client = load.load('/myaas-input/dump', endpoint, admin, 'default');
     expect(client.argv).toEqual(
@@ -77,7 +77,7 @@ describe('PostgresEngine', () => {
   });
 
   it('counts archive items from the listing and from what pg_restore --verbose says is done', () => {
-    const load = engine.parallelLoad('archive', 2)!;
+    const load = engine.loader.parallel('archive', 2)!;
     const listing = [
       ';',
       '; Archive created at 2026-11-22 15:38:01 UTC',
@@ -126,7 +126,7 @@ describe('PostgresEngine', () => {
     ['psql:<stdin>:120: FATAL:  terminating connection', 120],
     ['pg_restore: error: could not read input file', undefined],
   ])('finds the dump line in %j', (output, line) => {
-    expect(engine.errorLine(output)).toBe(line);
+    expect(engine.loader.errorLine(output)).toBe(line);
   });
 
   it.each<[string, Buffer, DumpFormat]>([
@@ -144,7 +144,7 @@ describe('PostgresEngine', () => {
     const session = new FakeSession();
     const chunks: Buffer[] = [];
     session.stdin.on('data', (c: Buffer) => chunks.push(c));
-    const { result, linesValid } = await engine.loadDump(
+    const { result, linesValid } = await engine.loader.load(
       Readable.from([dump.subarray(0, 3), dump.subarray(3)]),
       async (format) => {
         opened.push(format);
@@ -161,18 +161,18 @@ describe('PostgresEngine', () => {
 
   it('knows an initialised datadir by PG_VERSION', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pgdata-'));
-    expect(await engine.isInitialized(dir)).toBe(false);
+    expect(await engine.host.isInitialized(dir)).toBe(false);
     writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
-    expect(await engine.isInitialized(dir)).toBe(true);
+    expect(await engine.host.isInitialized(dir)).toBe(true);
   });
 
   it('gives psql and a postgresql:// DSN to connect with', () => {
     const c = { host: 'db.example.com', port: 32768, user: 'myaas', password: 'p/w', database: 'default' };
-    expect(engine.clientCommand(c)).toEqual({
+    expect(engine.client.command(c)).toEqual({
       command: 'psql',
       args: ['-h', 'db.example.com', '-p', '32768', '-U', 'myaas', 'default'],
       env: { PGPASSWORD: 'p/w' },
     });
-    expect(engine.dsn(c)).toBe('postgresql://myaas:p%2Fw@db.example.com:32768/default');
+    expect(engine.client.dsn(c)).toBe('postgresql://myaas:p%2Fw@db.example.com:32768/default');
   });
 });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Logger } from '../log.js';
-import type { ExecResult, ExecSession } from '../runtime/runtime.js';
+import type { Logger } from '../../log.js';
+import type { ExecResult, ExecSession } from '../sessions.js';
 
 /** Opens one more client session on the import server (the engine's own command-line client). */
 export type OpenClient = () => Promise<ExecSession>;

@@ -1,0 +1,107 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { firstLogin, pollReady } from '../connecting.js';
+import type { Credentials, Endpoint, ServerAdmin } from '../engine.js';
+import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
+
+/** MariaDB/MySQL administration over the mysql2 driver. */
+export class MariadbAdmin implements ServerAdmin {
+  readonly user = ADMIN_USER;
+
+  constructor(readonly flavor: MysqlFlavor) {}
+
+  isAccessDenied(error: unknown): boolean {
+    return (error as { code?: string } | undefined)?.code === 'ER_ACCESS_DENIED_ERROR';
+  }
+
+  async waitReady(
+    endpoint: Endpoint,
+    admin: Credentials,
+    deadline: number,
+    isAlive?: () => Promise<boolean>,
+  ): Promise<void> {
+    await pollReady(
+      () => this.#query(endpoint, admin, 'SELECT 1'),
+      (error) => this.isAccessDenied(error),
+      deadline,
+      isAlive,
+    );
+  }
+
+  async adoptImportServer(
+    endpoint: Endpoint,
+    current: Credentials,
+    admin: Credentials,
+    database: string,
+  ): Promise<void> {
+    const connection = await this.#connect(endpoint, current);
+    try {
+      await this.#rotateAdmin(connection, admin.password);
+      await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(database)}`);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  async prepareClone(dataDir: string): Promise<void> {
+    // MySQL keeps server_uuid in auto.cnf: clones must not share it (replication and GTIDs rely on it).
+    if (this.flavor.isMysql) await rm(path.join(dataDir, 'auto.cnf'), { force: true });
+  }
+
+  async configureClone(
+    endpoint: Endpoint,
+    admins: Credentials[],
+    newAdmin: Credentials,
+    user: Credentials,
+  ): Promise<void> {
+    const connection = await firstLogin(
+      admins,
+      newAdmin,
+      (admin) => this.#connect(endpoint, admin),
+      this.user,
+    );
+    try {
+      const pw = (p: string) => connection.escape(p);
+      const u = connection.escape(user.user);
+      await this.#rotateAdmin(connection, newAdmin.password);
+      await connection.query(`CREATE USER IF NOT EXISTS ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
+      await connection.query(`ALTER USER ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
+      await connection.query(`GRANT ALL PRIVILEGES ON *.* TO ${u}@'%' WITH GRANT OPTION`);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  /** `root` exists as root@'%' and root@'localhost' in the official images: rotate every one. */
+  async #rotateAdmin(connection: mysql.Connection, password: string): Promise<void> {
+    const [roots] = await connection.query<mysql.RowDataPacket[]>(
+      'SELECT Host FROM mysql.user WHERE User = ?',
+      [this.user],
+    );
+    for (const row of roots) {
+      await connection.query(
+        `ALTER USER ${connection.escape(this.user)}@${connection.escape(row.Host)} IDENTIFIED BY ${connection.escape(password)}`,
+      );
+    }
+  }
+
+  async #connect(endpoint: Endpoint, admin: Credentials): Promise<mysql.Connection> {
+    return mysql.createConnection({
+      host: endpoint.host,
+      port: endpoint.port,
+      user: admin.user,
+      password: admin.password,
+      connectTimeout: 2000,
+    });
+  }
+
+  async #query(endpoint: Endpoint, admin: Credentials, sql: string): Promise<void> {
+    const connection = await this.#connect(endpoint, admin);
+    try {
+      await connection.query(sql);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+}

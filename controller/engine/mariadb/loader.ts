@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '../../log.js';
+import type { ClientInvocation, Credentials, DumpFormat, DumpLoader, Endpoint } from '../engine.js';
+import type { ExecResult, ExecSession } from '../sessions.js';
+import type { MysqlFlavor } from './flavor.js';
+import { MysqlDumpLoader } from './mysql-dump-loader.js';
+
+/** Dumps into MariaDB/MySQL: through the engine's own client, mysqldump's output split over two. */
+export class MariadbLoader implements DumpLoader {
+  constructor(readonly flavor: MysqlFlavor) {}
+
+  serverArgs(memoryMiB: number): string[] {
+    return [
+      // Nothing of an import needs to survive a crash: a failed import is discarded whole.
+      '--skip-log-bin',
+      '--innodb-flush-log-at-trx-commit=0',
+      '--innodb-doublewrite=0',
+      '--sync-binlog=0',
+      `--innodb-buffer-pool-size=${Math.max(128, memoryMiB)}M`,
+      // Big extended INSERTs from mysqldump/mariadb-dump must fit in one packet.
+      '--max-allowed-packet=1G',
+      // Skip host name look-ups: the client connects from inside the container.
+      '--skip-name-resolve',
+    ];
+  }
+
+  format(): DumpFormat {
+    return 'sql';
+  }
+
+  parallel(): undefined {
+    // One client stream: a dump's statements depend on the session state its header sets.
+    return undefined;
+  }
+
+  client(endpoint: Endpoint, admin: Credentials, database: string): ClientInvocation {
+    return {
+      argv: [
+        this.flavor.client,
+        `--host=${endpoint.host}`,
+        `--port=${endpoint.port}`,
+        `--user=${admin.user}`,
+        '--max-allowed-packet=1G',
+        '--default-character-set=utf8mb4',
+        // Output as each statement ends (not when a pipe buffer fills): the loader's barriers read it.
+        '--unbuffered',
+        database,
+      ],
+      // MYSQL_PWD keeps the password out of the process list; both clients honour it.
+      env: { MYSQL_PWD: admin.password },
+    };
+  }
+
+  async load(
+    input: Readable,
+    open: (format?: DumpFormat) => Promise<ExecSession>,
+    log: Logger,
+  ): Promise<{ result: ExecResult; linesValid: boolean }> {
+    const loader = new MysqlDumpLoader(() => open('sql'), log);
+    const result = await loader.load(input);
+    return { result, linesValid: !loader.rearranged };
+  }
+
+  errorLine(clientOutput: string): number | undefined {
+    const match = /\bat line (\d+)/.exec(clientOutput);
+    return match ? Number(match[1]) : undefined;
+  }
+}
