@@ -58,7 +58,7 @@ try {
     });
     await firstQuery('mariadb', port, 'root', 'bench');
     const started = performance.now();
-    const session = await runtime.exec(container.id, ['mariadb', '-uroot', 'default'], {
+    const session = await runtime.programs.exec(container.id, ['mariadb', '-uroot', 'default'], {
       MYSQL_PWD: 'bench',
     });
     createReadStream(dump).pipe(session.stdin);

@@ -77,7 +77,7 @@ try {
     });
     await firstQuery('postgres', port, 'postgres', 'bench', { database: 'default' });
     const started = performance.now();
-    const session = await runtime.exec(
+    const session = await runtime.programs.exec(
       container.id,
       [
         'psql',

@@ -115,7 +115,7 @@ export class Controller {
       throw new Error('the desired state must finish its initial scan before the controller starts');
     this.#unsubscribe.push(desired.subscribe((keys) => keys.forEach((k) => this.#queue.add(k))));
     this.#unsubscribe.push(
-      runtime.watch((event) => {
+      runtime.servers.watch((event) => {
         if (event.action === 'reconnect') void this.resync();
         else if (isValidName(event.owner))
           this.#queue.add(`${event.role === 'Import' ? 'Template' : 'Database'}/${event.owner}`);
@@ -160,7 +160,7 @@ export class Controller {
     for (const name of await listNames(layout.templatesDir)) keys.push(`Template/${name}`);
     for (const entry of await listNames(layout.workDir, true)) keys.push(`Template/${entry.split('@')[0]}`);
     for (const name of await listNames(layout.databasesDir)) keys.push(`Database/${name}`);
-    for (const server of await runtime.list()) {
+    for (const server of await runtime.servers.list()) {
       if (isValidName(server.owner))
         keys.push(`${server.role === 'Import' ? 'Template' : 'Database'}/${server.owner}`);
     }
@@ -170,7 +170,8 @@ export class Controller {
   async #databaseInventory(): Promise<DeletionInventory> {
     const { layout, runtime } = this.parts;
     const existing = new Set(await listNames(layout.databasesDir));
-    for (const server of await runtime.list()) if (server.role === 'Database') existing.add(server.owner);
+    for (const server of await runtime.servers.list())
+      if (server.role === 'Database') existing.add(server.owner);
     return this.#inventory('Database', existing);
   }
 

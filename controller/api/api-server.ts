@@ -4,31 +4,9 @@ import type { Logger } from '../log.js';
 import type { RunningController } from '../run.js';
 import { HttpError, sendJson } from './http.js';
 import { nativeRoutes } from './native-api.js';
+import type { ApiContext, Route } from './routes.js';
 import { seedRoutes } from './seed-api.js';
 import { SpecWriter } from './spec-writer.js';
-
-export type Handler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  params: string[],
-  url: URL,
-) => Promise<void>;
-
-export interface Route {
-  readonly method: string;
-  readonly pattern: RegExp;
-  readonly handler: Handler;
-  /** Reachable without the bearer token (health probes). */
-  readonly open?: boolean;
-}
-
-export interface ApiContext {
-  readonly running: RunningController;
-  readonly writer: SpecWriter;
-  readonly log: Logger;
-  /** How long POST /db waits for a new database to accept connections. @default 60 */
-  readonly waitSeconds: number;
-}
 
 /**
  * The HTTP API: the original myaas routes (same paths, fields and codes) and the native `/api/v1`.

@@ -4,10 +4,10 @@ import { type Kind, RESET_ANNOTATION } from '../objects/index.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
-import type { ApiContext, Route } from './api-server.js';
+import { ApiState } from './api-state.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { specToCrd, toApiObject } from './objects.js';
-import { ApiState } from './seed-api.js';
+import type { ApiContext, Route } from './routes.js';
 
 const NAME = '([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)';
 const KIND_PATHS: Record<string, Kind> = { templates: 'Template', databases: 'Database' };

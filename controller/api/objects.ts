@@ -64,3 +64,8 @@ export function toApiObject(record: DeclaredSpec, status: unknown): ApiObject {
 export function seedTemplateName(record: DeclaredSpec): string {
   return record.object.metadata.annotations[SEED_NAME_ANNOTATION] ?? record.object.metadata.name;
 }
+
+/** The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. */
+export function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/_/g, '-');
+}

@@ -1,83 +1,14 @@
 import path from 'node:path';
-import {
-  API_VERSION,
-  type DatabaseObject,
-  type DeclaredSpec,
-  type ObjectKey,
-  type ServerState,
-} from '../objects/index.js';
+import { API_VERSION, type DatabaseObject, type DeclaredSpec, type ServerState } from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { since } from '../util/uptime.js';
-import type { ApiContext, Route } from './api-server.js';
+import { ApiState } from './api-state.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
-import { seedTemplateName } from './objects.js';
+import { canonicalName, seedTemplateName } from './objects.js';
+import type { ApiContext, Route } from './routes.js';
 
 const NAME = '([^/]+)';
 const DEFAULT_TTL_SECONDS = 86_400;
-
-/** The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. */
-export function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-');
-}
-
-/** Shared reads of the desired state and status, for both APIs. */
-export class ApiState {
-  constructor(readonly context: ApiContext) {}
-
-  get #running() {
-    return this.context.running;
-  }
-
-  templates(): DeclaredSpec[] {
-    return this.#running.desired.list('Template').sort((a, b) => a.key.localeCompare(b.key));
-  }
-
-  databases(): DeclaredSpec[] {
-    return this.#running.desired.list('Database').sort((a, b) => a.key.localeCompare(b.key));
-  }
-
-  /** A template by its name, its seed (dump) name, or the canonical form of either. */
-  findTemplate(name: string): DeclaredSpec | undefined {
-    const canonical = canonicalName(name);
-    return this.templates().find(
-      (t) =>
-        t.object.metadata.name === name ||
-        seedTemplateName(t) === name ||
-        t.object.metadata.name === canonical,
-    );
-  }
-
-  templateStatus(name: string) {
-    return this.#running.store.get(`Template/${name}`);
-  }
-
-  databaseStatus(name: string) {
-    return this.#running.store.get(`Database/${name}`);
-  }
-
-  /** Waits until `check` holds for the stored state of `key`, or the deadline passes. */
-  waitFor(key: ObjectKey, check: () => boolean, timeoutMs: number): Promise<boolean> {
-    if (check()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      // Woken by status writes and by spec changes of that key; a slow poll covers anything else.
-      const poll = setInterval(() => check() && finish(true), 1000);
-      const offStore = this.#running.store.subscribe((changed) => {
-        if (changed === key && check()) finish(true);
-      });
-      const offDesired = this.#running.desired.subscribe((keys) => {
-        if (keys.includes(key) && check()) finish(true);
-      });
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        offStore();
-        offDesired();
-        resolve(ok);
-      };
-    });
-  }
-}
 
 function epochSeconds(iso: string | undefined): number | undefined {
   return iso ? Date.parse(iso) / 1000 : undefined;

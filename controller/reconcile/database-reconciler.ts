@@ -1,4 +1,5 @@
 import { DEFAULT_ENGINE, defaultImage } from '../engine/defaults.js';
+import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import {
   type DatabaseObject,
@@ -11,7 +12,8 @@ import {
   type VersionMeta,
   setCondition,
 } from '../objects/index.js';
-import type { ServerInfo } from '../runtime/runtime.js';
+import type { ServerInfo, ServerSpec } from '../runtime/runtime.js';
+import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
@@ -24,6 +26,19 @@ export interface DatabaseReconcilerDeps extends ReconcilerDeps {
 
 /** A failure already put into status: not to be overwritten by the generic report. */
 class ReportedFailure extends Error {}
+
+/** A server that exited at start or never got ready: reported in status as ServerFailed. */
+class StartFailure extends Error {}
+
+/** What one pass found for a database whose spec exists. */
+interface Observed {
+  readonly key: `Database/${string}`;
+  readonly db: DatabaseObject;
+  readonly status: DatabaseStatus;
+  /** Its servers as listed at the start of the pass (emptied once they are removed). */
+  readonly servers: ServerInfo[];
+  readonly cloneExists: boolean;
+}
 
 /** Longest wait between two looks at a healthy database (the resync covers the rest). */
 const MAX_REQUEUE_MS = 3600_000;
@@ -62,238 +77,282 @@ export class DatabaseReconciler {
   }
 
   async #reconcile(name: string, log: Logger): Promise<ReconcileResult> {
-    const { desired, store, layout, storage, runtime } = this.#deps;
+    const { desired, store, layout, runtime } = this.#deps;
     const key = `Database/${name}` as const;
-    const spec = desired.get(key) as DeclaredSpec | undefined;
+    const spec = desired.get(key);
     const stored = store.get(key);
-    const clone = layout.databaseDir(name);
-    const servers = (await runtime.list()).filter((s) => s.role === 'Database' && s.owner === name);
-    const cloneExists = await storage.exists(clone);
+    const servers = (await runtime.servers.list()).filter((s) => s.role === 'Database' && s.owner === name);
+    const cloneExists = await this.#deps.storage.exists(layout.databaseDir(name));
 
     if (!spec) {
       if (!desired.synced || !desired.available) return undefined;
       return this.#removeUnwanted(name, stored?.record, servers, cloneExists, log);
     }
-    const db = spec.object as DatabaseObject;
+    const db = spec.object;
     const status: DatabaseStatus = stored?.status ?? { phase: 'Pending', conditions: [] };
     status.observedGeneration = spec.generation;
     status.template = db.spec.template;
-    let record = stored?.record;
+    const observed: Observed = { key, db, status, servers, cloneExists };
 
     // Expired earlier and the spec has not changed since: stays expired, resources stay gone.
-    if (record?.expired && record.expired.digest === spec.digest) {
-      await this.#removeResources(servers, cloneExists ? clone : undefined);
+    if (stored?.record.expired && stored.record.expired.digest === spec.digest) {
+      await this.#removeResources(servers, cloneExists ? layout.databaseDir(name) : undefined);
       return undefined;
     }
     // A changed spec after expiry gives a fresh database.
-    if (record?.expired) record = undefined;
-    if (!record) {
-      record = {
-        template: db.spec.template,
-        user: { user: this.#deps.config.databaseUser, password: newSecret() },
-        adminPassword: newSecret(),
-        configured: false,
-        resetToken: db.metadata.annotations[RESET_ANNOTATION] ?? '',
-        protected: db.spec.protected,
-      };
-    }
+    const record = stored?.record.expired ? this.#newRecord(db) : (stored?.record ?? this.#newRecord(db));
     record.protected = db.spec.protected;
+    if (await this.#expireIfDue(observed, record, spec)) return undefined;
 
-    const now = Date.now();
-    let expiresAt = expiryOf(db, record);
-    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
-    if (expiresAt !== undefined && now >= expiresAt) {
-      if (db.spec.protected) {
-        status.conditions = setCondition(
-          status.conditions,
-          'Expired',
-          'False',
-          'Protected',
-          'past its expiry but protected: not removed',
-        );
-      } else {
-        await this.#removeResources(servers, cloneExists ? clone : undefined);
-        record.expired = { at: now, digest: spec.digest };
-        record.configured = false;
-        status.phase = 'Expired';
-        status.expiredAt = new Date(now).toISOString();
-        status.message = `expired at ${status.expiresAt}; change ttl/expiresAt or re-add the spec for a fresh one`;
-        status.connection = undefined;
-        status.server = undefined;
-        status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
-        await store.save(key, status, record);
-        await store.event(key, 'Normal', 'Expired', status.message);
-        return undefined;
-      }
-    }
-
-    // Reset: a fresh clone of the template's current version, same name, port and credentials.
-    const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? '';
-    let fresh = !cloneExists;
-    if (cloneExists && resetToken !== record.resetToken) {
-      const current = await this.#deps.versions.current(db.spec.template);
-      if (!current)
-        return this.#pending(
-          key,
-          status,
-          record,
-          `reset waits: template ${db.spec.template} has no ready version`,
-        );
-      log.info({ from: record.templateVersion, to: current.version }, 'resetting to the template');
-      await this.#removeResources(servers, clone);
-      servers.length = 0;
-      fresh = true;
-    }
-    record.resetToken = resetToken;
-
-    let version: VersionMeta | undefined;
-    if (fresh) {
-      version = await this.#deps.versions.current(db.spec.template);
-      if (!version) {
-        return this.#pending(
-          key,
-          status,
-          record,
-          `waiting for template ${db.spec.template} to have a ready version`,
-        );
-      }
-      record.templateVersion = version.version;
-      record.templateAdminPassword = version.adminPassword;
-      record.database = version.database;
-      record.image = version.image;
-      record.engine = version.engine;
-      record.configured = false;
-      record.createdAt ??= now;
-      status.phase = 'Cloning';
-      status.createdAt = new Date(record.createdAt).toISOString();
-      // Recorded before the clone exists, so a crash here leaves credentials to adopt the clone with.
-      await store.save(key, status, record);
-      for (const server of servers) await runtime.remove(server.id);
-      servers.length = 0;
-      await storage.remove(clone);
-      status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
-      await this.#deps.engines(version.engine).admin.prepareClone(clone);
-      await store.event(
-        key,
-        'Normal',
-        'Cloned',
-        `cloned ${db.spec.template}/${version.version} (${status.cloneMethod})`,
-      );
-    }
+    const cloned = await this.#ensureClone(observed, record, log);
+    if (cloned) return cloned;
     status.templateVersion = record.templateVersion;
     status.engine = record.engine ?? DEFAULT_ENGINE;
-    record.createdAt ??= now;
+    record.createdAt ??= Date.now();
     status.createdAt = new Date(record.createdAt).toISOString();
-    expiresAt = expiryOf(db, record);
+    const expiresAt = expiryOf(db, record);
     status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
 
     if (db.spec.state === 'Stopped') {
-      for (const server of servers.filter((s) => s.running)) {
-        await runtime.stop(server.id, this.#deps.stopTimeoutSeconds ?? 60);
-      }
-      status.phase = 'Stopped';
-      status.message = 'stopped; data kept (set state: Running to start it)';
-      const stopped = servers[0] && (await runtime.inspect(servers[0].id));
-      status.server = stopped ? serverState(stopped) : undefined;
-      status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
-      await store.save(key, status, record);
+      await this.#stopServers(observed, record);
       return this.#requeueForExpiry(expiresAt);
     }
-    return this.#run(key, db, status, record, servers, expiresAt, log);
+    await this.#run(observed, record, log);
+    return this.#requeueForExpiry(expiresAt);
   }
 
-  async #run(
-    key: `Database/${string}`,
-    db: DatabaseObject,
-    status: DatabaseStatus,
+  /** Credentials and bookkeeping for a database seen for the first time (or again after expiry). */
+  #newRecord(db: DatabaseObject): DatabaseRecord {
+    return {
+      template: db.spec.template,
+      user: { user: this.#deps.config.databaseUser, password: newSecret() },
+      adminPassword: newSecret(),
+      configured: false,
+      resetToken: db.metadata.annotations[RESET_ANNOTATION] ?? '',
+      protected: db.spec.protected,
+    };
+  }
+
+  /** Past its expiry: removes the server and clone (never a protected one's). True when it expired now. */
+  async #expireIfDue(observed: Observed, record: DatabaseRecord, spec: DeclaredSpec): Promise<boolean> {
+    const { key, db, status } = observed;
+    const now = Date.now();
+    const expiresAt = expiryOf(db, record);
+    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
+    if (expiresAt === undefined || now < expiresAt) return false;
+    if (db.spec.protected) {
+      status.conditions = setCondition(
+        status.conditions,
+        'Expired',
+        'False',
+        'Protected',
+        'past its expiry but protected: not removed',
+      );
+      return false;
+    }
+    const clone = this.#deps.layout.databaseDir(db.metadata.name);
+    await this.#removeResources(observed.servers, observed.cloneExists ? clone : undefined);
+    record.expired = { at: now, digest: spec.digest };
+    record.configured = false;
+    status.phase = 'Expired';
+    status.expiredAt = new Date(now).toISOString();
+    status.message = `expired at ${status.expiresAt}; change ttl/expiresAt or re-add the spec for a fresh one`;
+    status.connection = undefined;
+    status.server = undefined;
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
+    await this.#deps.store.save(key, status, record);
+    await this.#deps.store.event(key, 'Normal', 'Expired', status.message);
+    return true;
+  }
+
+  /**
+   * A fresh clone of the template's current version when there is none, or when a reset asks for one
+   * (same name, port and credentials). Returns a result when it has to wait for the template.
+   */
+  async #ensureClone(
+    observed: Observed,
     record: DatabaseRecord,
-    servers: ServerInfo[],
-    expiresAt: number | undefined,
     log: Logger,
-  ): Promise<ReconcileResult> {
-    const { runtime, store, config, layout } = this.#deps;
+  ): Promise<ReconcileResult | undefined> {
+    const { key, db, status, servers } = observed;
+    const template = db.spec.template;
+    const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? '';
+    const reset = observed.cloneExists && resetToken !== record.resetToken;
+    if (observed.cloneExists && !reset) {
+      record.resetToken = resetToken;
+      return undefined;
+    }
+    const version = await this.#deps.versions.current(template);
+    if (!version) {
+      const why = reset
+        ? `reset waits: template ${template} has no ready version`
+        : `waiting for template ${template} to have a ready version`;
+      return this.#pending(key, status, record, why);
+    }
+    if (reset) log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
+    record.resetToken = resetToken;
+    await this.#cloneVersion(observed, record, version);
+    servers.length = 0;
+    return undefined;
+  }
+
+  async #cloneVersion(observed: Observed, record: DatabaseRecord, version: VersionMeta): Promise<void> {
+    const { key, db, status, servers } = observed;
+    const { store, storage, runtime, layout } = this.#deps;
+    const clone = layout.databaseDir(db.metadata.name);
+    record.templateVersion = version.version;
+    record.templateAdminPassword = version.adminPassword;
+    record.database = version.database;
+    record.image = version.image;
+    record.engine = version.engine;
+    record.configured = false;
+    record.createdAt ??= Date.now();
+    status.phase = 'Cloning';
+    status.createdAt = new Date(record.createdAt).toISOString();
+    // Recorded before the clone exists, so a crash here leaves credentials to adopt the clone with.
+    await store.save(key, status, record);
+    for (const server of servers) await runtime.servers.remove(server.id);
+    await storage.remove(clone);
+    status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
+    await this.#deps.engines(version.engine).admin.prepareClone(clone);
+    await store.event(
+      key,
+      'Normal',
+      'Cloned',
+      `cloned ${db.spec.template}/${version.version} (${status.cloneMethod})`,
+    );
+  }
+
+  /** state: Stopped: running servers shut down cleanly, the data kept. */
+  async #stopServers(observed: Observed, record: DatabaseRecord): Promise<void> {
+    const { key, status, servers } = observed;
+    const { runtime } = this.#deps;
+    for (const server of servers.filter((s) => s.running)) {
+      await runtime.servers.stop(server.id, this.#deps.stopTimeoutSeconds ?? 60);
+    }
+    status.phase = 'Stopped';
+    status.message = 'stopped; data kept (set state: Running to start it)';
+    const stopped = servers[0] && (await runtime.servers.inspect(servers[0].id));
+    status.server = stopped ? serverState(stopped) : undefined;
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
+    await this.#deps.store.save(key, status, record);
+  }
+
+  /** One running server on the clone, ready, with this database's own credentials. */
+  async #run(observed: Observed, record: DatabaseRecord, log: Logger): Promise<void> {
+    const { key, status } = observed;
+    const { runtime, config } = this.#deps;
     const engine = this.#deps.engines(record.engine ?? DEFAULT_ENGINE);
-    // One running server per database. Anything else goes: a stale one (other version, a duplicate),
-    // and a stopped or dead one, which is made again on the same clone and port (a restart of a
-    // container would get a new port from Docker).
-    let server: ServerInfo | undefined;
-    for (const candidate of servers.sort(
-      (a, b) => Number(b.running) - Number(a.running) || b.createdAt - a.createdAt,
-    )) {
-      const wrongPort =
-        db.spec.port !== undefined && candidate.running && candidate.hostPort !== db.spec.port;
-      const keep = candidate.running && candidate.templateVersion === record.templateVersion && !wrongPort;
-      if (!server && keep) server = candidate;
-      else await runtime.remove(candidate.id);
-    }
+    const kept = await this.#keepOneServer(observed, record);
     const started = Date.now();
-    if (!server) {
-      status.phase = 'Starting';
-      const spec = {
-        role: 'Database' as const,
-        owner: db.metadata.name,
-        template: db.spec.template,
-        templateVersion: record.templateVersion ?? '',
-        image: record.image ?? defaultImage(config, record.engine ?? DEFAULT_ENGINE),
-        dataDir: layout.databaseDir(db.metadata.name),
-        engine,
-        args: engine.image.serveArgs(),
-        ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
-      };
-      const port = db.spec.port ?? record.port;
-      try {
-        server = await runtime.create({ ...spec, ...(port ? { hostPort: port } : {}) });
-      } catch (error) {
-        // The old port may be taken now: any port will do unless the spec fixes one.
-        if (db.spec.port !== undefined || port === undefined) throw error;
-        log.info({ port, err: (error as Error).message }, 'previous port unavailable; choosing another');
-        server = await runtime.create(spec);
-      }
-    }
-    if (!server.running || !server.hostPort) {
-      const logs = await runtime.logs(server.id, 15);
-      return this.#fail(
-        key,
-        status,
-        record,
-        `server exited at start (exit code ${server.exitCode ?? 'unknown'}): ${logs}`,
-      );
-    }
-    const endpoint = { host: runtime.connectHost, port: server.hostPort };
-    const admin = { user: engine.admin.user, password: record.adminPassword };
-    const deadline = Date.now() + config.readyTimeoutSeconds * 1000;
-    const serverId = server.id;
-    const alive = async () => (await runtime.inspect(serverId))?.running ?? false;
+    const deadline = started + config.readyTimeoutSeconds * 1000;
+    let server: ServerInfo;
     try {
-      if (!record.configured) {
-        // The clone still has the template's admin password: log in with it once, then replace it.
-        const templateAdmins = record.templateAdminPassword
-          ? [{ user: engine.admin.user, password: record.templateAdminPassword }]
-          : (await this.#deps.versions.list(db.spec.template))
-              .filter((v) => v.version === record.templateVersion)
-              .map((v) => ({ user: engine.admin.user, password: v.adminPassword }));
-        await engine.admin
-          .waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive)
-          .catch(async (error) => {
-            if (!engine.admin.isAccessDenied(error)) throw error;
-            await engine.admin.waitReady(endpoint, admin, deadline, alive);
-          });
-        await engine.admin.configureClone(endpoint, templateAdmins, admin, record.user);
-        record.configured = true;
-      } else {
-        await engine.admin.waitReady(endpoint, admin, deadline, alive);
-      }
-    } catch (error) {
-      const logs = await runtime.logs(server.id, 15);
-      return this.#fail(
-        key,
-        status,
-        record,
-        `server did not become ready: ${(error as Error).message}\n${logs}`,
+      server = await startAndWaitReady(
+        runtime,
+        async () => kept ?? (await this.#createServer(observed, record, engine, log)),
+        (endpoint, alive) => this.#login(observed, record, engine, endpoint, deadline, alive),
+        (reason, stage) =>
+          new StartFailure(stage === 'start' ? reason : `server did not become ready: ${reason}`),
       );
+    } catch (error) {
+      if (error instanceof StartFailure) return this.#fail(key, status, record, error.message);
+      throw error;
     }
     const readyMs = Date.now() - started;
     this.#deps.metrics?.cloneToReadySeconds.observe(readyMs / 1000);
+    await this.#markReady(observed, record, server, readyMs);
+  }
+
+  /**
+   * Keeps the running server of the current version (on the fixed port, if any) and removes the rest: a
+   * stale one (another version, a duplicate), and a stopped or dead one, which is made again on the
+   * same clone and port (a restart of a container would get a new port from Docker).
+   */
+  async #keepOneServer(observed: Observed, record: DatabaseRecord): Promise<ServerInfo | undefined> {
+    const fixedPort = observed.db.spec.port;
+    let kept: ServerInfo | undefined;
+    for (const candidate of observed.servers.sort(
+      (a, b) => Number(b.running) - Number(a.running) || b.createdAt - a.createdAt,
+    )) {
+      const wrongPort = fixedPort !== undefined && candidate.running && candidate.hostPort !== fixedPort;
+      const keep = candidate.running && candidate.templateVersion === record.templateVersion && !wrongPort;
+      if (!kept && keep) kept = candidate;
+      else await this.#deps.runtime.servers.remove(candidate.id);
+    }
+    return kept;
+  }
+
+  /** A new server on the clone: on the spec's port, else the one it had before, else any. */
+  async #createServer(
+    observed: Observed,
+    record: DatabaseRecord,
+    engine: Engine,
+    log: Logger,
+  ): Promise<ServerInfo> {
+    const { db, status } = observed;
+    const { runtime, config, layout } = this.#deps;
+    status.phase = 'Starting';
+    const spec: ServerSpec = {
+      role: 'Database',
+      owner: db.metadata.name,
+      template: db.spec.template,
+      templateVersion: record.templateVersion ?? '',
+      image: record.image ?? defaultImage(config, record.engine ?? DEFAULT_ENGINE),
+      dataDir: layout.databaseDir(db.metadata.name),
+      engine,
+      args: engine.image.serveArgs(),
+      ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
+    };
+    const port = db.spec.port ?? record.port;
+    try {
+      return await runtime.servers.create({ ...spec, ...(port ? { hostPort: port } : {}) });
+    } catch (error) {
+      // The old port may be taken now: any port will do unless the spec fixes one.
+      if (db.spec.port !== undefined || port === undefined) throw error;
+      log.info({ port, err: (error as Error).message }, 'previous port unavailable; choosing another');
+      return runtime.servers.create(spec);
+    }
+  }
+
+  /**
+   * Waits until the server takes a login. A clone not yet configured still has the template's admin
+   * password: log in with it once and replace it (and make the user); after a crash half-way the
+   * database's own password works.
+   */
+  async #login(
+    observed: Observed,
+    record: DatabaseRecord,
+    engine: Engine,
+    endpoint: Endpoint,
+    deadline: number,
+    alive: () => Promise<boolean>,
+  ): Promise<void> {
+    const admin = { user: engine.admin.user, password: record.adminPassword };
+    if (record.configured) return engine.admin.waitReady(endpoint, admin, deadline, alive);
+    const templateAdmins = record.templateAdminPassword
+      ? [{ user: engine.admin.user, password: record.templateAdminPassword }]
+      : (await this.#deps.versions.list(observed.db.spec.template))
+          .filter((v) => v.version === record.templateVersion)
+          .map((v) => ({ user: engine.admin.user, password: v.adminPassword }));
+    await engine.admin
+      .waitReady(endpoint, templateAdmins[0] ?? admin, deadline, alive)
+      .catch(async (error) => {
+        if (!engine.admin.isAccessDenied(error)) throw error;
+        await engine.admin.waitReady(endpoint, admin, deadline, alive);
+      });
+    await engine.admin.configureClone(endpoint, templateAdmins, admin, record.user);
+    record.configured = true;
+  }
+
+  async #markReady(
+    observed: Observed,
+    record: DatabaseRecord,
+    server: ServerInfo,
+    readyMs: number,
+  ): Promise<void> {
+    const { key, status } = observed;
+    const { config, store } = this.#deps;
     record.port = server.hostPort;
     const wasReady = status.phase === 'Ready';
     if (!wasReady) status.readySince = new Date().toISOString();
@@ -302,7 +361,7 @@ export class DatabaseReconciler {
     status.server = serverState(server);
     status.connection = {
       host: config.hostname,
-      port: server.hostPort,
+      port: server.hostPort ?? 0,
       user: record.user.user,
       database: record.database ?? config.defaultDatabase,
     };
@@ -321,7 +380,6 @@ export class DatabaseReconciler {
         'Ready',
         `ready on port ${server.hostPort} (${readyMs} ms after start)`,
       );
-    return this.#requeueForExpiry(expiresAt);
   }
 
   async #fail(
@@ -410,7 +468,7 @@ export class DatabaseReconciler {
   }
 
   async #removeResources(servers: ServerInfo[], clone: string | undefined): Promise<void> {
-    for (const server of servers) await this.#deps.runtime.remove(server.id);
+    for (const server of servers) await this.#deps.runtime.servers.remove(server.id);
     if (clone) await this.#deps.storage.remove(clone);
   }
 }

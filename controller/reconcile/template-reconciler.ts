@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import PQueue from 'p-queue';
 import type { ControllerConfig } from '../config.js';
 import { defaultImage } from '../engine/defaults.js';
 import { newVersionId } from '../layout.js';
@@ -12,27 +11,33 @@ import {
   type TemplateObject,
   type TemplateRecord,
   type TemplateStatus,
+  type VersionMeta,
   setCondition,
 } from '../objects/index.js';
-import { DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
+import { type DumpFile, DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
+import { ImportRunner } from '../templates/import-runner.js';
 import { ImportError, type Importer } from '../templates/importer.js';
 import { explainFailure } from '../util/disk-space.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
 
-interface InFlight {
-  readonly version: string;
-  /** When the import was asked for: a touch after this asks for another. */
-  readonly requestedAt: number;
-  readonly trigger: ImportTrigger;
-  readonly controller: AbortController;
-  readonly done: Promise<void>;
-}
-
 export interface TemplateReconcilerDeps extends ReconcilerDeps {
   readonly importer: Importer;
   /** Asks for a reconcile of a key (this template again, or databases waiting for it). */
   readonly enqueue: (key: `Template/${string}` | `Database/${string}`) => void;
+}
+
+/** One import to run: what to import, why, and as which version. */
+interface ImportJob {
+  readonly name: string;
+  readonly template: TemplateObject;
+  readonly record: DeclaredSpec<TemplateObject>;
+  readonly trigger: ImportTrigger;
+  readonly dump: DumpFile;
+  readonly reason: string;
+  readonly version: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
 }
 
 /** Dumps younger than this are still being written (cp, scp): wait before importing them. */
@@ -58,36 +63,33 @@ export function importDigest(spec: TemplateObject['spec'], config: ControllerCon
  */
 export class TemplateReconciler {
   readonly #deps: TemplateReconcilerDeps;
-  readonly #imports = new Map<string, InFlight>();
-  readonly #importQueue: PQueue;
+  readonly #imports: ImportRunner;
 
   constructor(deps: TemplateReconcilerDeps) {
     this.#deps = deps;
-    this.#importQueue = new PQueue({ concurrency: deps.config.importConcurrency });
+    this.#imports = new ImportRunner(deps.config.importConcurrency, deps.log);
   }
 
   /** Imports running or queued now, by template name. */
   get importing(): ReadonlySet<string> {
-    return new Set(this.#imports.keys());
+    return this.#imports.importing;
   }
 
-  async stop(): Promise<void> {
-    // Aborted imports still queued return at once when their turn comes (clear() would strand them).
-    for (const inflight of this.#imports.values()) inflight.controller.abort('controller stopping');
-    await Promise.allSettled([...this.#imports.values()].map((i) => i.done));
+  stop(): Promise<void> {
+    return this.#imports.stop();
   }
 
   async reconcile(name: string, log: Logger): Promise<ReconcileResult> {
     const { desired, store } = this.#deps;
     const key = `Template/${name}` as const;
-    const record = desired.get(key) as DeclaredSpec | undefined;
+    const record = desired.get(key);
     await this.#removeLeftovers(name, log);
 
     if (!record) {
       if (!desired.synced || !desired.available) return undefined;
       return this.#remove(name, log);
     }
-    const template = record.object as TemplateObject;
+    const template = record.object;
     const stored = store.get(key);
     const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
     const bookkeeping: TemplateRecord = stored?.record ?? {};
@@ -97,25 +99,8 @@ export class TemplateReconciler {
     status.currentVersion = current?.version;
     status.versions = versions.map((v) => v.version);
 
-    let dump: Awaited<ReturnType<typeof resolveDump>>;
-    try {
-      dump = await resolveDump(this.#deps.config.dumpsDir, template.spec.source.path);
-    } catch (error) {
-      const missing = error instanceof DumpNotFoundError;
-      status.phase = current ? 'Ready' : missing ? 'Pending' : 'Failed';
-      status.message = (error as Error).message;
-      status.conditions = setCondition(
-        status.conditions,
-        'DumpAvailable',
-        'False',
-        missing ? 'DumpNotFound' : 'DumpRefused',
-        status.message,
-      );
-      await store.save(key, status, bookkeeping);
-      // The dumps dir watcher asks again when the file appears; poll slowly in case it cannot.
-      return { requeueAfterMs: 30_000 };
-    }
-    status.conditions = setCondition(status.conditions, 'DumpAvailable', 'True', 'DumpFound', dump.path);
+    const dump = await this.#findDump(key, template, status, bookkeeping, current !== undefined);
+    if (!dump) return { requeueAfterMs: 30_000 };
     const trigger: ImportTrigger = {
       specDigest: importDigest(template.spec, this.#deps.config),
       dump: dumpSignature(dump),
@@ -127,8 +112,7 @@ export class TemplateReconciler {
       if (sameTrigger(inflight.trigger, trigger) && record.fileMtimeMs <= inflight.requestedAt)
         return undefined;
       log.info('template changed during its import: abandoning it for a fresh one');
-      inflight.controller.abort('the template or its dump changed');
-      await inflight.done;
+      await this.#imports.cancel(name, 'the template or its dump changed');
     }
 
     const reason = importReason(trigger, current?.trigger, record, bookkeeping);
@@ -145,166 +129,194 @@ export class TemplateReconciler {
       await store.save(key, status, bookkeeping);
       return undefined;
     }
-    const attempt = bookkeeping.lastAttempt;
-    if (attempt?.failed && sameTrigger(attempt.trigger, trigger) && !touchedSince(record, bookkeeping)) {
+    const retryInMs = backoffLeft(bookkeeping, trigger, record);
+    if (retryInMs > 0) {
       // The same broken input again: retry with capped backoff, not in a tight loop.
-      const waitMs = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt.failures - 1));
-      const dueAt = (attempt.finishedAt ?? attempt.startedAt) + waitMs;
-      if (Date.now() < dueAt) {
-        await store.save(key, status, bookkeeping);
-        return { requeueAfterMs: dueAt - Date.now() };
-      }
+      await store.save(key, status, bookkeeping);
+      return { requeueAfterMs: retryInMs };
     }
     const age = Date.now() - dump.mtimeMs;
     if (age < DUMP_SETTLE_MS) return { requeueAfterMs: DUMP_SETTLE_MS - age };
-    this.#startImport(name, template, record, trigger, dump, reason, log);
+    const version = newVersionId();
+    this.#imports.start(
+      name,
+      version,
+      trigger,
+      (signal) => this.#import({ name, template, record, trigger, dump, reason, version, signal, log }),
+      () => this.#deps.enqueue(key),
+    );
     return undefined;
   }
 
-  #startImport(
-    name: string,
+  /** The template's dump; when it is missing or refused, says so in status and returns nothing. */
+  async #findDump(
+    key: `Template/${string}`,
     template: TemplateObject,
-    record: DeclaredSpec,
-    trigger: ImportTrigger,
-    dump: Awaited<ReturnType<typeof resolveDump>>,
-    reason: string,
-    log: Logger,
-  ): void {
-    const { store, config } = this.#deps;
-    const key = `Template/${name}` as const;
-    const version = newVersionId();
-    const controller = new AbortController();
-    const run = async () => {
-      const stored = store.get(key);
-      const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
-      const previous = stored?.record.lastAttempt;
-      const startedAt = Date.now();
-      const failures =
-        previous && sameTrigger(previous.trigger, trigger) && previous.failed ? previous.failures : 0;
-      const bookkeeping: TemplateRecord = { lastAttempt: { trigger, startedAt, failures } };
-      status.phase = 'Importing';
-      status.message = `importing ${template.spec.source.path} as ${version} (${reason})`;
-      status.observedGeneration = record.generation;
-      status.lastImport = { version, startedAt: new Date(startedAt).toISOString() };
-      status.progress = { bytesRead: 0, bytesTotal: dump.size, bytesPerSecond: 0, etaSeconds: -1 };
+    status: TemplateStatus,
+    bookkeeping: TemplateRecord,
+    hasVersion: boolean,
+  ): Promise<DumpFile | undefined> {
+    try {
+      const dump = await resolveDump(this.#deps.config.dumpsDir, template.spec.source.path);
+      status.conditions = setCondition(status.conditions, 'DumpAvailable', 'True', 'DumpFound', dump.path);
+      return dump;
+    } catch (error) {
+      const missing = error instanceof DumpNotFoundError;
+      status.phase = hasVersion ? 'Ready' : missing ? 'Pending' : 'Failed';
+      status.message = (error as Error).message;
       status.conditions = setCondition(
         status.conditions,
-        'Importing',
-        'True',
-        'ImportStarted',
+        'DumpAvailable',
+        'False',
+        missing ? 'DumpNotFound' : 'DumpRefused',
         status.message,
       );
-      try {
-        // Written before any work: a controller killed mid-import finds the attempt and starts again.
-        // Inside the try: when even this write fails (a full disk), it is a failed attempt with backoff.
-        await store.save(key, status, bookkeeping);
-        await store.event(key, 'Normal', 'ImportStarted', status.message);
-        const meta = await this.#deps.importer.run({
-          template: name,
-          version,
-          engine: this.#deps.engines(template.spec.engine),
-          image: template.spec.image ?? defaultImage(config, template.spec.engine),
-          database: template.spec.database ?? config.defaultDatabase,
-          dump,
-          trigger,
-          timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
-          memoryMiB: config.importMemoryMiB,
-          jobs: config.importJobs,
-          signal: controller.signal,
-          onProgress: (progress) => {
-            status.progress = progress;
-            store
-              .save(key, status, bookkeeping)
-              .catch((error) => log.warn({ err: error }, 'import progress not saved'));
-          },
-        });
-        bookkeeping.lastAttempt = { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 };
-        this.#deps.metrics?.importSeconds.observe({ result: 'success' }, meta.durationSeconds);
-        this.#deps.metrics?.importBytes.inc(meta.dumpBytes);
-        status.phase = 'Ready';
-        status.message = undefined;
-        status.progress = undefined;
-        status.currentVersion = version;
-        status.versions = (await this.#deps.versions.list(name)).map((v) => v.version);
-        status.lastImport = {
-          version,
-          startedAt: new Date(startedAt).toISOString(),
-          finishedAt: new Date().toISOString(),
-          durationSeconds: meta.durationSeconds,
-          bytes: meta.dumpBytes,
-          result: 'Succeeded',
-          ...(meta.loadJobs ? { jobs: meta.loadJobs } : {}),
-          ...(meta.phases ? { phases: meta.phases } : {}),
-        };
-        status.conditions = setCondition(
-          status.conditions,
-          'Importing',
-          'False',
-          'ImportSucceeded',
-          `version ${version} is current`,
-        );
-        await store.save(key, status, bookkeeping);
-        await store.event(
-          key,
-          'Normal',
-          'ImportSucceeded',
-          `version ${version} imported in ${meta.durationSeconds.toFixed(1)}s`,
-        );
-        for (const db of this.#deps.desired.list('Database')) {
-          if ((db.object.spec as { template: string }).template === name) this.#deps.enqueue(db.key);
-        }
-      } catch (error) {
-        const abandoned = controller.signal.aborted;
-        this.#deps.metrics?.importSeconds.observe({ result: 'failure' }, (Date.now() - startedAt) / 1000);
-        const message = await explainFailure(this.#deps.layout.root, (error as Error).message);
-        bookkeeping.lastAttempt = {
-          trigger,
-          startedAt,
-          finishedAt: Date.now(),
-          failed: !abandoned,
-          failures: abandoned ? failures : failures + 1,
-        };
-        const versions = await this.#deps.versions.list(name);
-        status.phase = versions.length > 0 ? 'Ready' : abandoned ? 'Pending' : 'Failed';
-        status.message =
-          versions.length > 0
-            ? `import failed; version ${versions[0]!.version} still serves: ${message}`
-            : message;
-        status.progress = undefined;
-        status.lastImport = {
-          version,
-          startedAt: new Date(startedAt).toISOString(),
-          finishedAt: new Date().toISOString(),
-          durationSeconds: (Date.now() - startedAt) / 1000,
-          result: 'Failed',
-          error: message,
-          ...(error instanceof ImportError && error.line !== undefined ? { errorLine: error.line } : {}),
-        };
-        status.conditions = setCondition(status.conditions, 'Importing', 'False', 'ImportFailed', message);
-        // Kept in memory (and served) even when it cannot be written.
-        await store
-          .save(key, status, bookkeeping)
-          .catch((saveError) => log.warn({ err: saveError }, 'import failure not saved'));
-        await store.event(key, 'Warning', abandoned ? 'ImportAbandoned' : 'ImportFailed', message);
-      }
-    };
-    const done = this.#importQueue
-      .add(async () => {
-        if (controller.signal.aborted) return;
-        await run();
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'import task failed'))
-      .finally(() => {
-        this.#imports.delete(name);
-        this.#deps.enqueue(key);
+      await this.#deps.store.save(key, status, bookkeeping);
+      // The dumps dir watcher asks again when the file appears; the caller polls slowly in case it cannot.
+      return undefined;
+    }
+  }
+
+  /** One import, run by the ImportRunner: status says it started, then how it ended. */
+  async #import(job: ImportJob): Promise<void> {
+    const { store, config } = this.#deps;
+    const { name, template, trigger, version, log } = job;
+    const key = `Template/${name}` as const;
+    const stored = store.get(key);
+    const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
+    const previous = stored?.record.lastAttempt;
+    const startedAt = Date.now();
+    const failures =
+      previous && sameTrigger(previous.trigger, trigger) && previous.failed ? previous.failures : 0;
+    const bookkeeping: TemplateRecord = { lastAttempt: { trigger, startedAt, failures } };
+    status.phase = 'Importing';
+    status.message = `importing ${template.spec.source.path} as ${version} (${job.reason})`;
+    status.observedGeneration = job.record.generation;
+    status.lastImport = { version, startedAt: new Date(startedAt).toISOString() };
+    status.progress = { bytesRead: 0, bytesTotal: job.dump.size, bytesPerSecond: 0, etaSeconds: -1 };
+    status.conditions = setCondition(status.conditions, 'Importing', 'True', 'ImportStarted', status.message);
+    try {
+      // Written before any work: a controller killed mid-import finds the attempt and starts again.
+      // Inside the try: when even this write fails (a full disk), it is a failed attempt with backoff.
+      await store.save(key, status, bookkeeping);
+      await store.event(key, 'Normal', 'ImportStarted', status.message);
+      const meta = await this.#deps.importer.run({
+        template: name,
+        version,
+        engine: this.#deps.engines(template.spec.engine),
+        image: template.spec.image ?? defaultImage(config, template.spec.engine),
+        database: template.spec.database ?? config.defaultDatabase,
+        dump: job.dump,
+        trigger,
+        timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
+        memoryMiB: config.importMemoryMiB,
+        jobs: config.importJobs,
+        signal: job.signal,
+        onProgress: (progress) => {
+          status.progress = progress;
+          store
+            .save(key, status, bookkeeping)
+            .catch((error) => log.warn({ err: error }, 'import progress not saved'));
+        },
       });
-    this.#imports.set(name, {
+      await this.#imported(job, status, startedAt, meta);
+    } catch (error) {
+      await this.#importFailed(job, status, startedAt, failures, error as Error);
+    }
+  }
+
+  async #imported(
+    job: ImportJob,
+    status: TemplateStatus,
+    startedAt: number,
+    meta: VersionMeta,
+  ): Promise<void> {
+    const { store } = this.#deps;
+    const { name, version, trigger } = job;
+    const key = `Template/${name}` as const;
+    const bookkeeping: TemplateRecord = {
+      lastAttempt: { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 },
+    };
+    this.#deps.metrics?.importSeconds.observe({ result: 'success' }, meta.durationSeconds);
+    this.#deps.metrics?.importBytes.inc(meta.dumpBytes);
+    status.phase = 'Ready';
+    status.message = undefined;
+    status.progress = undefined;
+    status.currentVersion = version;
+    status.versions = (await this.#deps.versions.list(name)).map((v) => v.version);
+    status.lastImport = {
       version,
-      requestedAt: Date.now(),
-      trigger,
-      controller,
-      done: done.then(() => undefined),
-    });
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds: meta.durationSeconds,
+      bytes: meta.dumpBytes,
+      result: 'Succeeded',
+      ...(meta.loadJobs ? { jobs: meta.loadJobs } : {}),
+      ...(meta.phases ? { phases: meta.phases } : {}),
+    };
+    status.conditions = setCondition(
+      status.conditions,
+      'Importing',
+      'False',
+      'ImportSucceeded',
+      `version ${version} is current`,
+    );
+    await store.save(key, status, bookkeeping);
+    await store.event(
+      key,
+      'Normal',
+      'ImportSucceeded',
+      `version ${version} imported in ${meta.durationSeconds.toFixed(1)}s`,
+    );
+    for (const db of this.#deps.desired.list('Database')) {
+      if (db.object.spec.template === name) this.#deps.enqueue(db.key as `Database/${string}`);
+    }
+  }
+
+  async #importFailed(
+    job: ImportJob,
+    status: TemplateStatus,
+    startedAt: number,
+    failures: number,
+    error: Error,
+  ): Promise<void> {
+    const { store } = this.#deps;
+    const { name, version, trigger, log } = job;
+    const key = `Template/${name}` as const;
+    const abandoned = job.signal.aborted;
+    this.#deps.metrics?.importSeconds.observe({ result: 'failure' }, (Date.now() - startedAt) / 1000);
+    const message = await explainFailure(this.#deps.layout.root, error.message);
+    const bookkeeping: TemplateRecord = {
+      lastAttempt: {
+        trigger,
+        startedAt,
+        finishedAt: Date.now(),
+        failed: !abandoned,
+        failures: abandoned ? failures : failures + 1,
+      },
+    };
+    const versions = await this.#deps.versions.list(name);
+    status.phase = versions.length > 0 ? 'Ready' : abandoned ? 'Pending' : 'Failed';
+    status.message =
+      versions.length > 0
+        ? `import failed; version ${versions[0]!.version} still serves: ${message}`
+        : message;
+    status.progress = undefined;
+    status.lastImport = {
+      version,
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds: (Date.now() - startedAt) / 1000,
+      result: 'Failed',
+      error: message,
+      ...(error instanceof ImportError && error.line !== undefined ? { errorLine: error.line } : {}),
+    };
+    status.conditions = setCondition(status.conditions, 'Importing', 'False', 'ImportFailed', message);
+    // Kept in memory (and served) even when it cannot be written.
+    await store
+      .save(key, status, bookkeeping)
+      .catch((saveError) => log.warn({ err: saveError }, 'import failure not saved'));
+    await store.event(key, 'Warning', abandoned ? 'ImportAbandoned' : 'ImportFailed', message);
   }
 
   /** Work volumes, import servers and half-made versions that no running import owns. */
@@ -323,9 +335,9 @@ export class TemplateReconciler {
       log.info({ version }, 'removing an interrupted import');
       await storage.remove(layout.workVolume(name, version));
     }
-    for (const server of await runtime.list()) {
+    for (const server of await runtime.servers.list()) {
       if (server.role === 'Import' && server.owner === name && inflight?.version !== server.templateVersion) {
-        await runtime.remove(server.id);
+        await runtime.servers.remove(server.id);
       }
     }
     for (const version of await versions.incomplete(name)) {
@@ -361,10 +373,7 @@ export class TemplateReconciler {
       }
       return { requeueAfterMs: 10_000 };
     }
-    if (inflight) {
-      inflight.controller.abort('the template spec was removed');
-      await inflight.done;
-    }
+    await this.#imports.cancel(name, 'the template spec was removed');
     log.info({ versions: versions.length }, 'template spec removed: removing its versions');
     for (const v of versions) {
       await this.#deps.versions.removeMeta(name, v.version);
@@ -374,6 +383,15 @@ export class TemplateReconciler {
     await this.#deps.store.delete(key);
     return undefined;
   }
+}
+
+/** How long a failed import of this same input must still wait (capped exponential backoff), or 0. */
+function backoffLeft(bookkeeping: TemplateRecord, trigger: ImportTrigger, record: DeclaredSpec): number {
+  const attempt = bookkeeping.lastAttempt;
+  if (!attempt?.failed || !sameTrigger(attempt.trigger, trigger) || touchedSince(record, bookkeeping))
+    return 0;
+  const waitMs = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt.failures - 1));
+  return Math.max(0, (attempt.finishedAt ?? attempt.startedAt) + waitMs - Date.now());
 }
 
 function sameTrigger(a: ImportTrigger, b: ImportTrigger): boolean {

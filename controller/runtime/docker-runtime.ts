@@ -1,21 +1,24 @@
 import { chown, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import {
+  type DataDirFormat,
   type ExecSession,
   LABELS,
+  type ProgramsBeside,
   type Runtime,
   type RuntimeEvent,
+  type ServerControl,
   type ServerInfo,
   type ServerRole,
   type ServerSpec,
 } from './runtime.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
 /** Where a server's input file (an import's dump) appears in its container. */
 const INPUT_PATH = '/myaas-input/dump';
@@ -33,17 +36,16 @@ export interface DockerRuntimeOptions {
 export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
   readonly connectHost = '127.0.0.1';
-  readonly #docker: Docker;
-  readonly #controllerId: string;
-  readonly #user: string;
-  readonly #log: Logger;
-  #closed = false;
+  readonly servers: DockerServers;
+  readonly programs: DockerPrograms;
+  readonly datadirs: DockerDataDirs;
 
   constructor(options: DockerRuntimeOptions) {
-    this.#docker = options.docker;
-    this.#controllerId = options.controllerId;
-    this.#user = options.containerUser;
-    this.#log = options.log.child({ component: 'docker' });
+    const log = options.log.child({ component: 'docker' });
+    const images = new DockerImages(options.docker, log);
+    this.servers = new DockerServers(options, images, log);
+    this.programs = new DockerPrograms(options.docker, options.containerUser);
+    this.datadirs = new DockerDataDirs(options.docker, images, options.containerUser);
   }
 
   /** Throws with the fix when no Docker engine answers. */
@@ -56,16 +58,30 @@ export class DockerRuntime implements Runtime {
       );
     }
   }
+  async close(): Promise<void> {
+    this.servers.close();
+  }
+}
 
-  async serverIdentity(image: string, engine: Engine): Promise<string> {
-    await this.#ensureImage(image);
-    const id = (await this.#docker.getImage(image).inspect()).Id;
-    return `${engine.name}-${id.replace(/^sha256:/, '').slice(0, 16)}`;
+/** The containers this controller made: created, stopped, removed, listed and watched by label. */
+class DockerServers implements ServerControl {
+  readonly #docker: Docker;
+  readonly #controllerId: string;
+  readonly #user: string;
+  readonly #images: DockerImages;
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(options: DockerRuntimeOptions, images: DockerImages, log: Logger) {
+    this.#docker = options.docker;
+    this.#controllerId = options.controllerId;
+    this.#user = options.containerUser;
+    this.#images = images;
+    this.#log = log;
   }
 
-  async prepareDataDir(dataDir: string): Promise<void> {
-    const [uid, gid] = this.#user.split(':').map(Number);
-    await chown(dataDir, uid ?? 999, gid ?? uid ?? 999);
+  close(): void {
+    this.#closed = true;
   }
 
   async list(): Promise<ServerInfo[]> {
@@ -89,7 +105,6 @@ export class DockerRuntime implements Runtime {
       };
     });
   }
-
   async inspect(id: string): Promise<ServerInfo | undefined> {
     let info: Docker.ContainerInspectInfo;
     try {
@@ -115,9 +130,8 @@ export class DockerRuntime implements Runtime {
       oomKilled: info.State.OOMKilled,
     };
   }
-
   async create(spec: ServerSpec): Promise<ServerInfo> {
-    await this.#ensureImage(spec.image);
+    await this.#images.ensure(spec.image);
     const name = `myaas-${this.#controllerId}-${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
     const port = `${spec.engine.image.port}/tcp`;
     const options: Docker.ContainerCreateOptions = {
@@ -171,7 +185,6 @@ export class DockerRuntime implements Runtime {
     }
     return this.#inspectUntilPort(container.id);
   }
-
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {
       await this.#docker.getContainer(id).stop({ t: timeoutSeconds });
@@ -179,7 +192,6 @@ export class DockerRuntime implements Runtime {
       if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
     }
   }
-
   async remove(id: string): Promise<void> {
     try {
       await this.#docker.getContainer(id).remove({ force: true, v: true });
@@ -187,68 +199,6 @@ export class DockerRuntime implements Runtime {
       if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error;
     }
   }
-
-  async exec(
-    id: string,
-    argv: readonly string[],
-    env: Readonly<Record<string, string>>,
-  ): Promise<ExecSession> {
-    const exec = await this.#docker.getContainer(id).exec({
-      Cmd: [...argv],
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    // The hijacked connection is the program's stdin; ending it half-closes, and the program sees EOF.
-    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
-    const output = new TailBuffer(64 * 1024);
-    const listeners: ((text: string) => void)[] = [];
-    const sink = new PassThrough();
-    // A character split across frames is decoded whole.
-    const decoder = new StringDecoder('utf8');
-    sink.on('data', (chunk: Buffer) => {
-      output.push(chunk);
-      const text = decoder.write(chunk);
-      for (const listener of listeners) listener(text);
-    });
-    this.#docker.modem.demuxStream(stream, sink, sink);
-    // Done once the sink has passed on every byte: the last lines (often the error) arrive after
-    // the connection's own end, and a result without them would lose them.
-    const finish = () => {
-      if (!sink.writableEnded) sink.end();
-    };
-    stream.on('end', finish);
-    stream.on('close', finish);
-    stream.on('error', finish);
-    const ended = new Promise<void>((resolve) => sink.on('end', resolve));
-    return {
-      stdin: stream,
-      onOutput: (listener) => listeners.push(listener),
-      result: ended.then(async () => ({
-        // The container may be gone already (an aborted import): the exit code is then unknown.
-        exitCode: (await exec.inspect().catch(() => undefined))?.ExitCode ?? -1,
-        output: output.toString(),
-      })),
-      abort: () => stream.destroy(),
-    };
-  }
-
-  inputPath(): string {
-    return INPUT_PATH;
-  }
-
-  async canReadInput(hostPath: string): Promise<boolean> {
-    // Programs in the container run as its user (--container-user), not as the controller.
-    const [uid, gid] = this.#user.split(':').map(Number);
-    const s = await stat(hostPath);
-    return Boolean(s.mode & 0o004 || (s.uid === uid && s.mode & 0o400) || (s.gid === gid && s.mode & 0o040));
-  }
-
-  execEndpoint(server: ServerInfo): Endpoint {
-    return { host: '127.0.0.1', port: server.serverPort ?? 0 };
-  }
-
   async logs(id: string, lines: number): Promise<string> {
     try {
       const raw = (await this.#docker
@@ -259,7 +209,6 @@ export class DockerRuntime implements Runtime {
       return '';
     }
   }
-
   watch(onEvent: (event: RuntimeEvent) => void): () => void {
     let stopped = false;
     let since = Math.floor(Date.now() / 1000);
@@ -316,12 +265,99 @@ export class DockerRuntime implements Runtime {
       (current as unknown as { destroy?: () => void })?.destroy?.();
     };
   }
+  /** Right after start the published port can be missing for a moment: inspect again. */
+  async #inspectUntilPort(id: string): Promise<ServerInfo> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const info = await this.inspect(id);
+      if (!info) throw new Error(`container ${id.slice(0, 12)} vanished right after start`);
+      if (info.hostPort || !info.running) return info;
+      await sleep(20);
+    }
+    throw new Error(`container ${id.slice(0, 12)} has no published port`);
+  }
+}
 
-  async close(): Promise<void> {
-    this.#closed = true;
+/** Programs run inside a server's container (`docker exec`), with its input file mounted. */
+class DockerPrograms implements ProgramsBeside {
+  readonly #docker: Docker;
+  readonly #user: string;
+
+  constructor(docker: Docker, containerUser: string) {
+    this.#docker = docker;
+    this.#user = containerUser;
   }
 
-  async #ensureImage(image: string): Promise<void> {
+  async exec(
+    id: string,
+    argv: readonly string[],
+    env: Readonly<Record<string, string>>,
+  ): Promise<ExecSession> {
+    const exec = await this.#docker.getContainer(id).exec({
+      Cmd: [...argv],
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    // The hijacked connection is the program's stdin; ending it half-closes, and the program sees EOF.
+    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+    const output = new TailBuffer(64 * 1024);
+    const listeners: ((text: string) => void)[] = [];
+    const sink = new PassThrough();
+    // A character split across frames is decoded whole.
+    const decoder = new StringDecoder('utf8');
+    sink.on('data', (chunk: Buffer) => {
+      output.push(chunk);
+      const text = decoder.write(chunk);
+      for (const listener of listeners) listener(text);
+    });
+    this.#docker.modem.demuxStream(stream, sink, sink);
+    // Done once the sink has passed on every byte: the last lines (often the error) arrive after
+    // the connection's own end, and a result without them would lose them.
+    const finish = () => {
+      if (!sink.writableEnded) sink.end();
+    };
+    stream.on('end', finish);
+    stream.on('close', finish);
+    stream.on('error', finish);
+    const ended = new Promise<void>((resolve) => sink.on('end', resolve));
+    return {
+      stdin: stream,
+      onOutput: (listener) => listeners.push(listener),
+      result: ended.then(async () => ({
+        // The container may be gone already (an aborted import): the exit code is then unknown.
+        exitCode: (await exec.inspect().catch(() => undefined))?.ExitCode ?? -1,
+        output: output.toString(),
+      })),
+      abort: () => stream.destroy(),
+    };
+  }
+  inputPath(): string {
+    return INPUT_PATH;
+  }
+  async canReadInput(hostPath: string): Promise<boolean> {
+    // Programs in the container run as its user (--container-user), not as the controller.
+    const [uid, gid] = this.#user.split(':').map(Number);
+    const s = await stat(hostPath);
+    return Boolean(s.mode & 0o004 || (s.uid === uid && s.mode & 0o400) || (s.gid === gid && s.mode & 0o040));
+  }
+  endpoint(server: ServerInfo): Endpoint {
+    return { host: '127.0.0.1', port: server.serverPort ?? 0 };
+  }
+}
+
+/** Images, present or pulled: a server's image must be there before its container is made. */
+class DockerImages {
+  readonly #docker: Docker;
+  readonly #log: Logger;
+
+  constructor(docker: Docker, log: Logger) {
+    this.#docker = docker;
+    this.#log = log;
+  }
+
+  /** Makes sure the image is present, pulling it when it is not. */
+  async ensure(image: string): Promise<void> {
     try {
       await this.#docker.getImage(image).inspect();
       return;
@@ -342,16 +378,28 @@ export class DockerRuntime implements Runtime {
       );
     }
   }
+}
 
-  /** Right after start the published port can be missing for a moment: inspect again. */
-  async #inspectUntilPort(id: string): Promise<ServerInfo> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const info = await this.inspect(id);
-      if (!info) throw new Error(`container ${id.slice(0, 12)} vanished right after start`);
-      if (info.hostPort || !info.running) return info;
-      await sleep(20);
-    }
-    throw new Error(`container ${id.slice(0, 12)} has no published port`);
+/** Datadirs for containers: the format is the image's (its id), the owner the container user. */
+class DockerDataDirs implements DataDirFormat {
+  readonly #docker: Docker;
+  readonly #images: DockerImages;
+  readonly #user: string;
+
+  constructor(docker: Docker, images: DockerImages, containerUser: string) {
+    this.#docker = docker;
+    this.#images = images;
+    this.#user = containerUser;
+  }
+
+  async identity(image: string, engine: Engine): Promise<string> {
+    await this.#images.ensure(image);
+    const id = (await this.#docker.getImage(image).inspect()).Id;
+    return `${engine.name}-${id.replace(/^sha256:/, '').slice(0, 16)}`;
+  }
+  async prepare(dataDir: string): Promise<void> {
+    const [uid, gid] = this.#user.split(':').map(Number);
+    await chown(dataDir, uid ?? 999, gid ?? uid ?? 999);
   }
 }
 

@@ -5,6 +5,7 @@ import { access, chown, mkdir, readFile, readdir, realpath, rm, stat } from 'nod
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { EngineName } from '../objects/index.js';
@@ -12,16 +13,17 @@ import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import type {
+  DataDirFormat,
   ExecResult,
   ExecSession,
+  ProgramsBeside,
   Runtime,
   RuntimeEvent,
+  ServerControl,
   ServerInfo,
   ServerRole,
   ServerSpec,
 } from './runtime.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the process runtime knows of one server, in `run/<id>/server.json`. */
 interface ServerFile {
@@ -55,55 +57,79 @@ export interface ProcessRuntimeOptions {
 }
 
 /**
- * Database servers as processes on this host (mariadbd/mysqld): each with its own datadir, port,
- * socket, pid file and error log. They outlive the controller; a restarted one re-adopts them by
- * pid file, liveness and command line, and never starts a duplicate.
+ * Database servers as processes on this host (the engines' own server programs): each with its own
+ * datadir, port, socket, pid file and error log. They outlive the controller; a restarted one
+ * re-adopts them by pid file, liveness and command line, and never starts a duplicate.
  */
 export class ProcessRuntime implements Runtime {
   readonly name = 'process' as const;
   readonly connectHost = '127.0.0.1';
-  readonly #root: string;
-  readonly #engines: (name: EngineName) => Engine;
-  readonly #log: Logger;
-  /** Set when servers run as another OS user than ours (we are root): then the engine's, or this. */
-  readonly #userOverride: string | undefined;
-  readonly #asRoot: boolean;
-  readonly #pollMs: number;
-  readonly #owners = new Map<string, { uid: number; gid: number }>();
+  readonly servers: ProcessServers;
+  readonly programs = new HostPrograms();
+  readonly datadirs: HostDataDirs;
+  readonly #runDir: string;
+  readonly #users: HostUsers;
 
   constructor(options: ProcessRuntimeOptions) {
-    this.#root = path.join(options.root, 'run');
-    this.#engines = options.engines;
-    this.#log = options.log.child({ component: 'process-runtime' });
-    this.#asRoot = process.getuid?.() === 0;
-    this.#userOverride = options.serverUser;
-    this.#pollMs = options.pollMs ?? 1000;
+    this.#runDir = path.join(options.root, 'run');
+    this.#users = new HostUsers(options.serverUser);
+    this.servers = new ProcessServers(this.#runDir, options, this.#users);
+    this.datadirs = new HostDataDirs(this.#users);
   }
 
   /** Throws with the fix when the host lacks the server programs or the user to run them as. */
   async check(engine: Engine): Promise<void> {
     await engine.host.check();
-    await mkdir(this.#root, { recursive: true });
-    await this.#serverOwner(engine);
+    await mkdir(this.#runDir, { recursive: true });
+    await this.#users.ownerFor(engine);
+  }
+  async close(): Promise<void> {}
+}
+
+/** Which OS user servers run as: ours, or (when we are root) the engine's own or the one configured. */
+class HostUsers {
+  readonly asRoot = process.getuid?.() === 0;
+  readonly #owners = new Map<string, { uid: number; gid: number }>();
+
+  constructor(readonly override: string | undefined) {}
+
+  userFor(engine: Engine): string {
+    return this.override ?? engine.host.user;
   }
 
-  async serverIdentity(_image: string, engine: Engine): Promise<string> {
-    await engine.host.check();
-    const { command } = engine.host.command({
-      dataDir: '',
-      port: 0,
-      socket: '',
-      pidFile: '',
-      errorLog: '',
-      args: [],
-    });
-    const s = await stat(await realpath(command));
-    return `${engine.name}-host-${createHash('sha256').update(`${command}:${s.size}:${s.mtimeMs}`).digest('hex').slice(0, 16)}`;
+  /** The server's OS user when the controller is root (servers never run as root); none otherwise. */
+  async ownerFor(engine: Engine): Promise<{ uid: number; gid: number } | undefined> {
+    if (!this.asRoot) return undefined;
+    const user = this.userFor(engine);
+    const known = this.#owners.get(user);
+    if (known) return known;
+    try {
+      const uid = Number((await run('id', ['-u', user])).trim());
+      const gid = Number((await run('id', ['-g', user])).trim());
+      this.#owners.set(user, { uid, gid });
+      return { uid, gid };
+    } catch {
+      throw new Error(
+        `runtime process runs ${engine.name} servers as the user ${user} when myaas runs as root, and there is none: install the server package (it creates it) or create the user`,
+      );
+    }
   }
+}
 
-  async prepareDataDir(dataDir: string, engine: Engine): Promise<void> {
-    const owner = await this.#serverOwner(engine);
-    if (owner) await chown(dataDir, owner.uid, owner.gid);
+/** The server processes, each described by `run/<id>/server.json`. */
+class ProcessServers implements ServerControl {
+  readonly #root: string;
+  readonly #engines: (name: EngineName) => Engine;
+  readonly #log: Logger;
+  readonly #users: HostUsers;
+  readonly #pollMs: number;
+
+  constructor(root: string, options: ProcessRuntimeOptions, users: HostUsers) {
+    this.#root = root;
+    this.#engines = options.engines;
+    this.#log = options.log.child({ component: 'process-runtime' });
+    this.#users = users;
+    this.#pollMs = options.pollMs ?? 1000;
   }
 
   async list(): Promise<ServerInfo[]> {
@@ -120,7 +146,6 @@ export class ProcessRuntime implements Runtime {
     }
     return out;
   }
-
   async inspect(id: string): Promise<ServerInfo | undefined> {
     const file = await this.#read(id);
     if (!file) return undefined;
@@ -141,7 +166,6 @@ export class ProcessRuntime implements Runtime {
       ...(running ? {} : { exitCode: file.stopped ? 0 : 1 }),
     };
   }
-
   async create(spec: ServerSpec): Promise<ServerInfo> {
     await spec.engine.host.check();
     const id = `${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
@@ -153,7 +177,7 @@ export class ProcessRuntime implements Runtime {
     }
     const dir = this.#dir(id);
     await mkdir(dir, { recursive: true });
-    const owner = await this.#serverOwner(spec.engine);
+    const owner = await this.#users.ownerFor(spec.engine);
     if (owner) await chown(dir, owner.uid, owner.gid);
     if (spec.init && !(await spec.engine.host.isInitialized(spec.dataDir))) {
       await spec.engine.host.initialize({
@@ -178,7 +202,6 @@ export class ProcessRuntime implements Runtime {
     await this.#spawn(file);
     return (await this.inspect(id))!;
   }
-
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     const file = await this.#read(id);
     if (!file) return;
@@ -187,7 +210,6 @@ export class ProcessRuntime implements Runtime {
     await this.#write(file);
     await this.#terminate(file, timeoutSeconds);
   }
-
   async remove(id: string): Promise<void> {
     const file = await this.#read(id);
     if (file) {
@@ -197,12 +219,126 @@ export class ProcessRuntime implements Runtime {
     }
     await rm(this.#dir(id), { recursive: true, force: true });
   }
+  async logs(id: string, lines: number): Promise<string> {
+    try {
+      const text = await readFile(path.join(this.#dir(id), 'error.log'), 'utf8');
+      return text.trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+  watch(onEvent: (event: RuntimeEvent) => void): () => void {
+    const alive = new Map<string, boolean>();
+    const timer = setInterval(async () => {
+      for (const server of await this.list().catch(() => [])) {
+        if (alive.get(server.id) && !server.running)
+          onEvent({ role: server.role, owner: server.owner, action: 'die' });
+        alive.set(server.id, server.running);
+      }
+    }, this.#pollMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+  #dir(id: string): string {
+    if (!/^(db|import)-[a-z0-9-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
+    return path.join(this.#root, id);
+  }
+  #paths(id: string, port: number, dataDir: string, args: readonly string[], engine: Engine) {
+    const dir = this.#dir(id);
+    let socket = path.join(dir, 'server.sock');
+    // Unix socket paths are limited to 108 bytes: deep data roots get a short one in /tmp.
+    if (socket.length > 100)
+      socket = `/tmp/myaas-${createHash('sha256').update(socket).digest('hex').slice(0, 16)}.sock`;
+    return {
+      dataDir,
+      port,
+      socket,
+      pidFile: path.join(dir, 'server.pid'),
+      errorLog: path.join(dir, 'error.log'),
+      args,
+      ...(this.#users.asRoot ? { user: this.#users.userFor(engine) } : {}),
+    };
+  }
+  async #spawn(file: ServerFile): Promise<void> {
+    const engine = this.#engines(file.engine);
+    await engine.host.check();
+    const { command, args, switchUser } = engine.host.command(
+      this.#paths(file.id, file.port, file.dataDir, file.args, engine),
+    );
+    const owner = switchUser ? await this.#users.ownerFor(engine) : undefined;
+    // Servers that log to stderr (postgres) log into error.log, where `logs` reads.
+    const out = openSync(path.join(this.#dir(file.id), switchUser ? 'error.log' : 'stdout.log'), 'a');
+    try {
+      // Detached in its own process group: the server outlives the controller, even a kill -9 of it.
+      const child = spawn(command, args, {
+        detached: true,
+        stdio: ['ignore', out, out],
+        ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      });
+      child.on('error', (error) => this.#log.error({ err: error, id: file.id }, 'server failed to spawn'));
+      child.unref();
+      file.pid = child.pid;
+    } finally {
+      closeSync(out);
+    }
+    file.startedAt = Date.now();
+    file.stopped = false;
+    await this.#write(file);
+  }
+  /** Alive, and really that server: the pid could have been reused by anything after a reboot. */
+  async #alive(file: ServerFile): Promise<boolean> {
+    const pid = file.pid;
+    if (!pid) return false;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    }
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      // mariadbd --datadir=<dir>, postgres -D <dir>
+      return cmdline.includes(`--datadir=${file.dataDir}`) || cmdline.includes(file.dataDir);
+    } catch {
+      return process.platform !== 'linux';
+    }
+  }
+  async #terminate(file: ServerFile, timeoutSeconds: number): Promise<void> {
+    if (!file.pid || !(await this.#alive(file))) return;
+    // The engine's clean shutdown; for a removal, or after the timeout, its immediate one (which
+    // takes the server's children down too), and SIGKILL as the last resort.
+    const engine = this.#engines(file.engine);
+    const signals = [
+      ...new Set<NodeJS.Signals>([
+        ...(timeoutSeconds > 0 ? [engine.image.stopSignal] : []),
+        engine.host.killSignal,
+        'SIGKILL',
+      ]),
+    ];
+    let waitMs = Math.max(timeoutSeconds, 5) * 1000;
+    for (const signal of signals) {
+      process.kill(file.pid, signal);
+      const deadline = Date.now() + waitMs;
+      while (Date.now() <= deadline) {
+        if (!(await this.#alive(file))) return;
+        await sleep(50);
+      }
+      waitMs = 5000;
+    }
+  }
+  async #read(id: string): Promise<ServerFile | undefined> {
+    return readJson<ServerFile>(path.join(this.#dir(id), 'server.json')).catch(() => undefined);
+  }
+  async #write(file: ServerFile): Promise<void> {
+    await writeJsonAtomic(path.join(this.#dir(file.id), 'server.json'), file, 0o644);
+  }
+}
 
+/** The engines' clients run on the host, as the controller's own user. */
+class HostPrograms implements ProgramsBeside {
   inputPath(hostPath: string): string {
     // Programs run on the host: the file is where it is.
     return hostPath;
   }
-
   async canReadInput(hostPath: string): Promise<boolean> {
     // exec'd programs run as the controller's own user.
     return access(hostPath, constants.R_OK).then(
@@ -210,7 +346,6 @@ export class ProcessRuntime implements Runtime {
       () => false,
     );
   }
-
   async exec(
     _id: string,
     argv: readonly string[],
@@ -241,149 +376,35 @@ export class ProcessRuntime implements Runtime {
       abort: () => child.kill('SIGKILL'),
     };
   }
-
-  execEndpoint(server: ServerInfo): Endpoint {
+  endpoint(server: ServerInfo): Endpoint {
     return { host: '127.0.0.1', port: server.hostPort ?? 0 };
   }
+}
 
-  async logs(id: string, lines: number): Promise<string> {
-    try {
-      const text = await readFile(path.join(this.#dir(id), 'error.log'), 'utf8');
-      return text.trim().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
-    }
+/** Datadirs for host servers: the format is the host server program's, the owner its user. */
+class HostDataDirs implements DataDirFormat {
+  readonly #users: HostUsers;
+
+  constructor(users: HostUsers) {
+    this.#users = users;
   }
 
-  watch(onEvent: (event: RuntimeEvent) => void): () => void {
-    const alive = new Map<string, boolean>();
-    const timer = setInterval(async () => {
-      for (const server of await this.list().catch(() => [])) {
-        if (alive.get(server.id) && !server.running)
-          onEvent({ role: server.role, owner: server.owner, action: 'die' });
-        alive.set(server.id, server.running);
-      }
-    }, this.#pollMs);
-    timer.unref();
-    return () => clearInterval(timer);
-  }
-
-  async close(): Promise<void> {}
-
-  #dir(id: string): string {
-    if (!/^(db|import)-[a-z0-9-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
-    return path.join(this.#root, id);
-  }
-
-  #paths(id: string, port: number, dataDir: string, args: readonly string[], engine: Engine) {
-    const dir = this.#dir(id);
-    let socket = path.join(dir, 'server.sock');
-    // Unix socket paths are limited to 108 bytes: deep data roots get a short one in /tmp.
-    if (socket.length > 100)
-      socket = `/tmp/myaas-${createHash('sha256').update(socket).digest('hex').slice(0, 16)}.sock`;
-    return {
-      dataDir,
-      port,
-      socket,
-      pidFile: path.join(dir, 'server.pid'),
-      errorLog: path.join(dir, 'error.log'),
-      args,
-      ...(this.#asRoot ? { user: this.#userOverride ?? engine.host.user } : {}),
-    };
-  }
-
-  async #spawn(file: ServerFile): Promise<void> {
-    const engine = this.#engines(file.engine);
+  async identity(_image: string, engine: Engine): Promise<string> {
     await engine.host.check();
-    const { command, args, switchUser } = engine.host.command(
-      this.#paths(file.id, file.port, file.dataDir, file.args, engine),
-    );
-    const owner = switchUser ? await this.#serverOwner(engine) : undefined;
-    // Servers that log to stderr (postgres) log into error.log, where `logs` reads.
-    const out = openSync(path.join(this.#dir(file.id), switchUser ? 'error.log' : 'stdout.log'), 'a');
-    try {
-      // Detached in its own process group: the server outlives the controller, even a kill -9 of it.
-      const child = spawn(command, args, {
-        detached: true,
-        stdio: ['ignore', out, out],
-        ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
-      });
-      child.on('error', (error) => this.#log.error({ err: error, id: file.id }, 'server failed to spawn'));
-      child.unref();
-      file.pid = child.pid;
-    } finally {
-      closeSync(out);
-    }
-    file.startedAt = Date.now();
-    file.stopped = false;
-    await this.#write(file);
+    const { command } = engine.host.command({
+      dataDir: '',
+      port: 0,
+      socket: '',
+      pidFile: '',
+      errorLog: '',
+      args: [],
+    });
+    const s = await stat(await realpath(command));
+    return `${engine.name}-host-${createHash('sha256').update(`${command}:${s.size}:${s.mtimeMs}`).digest('hex').slice(0, 16)}`;
   }
-
-  /** Alive, and really that server: the pid could have been reused by anything after a reboot. */
-  async #alive(file: ServerFile): Promise<boolean> {
-    const pid = file.pid;
-    if (!pid) return false;
-    try {
-      process.kill(pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-    }
-    try {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      // mariadbd --datadir=<dir>, postgres -D <dir>
-      return cmdline.includes(`--datadir=${file.dataDir}`) || cmdline.includes(file.dataDir);
-    } catch {
-      return process.platform !== 'linux';
-    }
-  }
-
-  async #terminate(file: ServerFile, timeoutSeconds: number): Promise<void> {
-    if (!file.pid || !(await this.#alive(file))) return;
-    // The engine's clean shutdown; for a removal, or after the timeout, its immediate one (which
-    // takes the server's children down too), and SIGKILL as the last resort.
-    const engine = this.#engines(file.engine);
-    const signals = [
-      ...new Set<NodeJS.Signals>([
-        ...(timeoutSeconds > 0 ? [engine.image.stopSignal] : []),
-        engine.host.killSignal,
-        'SIGKILL',
-      ]),
-    ];
-    let waitMs = Math.max(timeoutSeconds, 5) * 1000;
-    for (const signal of signals) {
-      process.kill(file.pid, signal);
-      const deadline = Date.now() + waitMs;
-      while (Date.now() <= deadline) {
-        if (!(await this.#alive(file))) return;
-        await sleep(50);
-      }
-      waitMs = 5000;
-    }
-  }
-
-  async #read(id: string): Promise<ServerFile | undefined> {
-    return readJson<ServerFile>(path.join(this.#dir(id), 'server.json')).catch(() => undefined);
-  }
-
-  async #write(file: ServerFile): Promise<void> {
-    await writeJsonAtomic(path.join(this.#dir(file.id), 'server.json'), file, 0o644);
-  }
-
-  async #serverOwner(engine: Engine): Promise<{ uid: number; gid: number } | undefined> {
-    if (!this.#asRoot) return undefined;
-    const user = this.#userOverride ?? engine.host.user;
-    const known = this.#owners.get(user);
-    if (known) return known;
-    try {
-      const uid = Number((await run('id', ['-u', user])).trim());
-      const gid = Number((await run('id', ['-g', user])).trim());
-      this.#owners.set(user, { uid, gid });
-      return { uid, gid };
-    } catch {
-      throw new Error(
-        `runtime process runs ${engine.name} servers as the user ${user} when myaas runs as root, and there is none: install the server package (it creates it) or create the user`,
-      );
-    }
+  async prepare(dataDir: string, engine: Engine): Promise<void> {
+    const owner = await this.#users.ownerFor(engine);
+    if (owner) await chown(dataDir, owner.uid, owner.gid);
   }
 }
 

@@ -64,39 +64,55 @@ export interface RuntimeEvent {
 }
 
 /**
- * Runs database servers: DockerRuntime (containers via dockerode) and ProcessRuntime (mariadbd
- * processes on the host). Servers outlive the controller; a restarted one finds them with `list`.
+ * Runs database servers: DockerRuntime (containers via dockerode) and ProcessRuntime (the engines'
+ * server programs as host processes). Servers outlive the controller; a restarted one finds them
+ * with `servers.list`.
  */
 export interface Runtime {
   readonly name: 'docker' | 'process';
   /** Host the controller reaches servers' ports on. */
   readonly connectHost: string;
-  /**
-   * What decides the on-disk format of a fresh datadir: the image's id (not its tag), or the host's
-   * server program. An initialised empty datadir is cached per identity.
-   */
-  serverIdentity(image: string, engine: Engine): Promise<string>;
-  /** Makes a fresh datadir usable by the server's user (once, at import: clones inherit it). */
-  prepareDataDir(dataDir: string, engine: Engine): Promise<void>;
+  readonly servers: ServerControl;
+  readonly programs: ProgramsBeside;
+  readonly datadirs: DataDirFormat;
+  close(): Promise<void>;
+}
+
+/** The servers this controller made: their lifecycle, found by looking (labels or run dir). */
+export interface ServerControl {
   list(): Promise<ServerInfo[]>;
+  inspect(id: string): Promise<ServerInfo | undefined>;
   /** Creates and starts a server; resolves once it runs and its port is known. */
   create(spec: ServerSpec): Promise<ServerInfo>;
   /** Clean shutdown within `timeoutSeconds`, then a kill. */
   stop(id: string, timeoutSeconds: number): Promise<void>;
   /** Removes a server (stopping it hard if it runs); a missing one is fine. */
   remove(id: string): Promise<void>;
-  inspect(id: string): Promise<ServerInfo | undefined>;
-  /** Starts a program beside the server (in its container, or on the host) with a writable stdin. */
-  exec(id: string, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ExecSession>;
-  /** Where `exec`'d programs reach the server. */
-  execEndpoint(server: ServerInfo): Endpoint;
-  /** Where `exec`'d programs find the server's `inputFile`. */
-  inputPath(hostPath: string): string;
-  /** Whether `exec`'d programs (as the user they run as) can read that file. */
-  canReadInput(hostPath: string): Promise<boolean>;
   /** Last lines of the server's log, for error messages. */
   logs(id: string, lines: number): Promise<string>;
   /** Server died/started/removed events, for prompt reconciles; returns a stop function. */
   watch(onEvent: (event: RuntimeEvent) => void): () => void;
-  close(): Promise<void>;
+}
+
+/** Programs run beside a server (in its container, or on the host): the engine's clients. */
+export interface ProgramsBeside {
+  /** Starts a program beside the server with a writable stdin. */
+  exec(id: string, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ExecSession>;
+  /** Where those programs reach the server. */
+  endpoint(server: ServerInfo): Endpoint;
+  /** Where those programs find the server's `inputFile`. */
+  inputPath(hostPath: string): string;
+  /** Whether those programs (as the user they run as) can read that file. */
+  canReadInput(hostPath: string): Promise<boolean>;
+}
+
+/** What datadirs are made for: their on-disk format and their owner. */
+export interface DataDirFormat {
+  /**
+   * What decides the on-disk format of a fresh datadir: the image's id (not its tag), or the host's
+   * server program. An initialised empty datadir is cached per identity.
+   */
+  identity(image: string, engine: Engine): Promise<string>;
+  /** Makes a fresh datadir usable by the server's user (once, at import: clones inherit it). */
+  prepare(dataDir: string, engine: Engine): Promise<void>;
 }

@@ -11,36 +11,34 @@ import type {
   SpecObject,
 } from '../../controller/objects/index.js';
 import type {
+  DataDirFormat,
   ExecResult,
   ExecSession,
+  ProgramsBeside,
   Runtime,
   RuntimeEvent,
+  ServerControl,
   ServerInfo,
   ServerSpec,
 } from '../../controller/runtime/runtime.js';
 import { digestOf } from '../../controller/spec/parse.js';
 import type { SpecProblem } from '../../controller/spec/problems.js';
 
-/** In-memory runtime for unit tests of reconcile logic: records every call. */
-export class FakeRuntime implements Runtime {
-  readonly name = 'docker' as const;
-  readonly connectHost = '127.0.0.1';
-  readonly servers = new Map<string, ServerInfo & { spec: ServerSpec }>();
+type FakeServer = ServerInfo & { spec: ServerSpec };
+
+/** In-memory servers (a Map by id, as tests inspect them) that record every call. */
+export class FakeServers extends Map<string, FakeServer> implements ServerControl {
   readonly calls: string[] = [];
   #next = 1;
   #port = 40000;
   /** Make the next create fail with this error. */
   failNextCreate: Error | undefined;
 
-  async prepareDataDir(): Promise<void> {}
-  async serverIdentity(): Promise<string> {
-    return 'mariadb-fake';
-  }
   async list(): Promise<ServerInfo[]> {
-    return [...this.servers.values()];
+    return [...this.values()];
   }
   async inspect(id: string): Promise<ServerInfo | undefined> {
-    return this.servers.get(id);
+    return this.get(id);
   }
   async create(spec: ServerSpec): Promise<ServerInfo> {
     this.calls.push(`create ${spec.role}/${spec.owner}`);
@@ -61,22 +59,32 @@ export class FakeRuntime implements Runtime {
       createdAt: Date.now(),
       spec,
     };
-    this.servers.set(id, info);
+    this.set(id, info);
     return info;
   }
   async stop(id: string): Promise<void> {
     this.calls.push(`stop ${id}`);
-    const s = this.servers.get(id);
-    if (s) this.servers.set(id, { ...s, running: false, since: Date.now(), exitCode: 0 });
+    const s = this.get(id);
+    if (s) this.set(id, { ...s, running: false, since: Date.now(), exitCode: 0 });
   }
   async remove(id: string): Promise<void> {
     this.calls.push(`remove ${id}`);
-    this.servers.delete(id);
+    this.delete(id);
   }
+  async logs(): Promise<string> {
+    return 'fake log line';
+  }
+  watch(_onEvent: (event: RuntimeEvent) => void): () => void {
+    return () => undefined;
+  }
+}
+
+/** Clients that accept anything: reconcile logic never runs one. */
+class FakePrograms implements ProgramsBeside {
   async exec(): Promise<ExecSession> {
     return new FakeSession();
   }
-  execEndpoint(): Endpoint {
+  endpoint(): Endpoint {
     return { host: '127.0.0.1', port: 3306 };
   }
   inputPath(hostPath: string): string {
@@ -85,11 +93,25 @@ export class FakeRuntime implements Runtime {
   async canReadInput(): Promise<boolean> {
     return true;
   }
-  async logs(): Promise<string> {
-    return 'fake log line';
+}
+
+/** In-memory runtime for unit tests of reconcile logic: records every call. */
+export class FakeRuntime implements Runtime {
+  readonly name = 'docker' as const;
+  readonly connectHost = '127.0.0.1';
+  readonly servers = new FakeServers();
+  readonly programs = new FakePrograms();
+  readonly datadirs: DataDirFormat = {
+    identity: async () => 'mariadb-fake',
+    prepare: async () => undefined,
+  };
+
+  get calls(): string[] {
+    return this.servers.calls;
   }
-  watch(_onEvent: (event: RuntimeEvent) => void): () => void {
-    return () => undefined;
+  /** Make the next create fail with this error. */
+  set failNextCreate(error: Error | undefined) {
+    this.servers.failNextCreate = error;
   }
   async close(): Promise<void> {}
 }

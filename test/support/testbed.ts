@@ -297,7 +297,7 @@ export class TestBed {
 
   /** This controller's servers, as its runtime finds them (containers, or host processes). */
   async servers(): Promise<ServerInfo[]> {
-    return (await this.#runtime()).list();
+    return (await this.#runtime()).servers.list();
   }
 
   async serversOf(name: string): Promise<ServerInfo[]> {
@@ -353,7 +353,7 @@ export class TestBed {
       }
     } else {
       const runtime = await this.#runtime();
-      for (const server of await runtime.list()) await runtime.remove(server.id);
+      for (const server of await runtime.servers.list()) await runtime.servers.remove(server.id);
     }
     const storage = new BtrfsStorage();
     const subvolumes: string[] = [];

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HttpError, MAX_BODY_BYTES, readBody } from '../../../controller/api/http.js';
-import { canonicalName } from '../../../controller/api/seed-api.js';
+import { canonicalName } from '../../../controller/api/objects.js';
 import { implicitTemplateName } from '../../../controller/source/dumps-folder.js';
 
 const request = (body: string, contentType?: string) =>

@@ -213,8 +213,8 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     desired.set(db('alice'));
     await reconcile('alice');
     const spec = serversOf('alice')[0]!.spec;
-    await runtime.create(spec);
-    await runtime.create({ ...spec, templateVersion: 'v20200101-000000-0000' });
+    await runtime.servers.create(spec);
+    await runtime.servers.create({ ...spec, templateVersion: 'v20200101-000000-0000' });
     await reconcile('alice');
     expect(serversOf('alice')).toHaveLength(1);
   });
