@@ -88,7 +88,7 @@ export class Controller {
       runtime,
       versions: this.versions,
       log: this.#log,
-      engines: engineFor,
+      engineFor,
       ...(parts.metrics ? { metrics: parts.metrics } : {}),
     };
     this.#templates = new TemplateReconciler({

@@ -74,7 +74,7 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
       log,
     });
   }
-  const runtime = new ProcessRuntime({ root: path.resolve(config.dataDir), engines: engineFor, log });
+  const runtime = new ProcessRuntime({ root: path.resolve(config.dataDir), engineFor, log });
   // Each engine's host programs are checked again when a server of it is made; at start, at least one
   // engine must be usable (a host with only PostgreSQL is fine).
   const problems: string[] = [];

@@ -214,7 +214,7 @@ export class DatabaseReconciler {
     for (const server of servers) await runtime.servers.remove(server.id);
     await storage.remove(clone);
     status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
-    await this.#deps.engines(version.engine).admin.prepareClone(clone);
+    await this.#deps.engineFor(version.engine).admin.prepareClone(clone);
     await store.event(
       key,
       'Normal',
@@ -242,7 +242,7 @@ export class DatabaseReconciler {
   async #run(observed: Observed, record: DatabaseRecord, log: Logger): Promise<void> {
     const { key, status } = observed;
     const { runtime, config } = this.#deps;
-    const engine = this.#deps.engines(record.engine ?? DEFAULT_ENGINE);
+    const engine = this.#deps.engineFor(record.engine ?? DEFAULT_ENGINE);
     const kept = await this.#keepOneServer(observed, record);
     const started = Date.now();
     const deadline = started + config.readyTimeoutSeconds * 1000;

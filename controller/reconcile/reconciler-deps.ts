@@ -23,6 +23,6 @@ export interface ReconcilerDeps {
   readonly guard: DeletionGuard;
   readonly log: Logger;
   /** The engine module for a spec's engine name. */
-  readonly engines: (name: EngineName) => Engine;
+  readonly engineFor: (name: EngineName) => Engine;
   readonly metrics?: Metrics;
 }

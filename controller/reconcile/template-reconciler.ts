@@ -203,7 +203,7 @@ export class TemplateReconciler {
       const meta = await this.#deps.importer.run({
         template: name,
         version,
-        engine: this.#deps.engines(template.spec.engine),
+        engine: this.#deps.engineFor(template.spec.engine),
         image: template.spec.image ?? defaultImage(config, template.spec.engine),
         database: template.spec.database ?? config.defaultDatabase,
         dump: job.dump,

@@ -48,7 +48,7 @@ interface ServerFile {
 export interface ProcessRuntimeOptions {
   /** Data root: server files live in `<root>/run/<id>/`. */
   readonly root: string;
-  readonly engines: (name: EngineName) => Engine;
+  readonly engineFor: (name: EngineName) => Engine;
   readonly log: Logger;
   /** OS user servers run as when the controller is root. @default mysql */
   readonly serverUser?: string;
@@ -119,14 +119,14 @@ class HostUsers {
 /** The server processes, each described by `run/<id>/server.json`. */
 class ProcessServers implements ServerControl {
   readonly #root: string;
-  readonly #engines: (name: EngineName) => Engine;
+  readonly #engineFor: (name: EngineName) => Engine;
   readonly #log: Logger;
   readonly #users: HostUsers;
   readonly #pollMs: number;
 
   constructor(root: string, options: ProcessRuntimeOptions, users: HostUsers) {
     this.#root = root;
-    this.#engines = options.engines;
+    this.#engineFor = options.engineFor;
     this.#log = options.log.child({ component: 'process-runtime' });
     this.#users = users;
     this.#pollMs = options.pollMs ?? 1000;
@@ -260,7 +260,7 @@ class ProcessServers implements ServerControl {
     };
   }
   async #spawn(file: ServerFile): Promise<void> {
-    const engine = this.#engines(file.engine);
+    const engine = this.#engineFor(file.engine);
     await engine.host.check();
     const { command, args, switchUser } = engine.host.command(
       this.#paths(file.id, file.port, file.dataDir, file.args, engine),
@@ -306,7 +306,7 @@ class ProcessServers implements ServerControl {
     if (!file.pid || !(await this.#alive(file))) return;
     // The engine's clean shutdown; for a removal, or after the timeout, its immediate one (which
     // takes the server's children down too), and SIGKILL as the last resort.
-    const engine = this.#engines(file.engine);
+    const engine = this.#engineFor(file.engine);
     const signals = [
       ...new Set<NodeJS.Signals>([
         ...(timeoutSeconds > 0 ? [engine.image.stopSignal] : []),

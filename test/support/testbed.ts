@@ -328,7 +328,7 @@ export class TestBed {
             containerUser: '999:999',
             log: silentLogger,
           })
-        : new ProcessRuntime({ root: this.dataDir, engines: engineFor, log: silentLogger });
+        : new ProcessRuntime({ root: this.dataDir, engineFor, log: silentLogger });
     return this.#runtimeInstance;
   }
 

@@ -86,7 +86,7 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
       versions,
       guard,
       log: silentLogger,
-      engines: () => engine,
+      engineFor: () => engine,
     });
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
