@@ -36,10 +36,17 @@ export interface ControllerConfig {
   readonly implicitTemplates: boolean;
   /** Engine of implicit templates. */
   readonly implicitEngine: EngineName;
-  /** A pass may remove at most this many databases without confirmation... */
+  /** More removals at once than this are held until confirmed, whatever the share... */
+  readonly deletionGuardLimit: number;
+  /** ...and so are more than this many that are also more than `deletionGuardFraction` of all. */
   readonly deletionGuardMax: number;
-  /** ...or at most this fraction of them: it is held when both are exceeded. */
   readonly deletionGuardFraction: number;
+  /** A spec must stay gone this long before its object is removed (explicit deletions do not wait). */
+  readonly removalGraceSeconds: number;
+  /** How long removed databases and templates stay restorable in the trash (0: removed at once). */
+  readonly trashRetentionSeconds: number;
+  /** The trash is emptied oldest first while the data filesystem has less free space than this share. */
+  readonly trashMinFreePercent: number;
   /** Memory bound for an import server's buffer pool, in MiB. */
   readonly importMemoryMiB: number;
   /** Connections an import may load with, where the dump allows it (PostgreSQL archives). */
@@ -75,8 +82,12 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     versionsToKeep: 2,
     implicitTemplates: true,
     implicitEngine: DEFAULT_ENGINE,
+    deletionGuardLimit: 10,
     deletionGuardMax: 3,
     deletionGuardFraction: 0.5,
+    removalGraceSeconds: 10,
+    trashRetentionSeconds: 24 * 3600,
+    trashMinFreePercent: 10,
     importMemoryMiB: 1024,
     // One per core, at most 4: beyond that the import competes with the databases being served.
     importJobs: Math.max(1, Math.min(4, availableParallelism())),

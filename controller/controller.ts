@@ -4,7 +4,7 @@ import { engineFor } from './engine/engines.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { type DesiredState, type ObjectKey, parseKey } from './objects/index.js';
+import { type DesiredState, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
 import { TemplateReconciler } from './reconcile/template-reconciler.js';
@@ -15,6 +15,8 @@ import type { StatusStore } from './state/status-store.js';
 import type { Storage } from './storage/storage.js';
 import { Importer } from './templates/importer.js';
 import { TemplateVersions } from './templates/template-versions.js';
+import { Trash } from './trash/trash.js';
+import { WallClock } from './util/wall-clock.js';
 
 export interface ControllerParts {
   readonly config: ControllerConfig;
@@ -35,8 +37,12 @@ export interface ControllerParts {
 export class Controller {
   readonly parts: ControllerParts;
   readonly versions: TemplateVersions;
-  readonly databaseGuard: DeletionGuard;
-  readonly templateGuard: DeletionGuard;
+  /** Decides removals of databases and templates alike: one mass removal is one held set. */
+  readonly guard: DeletionGuard;
+  readonly trash: Trash;
+  readonly clock: WallClock;
+  /** Restores asked for by name, until the database's reconcile takes them. */
+  readonly restores = new Map<string, string>();
   readonly #queue: WorkQueue<ObjectKey>;
   readonly #templates: TemplateReconciler;
   readonly #databases: DatabaseReconciler;
@@ -49,19 +55,27 @@ export class Controller {
     const { config, log, desired, storage, runtime, store, layout } = parts;
     this.#log = log.child({ component: 'controller' });
     this.versions = new TemplateVersions(layout);
-    this.databaseGuard = new DeletionGuard({
-      what: 'database',
+    this.guard = new DeletionGuard({
+      limit: config.deletionGuardLimit,
       max: config.deletionGuardMax,
       fraction: config.deletionGuardFraction,
-      inventory: () => this.#databaseInventory(),
+      graceMs: config.removalGraceSeconds * 1000,
+      inventory: () => this.#inventory(),
       log: this.#log,
     });
-    this.templateGuard = new DeletionGuard({
-      what: 'template',
-      max: config.deletionGuardMax,
-      fraction: config.deletionGuardFraction,
-      inventory: () => this.#templateInventory(),
+    this.trash = new Trash({
+      layout,
+      storage,
       log: this.#log,
+      retentionSeconds: config.trashRetentionSeconds,
+      minFreePercent: config.trashMinFreePercent,
+    });
+    this.clock = new WallClock({
+      pauseMs: config.resyncSeconds * 1000,
+      onStep: (stepMs) => {
+        this.#log.warn({ stepMs }, 'the wall clock stepped: expiry waits one resync pass');
+        parts.metrics?.clockSteps.inc();
+      },
     });
     this.#queue = new WorkQueue<ObjectKey>({
       log: this.#log,
@@ -87,6 +101,10 @@ export class Controller {
       storage,
       runtime,
       versions: this.versions,
+      trash: this.trash,
+      restores: this.restores,
+      clock: this.clock,
+      guard: this.guard,
       log: this.#log,
       engineFor,
       ...(parts.metrics ? { metrics: parts.metrics } : {}),
@@ -94,10 +112,9 @@ export class Controller {
     this.#templates = new TemplateReconciler({
       ...shared,
       importer: new Importer({ layout, storage, runtime, versions: this.versions, log }),
-      guard: this.templateGuard,
       enqueue: (key) => this.#queue.add(key),
     });
-    this.#databases = new DatabaseReconciler({ ...shared, guard: this.databaseGuard });
+    this.#databases = new DatabaseReconciler(shared);
   }
 
   /** Asks for a reconcile of one object now. */
@@ -121,6 +138,7 @@ export class Controller {
           this.#queue.add(`${event.role === 'Import' ? 'Template' : 'Database'}/${event.owner}`);
       }),
     );
+    this.clock.start();
     await this.resync();
     this.#resync = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
     this.#resync.unref();
@@ -133,6 +151,7 @@ export class Controller {
       const keys = new Set<ObjectKey>(this.parts.desired.list().map((r) => r.key));
       for (const key of await this.#discoveredKeys()) keys.add(key);
       for (const key of keys) this.#queue.add(key);
+      await this.trash.sweep();
     } catch (error) {
       this.#log.warn({ err: error }, 'resync failed; trying again at the next one');
     }
@@ -146,6 +165,7 @@ export class Controller {
   /** Stops reconciling; servers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#resync);
+    this.clock.stop();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     await this.#templates.stop();
@@ -167,24 +187,44 @@ export class Controller {
     return keys;
   }
 
-  async #databaseInventory(): Promise<DeletionInventory> {
-    const { layout, runtime } = this.parts;
-    const existing = new Set(await listNames(layout.databasesDir));
+  /**
+   * What exists (clones, servers, template versions) and what of it is unwanted now: no spec (while
+   * the specs can be trusted), or a database past its expiry (while the clock can be trusted).
+   */
+  async #inventory(): Promise<DeletionInventory> {
+    const { layout, runtime, desired, store } = this.parts;
+    const existing = new Set<ObjectKey>();
+    for (const name of await listNames(layout.databasesDir)) existing.add(`Database/${name}`);
     for (const server of await runtime.servers.list())
-      if (server.role === 'Database') existing.add(server.owner);
-    return this.#inventory('Database', existing);
-  }
-
-  async #templateInventory(): Promise<DeletionInventory> {
-    return this.#inventory('Template', new Set(await listNames(this.parts.layout.templatesDir)));
-  }
-
-  /** What exists, and what of it has no spec (nothing, while the specs cannot be trusted). */
-  #inventory(kind: 'Database' | 'Template', existing: Set<string>): DeletionInventory {
-    const { desired } = this.parts;
-    const wanted = new Set(desired.list(kind).map((r) => r.object.metadata.name));
+      if (server.role === 'Database' && isValidName(server.owner)) existing.add(`Database/${server.owner}`);
+    for (const name of await listNames(layout.templatesDir)) existing.add(`Template/${name}`);
+    const unwanted = new Set<ObjectKey>();
     const trusted = desired.synced && desired.available;
-    return { existing, unwanted: new Set(trusted ? [...existing].filter((n) => !wanted.has(n)) : []) };
+    const expiryTrusted = this.clock.expiryPausedFor() === 0;
+    const now = Date.now();
+    for (const key of existing) {
+      const declared = desired.get(key);
+      if (!declared) {
+        if (trusted) unwanted.add(key);
+        continue;
+      }
+      if (declared.object.kind !== 'Database' || !expiryTrusted) continue;
+      const record = store.get(key as `Database/${string}`)?.record;
+      const expiresAt = record && !record.expired ? expiryOf(declared.object.spec, record) : undefined;
+      if (expiresAt !== undefined && expiresAt <= now && !declared.object.spec.protected) unwanted.add(key);
+    }
+    return { existing, unwanted };
+  }
+
+  /** Asks for a database to come back from the trash (an entry id); its next reconcile takes it. */
+  requestRestore(name: string, entryId: string): void {
+    this.restores.set(name, entryId);
+    this.#queue.add(`Database/${name}`);
+  }
+
+  /** A user deleted this object by name: it is removed at once and goes to the trash as `Deleted`. */
+  markExplicitDeletion(key: ObjectKey): void {
+    this.guard.markExplicit(key);
   }
 }
 

@@ -9,6 +9,8 @@ import { assertValidName } from './spec/names.js';
  *   templates/<name>/<version>       read-only version     templates/<name>/<version>.json  its metadata
  *   databases/<name>                 writable clone        work/<name>@<version>           import in progress
  *   state/<kind>s/<name>.json        status + bookkeeping
+ *   trash/<kind>s/<name>@<stamp>/    a removed database's clone, or a removed template's versions,
+ *   trash/<kind>s/<name>@<stamp>.json   restorable until the entry's retention ends
  */
 export class Layout {
   constructor(readonly root: string) {}
@@ -24,6 +26,18 @@ export class Layout {
   }
   get stateDir(): string {
     return path.join(this.root, 'state');
+  }
+  get trashDir(): string {
+    return path.join(this.root, 'trash');
+  }
+  /** The trash folder of a kind: `trash/databases`, `trash/templates`. */
+  trashKindDir(kind: Kind): string {
+    return path.join(this.trashDir, `${kind.toLowerCase()}s`);
+  }
+  /** A trash entry's folder (its `.json` beside it); ids are `<name>@<stamp>`. */
+  trashEntry(kind: Kind, id: string): string {
+    assertTrashId(id);
+    return path.join(this.trashKindDir(kind), id);
   }
   /** Initialised empty datadirs, one per server identity (image id or host server), for fast imports. */
   get cacheDir(): string {
@@ -50,6 +64,10 @@ export class Layout {
     assertValidName(name, 'database name');
     return path.join(this.databasesDir, name);
   }
+  /** A copy of a database's record beside its clone: what a lost or corrupt state file is rebuilt from. */
+  databaseRecordCopy(name: string): string {
+    return `${this.databaseDir(name)}.record.json`;
+  }
   workVolume(name: string, version: string): string {
     assertValidName(name, 'template name');
     assertVersion(version);
@@ -62,11 +80,53 @@ export class Layout {
 }
 
 const VERSION = /^v\d{8}-\d{6}-[0-9a-f]{4}$/;
+const TRASH_ID = /^([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)@(\d{8}-\d{6}-\d{3}-[0-9a-f]{4})$/;
 
-/** `v20261122-101500-a1b2`: sorts by time, safe in paths, container labels and names. */
-export function newVersionId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+/** `<name>@20261205-081900-123-a1b2`: sorts by time within a name, safe in paths. */
+export function newTrashId(name: string, now = new Date()): string {
+  assertValidName(name, 'name');
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').slice(0, 19);
+  return `${name}@${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The name part of a trash id, or undefined when it is not one. */
+export function trashIdName(id: string): string | undefined {
+  return TRASH_ID.exec(id)?.[1];
+}
+
+function assertTrashId(id: string): void {
+  if (!TRASH_ID.test(id)) throw new Error(`\`${id}\` is not a trash entry id`);
+}
+
+/**
+ * `v20261122-101500-a1b2`: safe in paths, container labels and names, and ordered as a sequence: a
+ * new id always sorts after every id in `after` (the template's versions so far), even when the wall
+ * clock stepped back since they were made (it then continues one second after the newest).
+ */
+export function newVersionId(now = new Date(), after: readonly string[] = []): string {
+  let stamp = stampOf(now);
+  const newest = after
+    .filter(isVersionId)
+    .map((id) => id.slice(1, 16))
+    .sort()
+    .at(-1);
+  if (newest && stamp <= newest) stamp = stampOf(new Date(parseStamp(newest) + 1000));
   return `v${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Orders version ids as made: by their sequence stamp, then the rest. */
+export function compareVersionIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function stampOf(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+/** `20261122-101500` back to epoch ms (UTC). */
+function parseStamp(stamp: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/.exec(stamp)!;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
 export function isVersionId(value: string): boolean {

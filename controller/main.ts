@@ -8,6 +8,7 @@ import { type ControllerConfig, RUNTIMES, STORAGES, defaultConfig } from './conf
 import { createLogger } from './log.js';
 import { ENGINES } from './objects/index.js';
 import { startController } from './run.js';
+import { DURATION_HELP, parseDuration } from './spec/duration.js';
 import { loadSchemas } from './spec/schema.js';
 
 const positiveInt = (value: string) => {
@@ -16,9 +17,19 @@ const positiveInt = (value: string) => {
   return n;
 };
 
+/** A duration flag: seconds or 30s, 15m, 8h, 7d (0 allowed when `zero`). */
+const duration = (zero: boolean) => (value: string) => {
+  if (zero && /^0+[smhd]?$/.test(value.trim())) return 0;
+  const seconds = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+  if (seconds === undefined || (!zero && seconds === 0)) throw new InvalidArgumentError(DURATION_HELP);
+  return seconds;
+};
+
 export function buildProgram(): Command {
   const program = new Command('myaas')
-    .description('Instant, disposable MariaDB/MySQL and PostgreSQL databases cloned from copy-on-write templates')
+    .description(
+      'Instant, disposable MariaDB/MySQL and PostgreSQL databases cloned from copy-on-write templates',
+    )
     .showHelpAfterError();
 
   const defaults = defaultConfig();
@@ -117,6 +128,35 @@ export function buildProgram(): Command {
         .argParser(positiveInt)
         .default(defaults.deletionGuardMax),
     )
+    .addOption(
+      new Option('--deletion-guard-limit <n>', 'removals at once held until confirmed, whatever their share')
+        .argParser(positiveInt)
+        .default(defaults.deletionGuardLimit),
+    )
+    .addOption(
+      new Option('--removal-grace <duration>', 'how long a spec must stay gone before its object is removed')
+        .argParser(duration(true))
+        .env('MYAAS_REMOVAL_GRACE')
+        .default(defaults.removalGraceSeconds),
+    )
+    .addOption(
+      new Option(
+        '--trash-retention <duration>',
+        'how long removed databases and templates stay restorable (0: off)',
+      )
+        .argParser(duration(true))
+        .env('MYAAS_TRASH_RETENTION')
+        .default(defaults.trashRetentionSeconds),
+    )
+    .addOption(
+      new Option('--trash-min-free <percent>', 'empty the trash oldest first below this much free space')
+        .argParser((v) => {
+          const n = Number(v);
+          if (!(n >= 0 && n < 100)) throw new InvalidArgumentError('expected a percentage from 0 to 99');
+          return n;
+        })
+        .default(defaults.trashMinFreePercent),
+    )
     .addOption(new Option('--no-implicit-templates', 'do not make templates of unclaimed dumps'))
     .addOption(
       new Option('--implicit-engine <engine>', 'engine of the templates made of unclaimed dumps')
@@ -146,6 +186,10 @@ export function buildProgram(): Command {
         importJobs: options.importJobs,
         databaseMemoryMiB: options.databaseMemory,
         deletionGuardMax: options.deletionGuard,
+        deletionGuardLimit: options.deletionGuardLimit,
+        removalGraceSeconds: options.removalGrace,
+        trashRetentionSeconds: options.trashRetention,
+        trashMinFreePercent: options.trashMinFree,
         ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
       };
       const log = createLogger();

@@ -52,6 +52,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly clockSteps = new Counter({
+    name: 'myaas_clock_steps_total',
+    help: 'Wall-clock steps seen (expiry waited a resync pass after each)',
+    registers: [this.registry],
+  });
+  readonly trashRemovals = new Counter({
+    name: 'myaas_trash_removed_total',
+    help: 'Trash entries removed for good (retention ended, or space was short)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'myaas_process_' });
   }

@@ -1,5 +1,6 @@
-import type { DeclaredSpec, ObjectKey } from '../objects/index.js';
-import { canonicalName, seedTemplateName } from './objects.js';
+import { API_VERSION, type DeclaredSpec, type Kind, type ObjectKey } from '../objects/index.js';
+import { HttpError } from './http.js';
+import { canonicalName, seedTemplateName, specToCrd } from './objects.js';
 import type { ApiContext } from './routes.js';
 
 /** Shared reads of the desired state and status, for both APIs. */
@@ -27,6 +28,68 @@ export class ApiState {
         seedTemplateName(t) === name ||
         t.object.metadata.name === canonical,
     );
+  }
+
+  /**
+   * Deletes an API-managed object by name: an explicit deletion (no grace, not counted as part of a
+   * mass removal, trashed as `Deleted`). Resolves once it is removed (true), or false at the timeout.
+   */
+  async deleteObject(kind: Kind, name: string, timeoutMs = 60_000): Promise<boolean> {
+    const key = `${kind}/${name}` as ObjectKey;
+    this.#running.controller.markExplicitDeletion(key);
+    await this.context.writer.remove(kind, name);
+    this.#running.controller.enqueue(key);
+    const gone = () => !this.#running.desired.get(key) && !this.#running.store.get(key);
+    return this.waitFor(key, gone, timeoutMs);
+  }
+
+  /**
+   * Brings a database back from the trash (the newest entry of that name, or the entry with that id):
+   * declares it again when its spec is gone, and waits until it serves (or is Stopped, as it was).
+   */
+  async restoreDatabase(nameOrId: string, timeoutMs = 60_000): Promise<{ entry: string; phase?: string }> {
+    const running = this.#running;
+    const entry = await running.controller.trash.find('Database', nameOrId);
+    if (!entry)
+      throw new HttpError(404, {
+        status: `nothing named "${nameOrId}" in the trash (see GET /api/v1/trash)`,
+      });
+    const key = `Database/${entry.name}` as const;
+    const declared = running.desired.get(key);
+    const live = running.store.get(key);
+    if (declared && live && !live.record.expired) {
+      throw new HttpError(409, {
+        status: `Database "${entry.name}" exists: delete it first (it goes to the trash too), then restore ${entry.id}`,
+      });
+    }
+    if (!declared && live) {
+      throw new HttpError(409, {
+        status: `Database "${entry.name}" is being removed; retry in a few seconds`,
+      });
+    }
+    running.controller.requestRestore(entry.name, entry.id);
+    if (!declared) {
+      const spec = entry.spec ?? {
+        template: entry.record.template,
+        state: 'Running' as const,
+        protected: false,
+      };
+      await this.context.writer.put('Database', entry.name, {
+        apiVersion: API_VERSION,
+        kind: 'Database',
+        metadata: { name: entry.name },
+        spec: specToCrd({
+          kind: 'Database',
+          metadata: { name: entry.name, labels: {}, annotations: {} },
+          spec,
+        }),
+      });
+    }
+    const done = () =>
+      running.store.get(key)?.status.restoredFrom?.entry === entry.id &&
+      ['Ready', 'Stopped', 'Failed'].includes(running.store.get(key)?.status.phase ?? '');
+    await this.waitFor(key, done, timeoutMs);
+    return { entry: entry.id, phase: running.store.get(key)?.status.phase };
   }
 
   templateStatus(name: string) {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { type Kind, RESET_ANNOTATION } from '../objects/index.js';
+import { type Kind, type ObjectKey, RESET_ANNOTATION, type TrashEntry, parseKey } from '../objects/index.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
@@ -80,7 +80,13 @@ export function nativeRoutes(context: ApiContext): Route[] {
       pattern: /^\/api\/v1\/problems$/,
       handler: async (_q, res) =>
         sendJson(res, 200, {
-          items: running.desired.problems().map((p) => ({ ...p, text: formatProblem(p) })),
+          items: [
+            ...running.desired.problems().map((p) => ({ ...p, text: formatProblem(p) })),
+            ...running.store.unreadableKeys().map((key) => {
+              const text = `${key}: state unreadable (${running.store.unreadable(key)}); held with its data: restore the file from a backup, or delete the database explicitly (it goes to the trash)`;
+              return { file: running.store.unreadable(key)?.split(':')[0] ?? '', key, message: text, text };
+            }),
+          ],
         }),
     },
     {
@@ -96,22 +102,32 @@ export function nativeRoutes(context: ApiContext): Route[] {
     {
       method: 'GET',
       pattern: /^\/api\/v1\/deletions$/,
-      handler: async (_q, res) =>
-        sendJson(res, 200, {
-          databases: running.controller.databaseGuard.held,
-          templates: running.controller.templateGuard.held,
-        }),
+      handler: async (_q, res) => sendJson(res, 200, namesByKind(running.controller.guard.held)),
     },
     {
       method: 'POST',
       pattern: /^\/api\/v1\/deletions\/confirm$/,
       handler: async (_q, res) => {
-        const databases = await running.controller.databaseGuard.confirm();
-        const templates = await running.controller.templateGuard.confirm();
-        for (const n of databases) running.controller.enqueue(`Database/${n}`);
-        for (const n of templates) running.controller.enqueue(`Template/${n}`);
-        sendJson(res, 200, { databases, templates });
+        const confirmed = await running.controller.guard.confirm();
+        for (const key of confirmed) running.controller.enqueue(key);
+        sendJson(res, 200, namesByKind(confirmed));
       },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v1\/trash$/,
+      handler: async (_q, res) =>
+        sendJson(res, 200, { items: (await running.controller.trash.list()).map(trashItem) }),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/v1\/trash\/([^/]+)\/restore$/,
+      handler: async (_q, res, [id]) => sendJson(res, 200, await state.restoreDatabase(id!)),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/restore$`),
+      handler: async (_q, res, [name]) => sendJson(res, 200, await state.restoreDatabase(name!)),
     },
     {
       method: 'POST',
@@ -214,11 +230,35 @@ export function nativeRoutes(context: ApiContext): Route[] {
         pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
         handler: async (_q, res, [name]) => {
           requireManaged(kind, name!);
-          await writer.remove(kind, name!);
+          const removed = await state.deleteObject(kind, name!);
+          if (!removed)
+            return sendJson(res, 202, { status: `${kind} "${name}" is being removed: it goes to the trash` });
           sendEmpty(res, 204);
         },
       },
     );
   }
   return routes;
+}
+
+/** Held or confirmed removals as the API shows them: names per kind. */
+function namesByKind(keys: readonly ObjectKey[]): { databases: string[]; templates: string[] } {
+  const of = (kind: Kind) => keys.filter((k) => parseKey(k).kind === kind).map((k) => parseKey(k).name);
+  return { databases: of('Database'), templates: of('Template') };
+}
+
+/** A trash entry as the API lists it: what it is and until when, never its credentials. */
+function trashItem(entry: TrashEntry) {
+  const { kind, id, name, reason, trashedAt, expiresAt } = entry;
+  return {
+    kind,
+    id,
+    name,
+    reason,
+    trashedAt: new Date(trashedAt).toISOString(),
+    expiresAt: new Date(expiresAt).toISOString(),
+    ...(entry.kind === 'Database'
+      ? { template: entry.record.template, templateVersion: entry.record.templateVersion }
+      : { versions: entry.versions.map((v) => v.version) }),
+  };
 }

@@ -1,5 +1,11 @@
 import path from 'node:path';
-import { API_VERSION, type DatabaseObject, type DeclaredSpec, type ServerState } from '../objects/index.js';
+import {
+  API_VERSION,
+  type DatabaseObject,
+  type DeclaredSpec,
+  INCARNATION_ANNOTATION,
+  type ServerState,
+} from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { since } from '../util/uptime.js';
 import { ApiState } from './api-state.js';
@@ -68,12 +74,17 @@ export function seedRoutes(context: ApiContext): Route[] {
     if (
       !record ||
       !template ||
-      (record.object as DatabaseObject).spec.template !== template.object.metadata.name
+      record.object.spec.template !== template.object.metadata.name ||
+      isExpired(record.object.metadata.name)
     ) {
       throw new HttpError(404, { status: 'Not found' });
     }
     return record;
   };
+
+  /** Expired databases are gone for the original API (404, not listed); the native API still shows them. */
+  const isExpired = (name: string) => state.databaseStatus(name)?.status.phase === 'Expired';
+  const liveDatabases = () => state.databases().filter((d) => !isExpired(d.object.metadata.name));
 
   return [
     {
@@ -83,7 +94,7 @@ export function seedRoutes(context: ApiContext): Route[] {
         sendJson(res, 200, {
           status: 'Service is running',
           templates: readyTemplates(),
-          databases: state.databases().map((d) => `${seedTemplateOf(state, d)},${d.object.metadata.name}`),
+          databases: liveDatabases().map((d) => `${seedTemplateOf(state, d)},${d.object.metadata.name}`),
         }),
     },
     {
@@ -96,7 +107,7 @@ export function seedRoutes(context: ApiContext): Route[] {
       pattern: /^\/db$/,
       handler: async (_req, res) =>
         sendJson(res, 200, {
-          databases: state.databases().map((d) => {
+          databases: liveDatabases().map((d) => {
             const { name, status, created, expires_at } = seedDatabaseBody(state, d);
             return {
               template: seedTemplateOf(state, d),
@@ -129,11 +140,21 @@ export function seedRoutes(context: ApiContext): Route[] {
         const body = await readBody(req);
         const ttl = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
         const existing = state.context.running.desired.get(`Database/${name}`);
-        if (existing) {
-          if ((existing.object as DatabaseObject).spec.template === template.object.metadata.name)
-            return sendEmpty(res, 304);
+        const expired = existing !== undefined && isExpired(name);
+        if (existing && !expired) {
+          if (existing.object.spec.template === template.object.metadata.name) return sendEmpty(res, 304);
           throw new HttpError(409, {
-            status: `Database "${name}" exists for template "${(existing.object as DatabaseObject).spec.template}"; choose another name`,
+            status: `Database "${name}" exists for template "${existing.object.spec.template}"; choose another name`,
+          });
+        }
+        if (!existing && state.databaseStatus(name)) {
+          throw new HttpError(409, {
+            status: `Database "${name}" is being deleted; retry in a few seconds (its data goes to the trash)`,
+          });
+        }
+        if (expired && path.normalize(existing.file) !== context.writer.relativeFile('Database', name)) {
+          throw new HttpError(409, {
+            status: `Database "${name}" expired and is declared in ${existing.file}: change it there for a fresh one`,
           });
         }
         const templateState = state.templateStatus(template.object.metadata.name);
@@ -145,18 +166,24 @@ export function seedRoutes(context: ApiContext): Route[] {
               : `Database not available: the template failed to import (${templateState?.status.message ?? 'see its status'})`,
           });
         }
-        const created = await context.writer.create('Database', name, {
+        const spec = {
           apiVersion: API_VERSION,
           kind: 'Database',
-          metadata: { name },
+          // An expired one is declared anew: a changed spec after expiry makes a fresh database
+          // (the expired data stays restorable in the trash).
+          metadata: {
+            name,
+            ...(expired ? { annotations: { [INCARNATION_ANNOTATION]: new Date().toISOString() } } : {}),
+          },
           spec: { template: template.object.metadata.name, ttl },
-        });
-        if (!created) return sendEmpty(res, 304); // a concurrent request made it first
+        };
+        if (expired) await context.writer.put('Database', name, spec);
+        else if (!(await context.writer.create('Database', name, spec))) return sendEmpty(res, 304); // a concurrent request made it first
         const key = `Database/${name}` as const;
         const wait = url.searchParams.get('wait') !== 'false';
         const appeared = await state.waitFor(
           key,
-          () => Boolean(state.context.running.desired.get(key)),
+          () => Boolean(state.context.running.desired.get(key)) && !isExpired(name),
           10_000,
         );
         if (!appeared)
@@ -183,7 +210,9 @@ export function seedRoutes(context: ApiContext): Route[] {
             status: `Database "${record.object.metadata.name}" is declared in ${record.file}: remove it there`,
           });
         }
-        await context.writer.remove('Database', record.object.metadata.name);
+        const removed = await state.deleteObject('Database', record.object.metadata.name);
+        if (!removed)
+          return sendJson(res, 202, { status: 'Deletion in progress: its data goes to the trash' });
         return sendEmpty(res, 204);
       },
     },

@@ -48,6 +48,10 @@ export interface DatabaseStatus {
   cloneMethod?: CloneMethod;
   /** The server's state when last looked at. */
   server?: ServerState;
+  /** The last reset acted on: its annotation value and when (a reset fires once per new value). */
+  lastReset?: { token: string; at: string };
+  /** Set when this incarnation came back from the trash. */
+  restoredFrom?: { entry: string; at: string };
   /** When the running server was first seen ready. */
   readySince?: string;
   connection?: { host: string; port: number; user: string; database: string };
@@ -81,4 +85,15 @@ export interface DatabaseRecord {
   protected: boolean;
   /** Set when the database expired: not recreated while the spec keeps this digest. */
   expired?: { at: number; digest: string };
+  /** The spec as last seen, and its file: what a restore from the trash declares again. */
+  lastSpec?: DatabaseSpec;
+  specFile?: string;
+}
+
+/** When a database expires: `expiresAt` is absolute; `ttl` counts from the clone's creation. */
+export function expiryOf(spec: DatabaseSpec, record: Pick<DatabaseRecord, 'createdAt'>): number | undefined {
+  if (spec.expiresAt !== undefined) return spec.expiresAt;
+  if (spec.ttlSeconds !== undefined && record.createdAt !== undefined)
+    return record.createdAt + spec.ttlSeconds * 1000;
+  return undefined;
 }

@@ -7,3 +7,4 @@ export * from './database.js';
 export * from './desired-state.js';
 export * from './meta.js';
 export * from './template.js';
+export * from './trash.js';

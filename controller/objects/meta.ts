@@ -15,6 +15,8 @@ export type EngineName = (typeof ENGINES)[number];
 export const RESET_ANNOTATION = 'myaas.dev/reset';
 /** Annotation whose value change asks for a Template reimport (like touching its spec file). */
 export const REIMPORT_ANNOTATION = 'myaas.dev/reimport';
+/** Set by the original API's POST on an expired name: a new value makes a fresh database. */
+export const INCARNATION_ANNOTATION = 'myaas.dev/incarnation';
 /** On implicit templates: the dump's own name (`test_db`), which the original API knew it by. */
 export const SEED_NAME_ANNOTATION = 'myaas.dev/seed-name';
 

@@ -93,6 +93,8 @@ export interface TemplateStatus {
 }
 
 export interface TemplateRecord {
+  /** The spec as last seen: what a restore from the trash compares the returning spec with. */
+  lastSpec?: TemplateSpec;
   /** The last import started: what triggered it, when, and how it ended. */
   lastAttempt?: {
     trigger: ImportTrigger;

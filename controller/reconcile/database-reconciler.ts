@@ -9,11 +9,14 @@ import {
   type DeclaredSpec,
   RESET_ANNOTATION,
   type ServerState,
+  type TrashReason,
   type VersionMeta,
+  expiryOf,
   setCondition,
 } from '../objects/index.js';
 import type { ServerInfo, ServerSpec } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
+import { formatDuration } from '../spec/duration.js';
 import { explainFailure } from '../util/disk-space.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
@@ -79,6 +82,15 @@ export class DatabaseReconciler {
   async #reconcile(name: string, log: Logger): Promise<ReconcileResult> {
     const { desired, store, layout, runtime } = this.#deps;
     const key = `Database/${name}` as const;
+    const unreadable = store.unreadable(key);
+    if (unreadable) {
+      // Never taken for a new database (new passwords would lock it out) nor removed: held as it is.
+      log.error(
+        { unreadable },
+        'state file unreadable and no copy of the record: the database is held with its data (restore the file from a backup, or delete the database explicitly: it goes to the trash)',
+      );
+      return { requeueAfterMs: 60_000 };
+    }
     const spec = desired.get(key);
     const stored = store.get(key);
     const servers = (await runtime.servers.list()).filter((s) => s.role === 'Database' && s.owner === name);
@@ -94,23 +106,31 @@ export class DatabaseReconciler {
     status.template = db.spec.template;
     const observed: Observed = { key, db, status, servers, cloneExists };
 
+    const restoring = this.#deps.restores.has(name);
     // Expired earlier and the spec has not changed since: stays expired, resources stay gone.
-    if (stored?.record.expired && stored.record.expired.digest === spec.digest) {
-      await this.#removeResources(servers, cloneExists ? layout.databaseDir(name) : undefined);
+    if (stored?.record.expired && stored.record.expired.digest === spec.digest && !restoring) {
+      if (servers.length > 0 || cloneExists)
+        await this.#retire(name, stored.record, status, servers, cloneExists, 'Expired');
       return undefined;
     }
     // A changed spec after expiry gives a fresh database.
-    const record = stored?.record.expired ? this.#newRecord(db) : (stored?.record ?? this.#newRecord(db));
+    const fresh = !stored || Boolean(stored.record.expired);
+    const record = fresh ? this.#newRecord(db) : stored.record;
     record.protected = db.spec.protected;
-    if (await this.#expireIfDue(observed, record, spec)) return undefined;
+    record.lastSpec = db.spec;
+    record.specFile = spec.file;
+    if (!restoring) {
+      const expiry = await this.#expireIfDue(observed, record, spec);
+      if (expiry) return expiry === 'expired' ? undefined : { requeueAfterMs: expiry.retryAfterMs };
+    }
 
-    const cloned = await this.#ensureClone(observed, record, log);
+    const cloned = await this.#ensureClone(observed, record, fresh, log);
     if (cloned) return cloned;
     status.templateVersion = record.templateVersion;
     status.engine = record.engine ?? DEFAULT_ENGINE;
     record.createdAt ??= Date.now();
     status.createdAt = new Date(record.createdAt).toISOString();
-    const expiresAt = expiryOf(db, record);
+    const expiresAt = expiryOf(db.spec, record);
     status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
 
     if (db.spec.state === 'Stopped') {
@@ -133,13 +153,21 @@ export class DatabaseReconciler {
     };
   }
 
-  /** Past its expiry: removes the server and clone (never a protected one's). True when it expired now. */
-  async #expireIfDue(observed: Observed, record: DatabaseRecord, spec: DeclaredSpec): Promise<boolean> {
+  /**
+   * Past its expiry: the server stops and the clone goes to the trash (never a protected one's).
+   * Expiry is a removal like any other: the deletion guard may hold it, and it waits while the wall
+   * clock just stepped. Says 'expired' when it expired now, or when to look again.
+   */
+  async #expireIfDue(
+    observed: Observed,
+    record: DatabaseRecord,
+    spec: DeclaredSpec,
+  ): Promise<'expired' | { retryAfterMs: number } | undefined> {
     const { key, db, status } = observed;
     const now = Date.now();
-    const expiresAt = expiryOf(db, record);
+    const expiresAt = expiryOf(db.spec, record);
     status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
-    if (expiresAt === undefined || now < expiresAt) return false;
+    if (expiresAt === undefined || now < expiresAt) return undefined;
     if (db.spec.protected) {
       status.conditions = setCondition(
         status.conditions,
@@ -148,21 +176,31 @@ export class DatabaseReconciler {
         'Protected',
         'past its expiry but protected: not removed',
       );
-      return false;
+      return undefined;
     }
-    const clone = this.#deps.layout.databaseDir(db.metadata.name);
-    await this.#removeResources(observed.servers, observed.cloneExists ? clone : undefined);
+    const paused = this.#deps.clock.expiryPausedFor();
+    const verdict = paused > 0 ? undefined : await this.#deps.guard.check(key);
+    if (paused > 0 || !verdict?.allowed) {
+      const why =
+        paused > 0
+          ? 'the wall clock just stepped: expiry waits one pass to be sure'
+          : (verdict?.message ?? 'expiry held');
+      status.conditions = setCondition(status.conditions, 'Expired', 'False', 'ExpiryHeld', why);
+      await this.#deps.store.save(key, status, record);
+      return { retryAfterMs: paused > 0 ? paused : (verdict?.retryAfterMs ?? 5_000) };
+    }
+    await this.#retire(db.metadata.name, record, status, observed.servers, observed.cloneExists, 'Expired');
     record.expired = { at: now, digest: spec.digest };
     record.configured = false;
     status.phase = 'Expired';
     status.expiredAt = new Date(now).toISOString();
-    status.message = `expired at ${status.expiresAt}; change ttl/expiresAt or re-add the spec for a fresh one`;
+    status.message = `expired at ${status.expiresAt}; ${this.#trashNote(db.metadata.name)}change ttl/expiresAt or re-add the spec for a fresh one`;
     status.connection = undefined;
     status.server = undefined;
     status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
     await this.#deps.store.save(key, status, record);
     await this.#deps.store.event(key, 'Normal', 'Expired', status.message);
-    return true;
+    return 'expired';
   }
 
   /**
@@ -172,16 +210,18 @@ export class DatabaseReconciler {
   async #ensureClone(
     observed: Observed,
     record: DatabaseRecord,
+    fresh: boolean,
     log: Logger,
   ): Promise<ReconcileResult | undefined> {
     const { key, db, status, servers } = observed;
     const template = db.spec.template;
-    const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? '';
-    const reset = observed.cloneExists && resetToken !== record.resetToken;
-    if (observed.cloneExists && !reset) {
-      record.resetToken = resetToken;
+    // Edge-triggered: a value not acted on yet fires; the annotation's absence (an apply of a file
+    // without it) never does.
+    const resetToken = db.metadata.annotations[RESET_ANNOTATION];
+    const reset = observed.cloneExists && Boolean(resetToken) && resetToken !== record.resetToken;
+    if (observed.cloneExists && !reset) return undefined;
+    if (!observed.cloneExists && (await this.#restoreFromTrash(observed, record, fresh, log)))
       return undefined;
-    }
     const version = await this.#deps.versions.current(template);
     if (!version) {
       const why = reset
@@ -189,8 +229,13 @@ export class DatabaseReconciler {
         : `waiting for template ${template} to have a ready version`;
       return this.#pending(key, status, record, why);
     }
-    if (reset) log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
-    record.resetToken = resetToken;
+    if (reset) {
+      log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
+      // The data a reset replaces goes to the trash like any removal.
+      await this.#retire(db.metadata.name, record, status, servers, true, 'Reset');
+      record.resetToken = resetToken ?? '';
+      status.lastReset = { token: record.resetToken, at: new Date().toISOString() };
+    }
     await this.#cloneVersion(observed, record, version);
     servers.length = 0;
     return undefined;
@@ -434,7 +479,8 @@ export class DatabaseReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const key = `Database/${name}` as const;
-    const { store, layout } = this.#deps;
+    const { store } = this.#deps;
+    const stored = store.get(key);
     if (servers.length === 0 && !cloneExists) {
       if (store.get(key)) await store.delete(key);
       return undefined;
@@ -447,15 +493,101 @@ export class DatabaseReconciler {
       );
       return undefined;
     }
-    const verdict = await this.#deps.guard.check(name);
+    const verdict = await this.#deps.guard.check(key);
     if (!verdict.allowed) {
       await this.#holdRemoval(key, 'DeletionHeld', verdict.message ?? 'removal held');
-      return { requeueAfterMs: 5_000 };
+      return { requeueAfterMs: verdict.retryAfterMs ?? 5_000 };
     }
-    log.info({ servers: servers.length, clone: cloneExists }, 'spec removed: removing the database');
-    await this.#removeResources(servers, cloneExists ? layout.databaseDir(name) : undefined);
+    const reason = this.#deps.guard.isExplicit(key) ? 'Deleted' : 'SpecRemoved';
+    log.info({ servers: servers.length, clone: cloneExists, reason }, 'spec removed: removing the database');
+    const status = stored?.status ?? { phase: 'Pending' as const, conditions: [] };
+    if (record) await this.#retire(name, record, status, servers, cloneExists, reason);
+    else await this.#removeResources(servers, cloneExists ? this.#deps.layout.databaseDir(name) : undefined);
     await store.delete(key);
     return undefined;
+  }
+
+  /**
+   * Stops the database's servers cleanly (the clone is then consistent), removes them, and moves the
+   * clone with its record into the trash, where it stays restorable.
+   */
+  async #retire(
+    name: string,
+    record: DatabaseRecord,
+    status: DatabaseStatus,
+    servers: ServerInfo[],
+    cloneExists: boolean,
+    reason: TrashReason,
+  ): Promise<void> {
+    const { runtime, trash, layout } = this.#deps;
+    for (const server of servers.filter((s) => s.running)) {
+      await runtime.servers.stop(server.id, Math.min(30, this.#deps.stopTimeoutSeconds ?? 60));
+    }
+    for (const server of servers) await runtime.servers.remove(server.id);
+    servers.length = 0;
+    if (!cloneExists) return;
+    const snapshot = JSON.parse(JSON.stringify({ record, status })) as {
+      record: DatabaseRecord;
+      status: DatabaseStatus;
+    };
+    await trash.putDatabase(
+      {
+        name,
+        reason,
+        record: snapshot.record,
+        status: snapshot.status,
+        ...(record.lastSpec ? { spec: record.lastSpec } : {}),
+        ...(record.specFile ? { specFile: record.specFile } : {}),
+      },
+      layout.databaseDir(name),
+    );
+  }
+
+  /**
+   * A database declared again whose data is in the trash comes back from there instead of being
+   * cloned fresh: on request (`myaas restore`), or by itself when its spec file returns (a git revert,
+   * a restore from backup) with the same template. Explicitly deleted ones come back only on request.
+   */
+  async #restoreFromTrash(
+    observed: Observed,
+    record: DatabaseRecord,
+    fresh: boolean,
+    log: Logger,
+  ): Promise<boolean> {
+    const { key, db, status } = observed;
+    const { trash, restores, store, layout } = this.#deps;
+    const name = db.metadata.name;
+    const requested = restores.get(name);
+    const entry = requested
+      ? await trash.find('Database', requested)
+      : fresh
+        ? await trash.find('Database', name, ['SpecRemoved'])
+        : undefined;
+    if (requested) restores.delete(name);
+    if (!entry || (!requested && entry.record.template !== db.spec.template)) return false;
+    await trash.takeDatabase(entry, layout.databaseDir(name));
+    const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? entry.record.resetToken;
+    Object.assign(record, entry.record, {
+      expired: undefined,
+      protected: db.spec.protected,
+      lastSpec: db.spec,
+      resetToken,
+      // Its ttl counts again from the restore (else one deleted late in its life would expire at once).
+      createdAt: Date.now(),
+    });
+    status.restoredFrom = { entry: entry.id, at: new Date().toISOString() };
+    status.phase = 'Starting';
+    status.expiredAt = undefined;
+    status.cloneMethod = entry.status.cloneMethod;
+    log.info({ entry: entry.id, reason: entry.reason }, 'restoring the database from the trash');
+    await store.save(key, status, record);
+    await store.event(key, 'Normal', 'Restored', `restored from the trash (${entry.id}, ${entry.reason})`);
+    return true;
+  }
+
+  #trashNote(name: string): string {
+    const days = this.#deps.config.trashRetentionSeconds;
+    return days > 0 ? `in the trash for ${formatDuration(days)} (\`myaas restore ${name}\`); ` : '';
   }
 
   /** Says in status why a database whose spec is gone is still there. */
@@ -471,14 +603,6 @@ export class DatabaseReconciler {
     for (const server of servers) await this.#deps.runtime.servers.remove(server.id);
     if (clone) await this.#deps.storage.remove(clone);
   }
-}
-
-/** `expiresAt` is absolute; `ttl` counts from the clone's creation (unknown until it exists). */
-function expiryOf(db: DatabaseObject, record: DatabaseRecord): number | undefined {
-  if (db.spec.expiresAt !== undefined) return db.spec.expiresAt;
-  if (db.spec.ttlSeconds !== undefined && record.createdAt !== undefined)
-    return record.createdAt + db.spec.ttlSeconds * 1000;
-  return undefined;
 }
 
 /** The server's state in status: neutral words (the seed API says it as Docker would). */

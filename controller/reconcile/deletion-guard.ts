@@ -1,73 +1,151 @@
 import type { Logger } from '../log.js';
+import type { ObjectKey } from '../objects/index.js';
 
 export interface DeletionInventory {
-  /** Names that exist (have data or a server). */
-  readonly existing: ReadonlySet<string>;
-  /** Names whose removal is wanted now (no spec). */
-  readonly unwanted: ReadonlySet<string>;
+  /** Objects that exist (have data or a server), databases and templates alike. */
+  readonly existing: ReadonlySet<ObjectKey>;
+  /** Objects whose removal is wanted now: spec gone (while the specs can be trusted), or expired. */
+  readonly unwanted: ReadonlySet<ObjectKey>;
 }
 
 export interface DeletionGuardOptions {
-  readonly what: string;
-  /** Removals allowed in one go without confirmation... */
+  /** More removals than this in one go are held, whatever the share... */
+  readonly limit: number;
+  /** ...and so are more than `max` that are also more than this fraction of what exists. */
   readonly max: number;
-  /** ...or this fraction of what exists: removals are held when both are exceeded. */
   readonly fraction: number;
+  /**
+   * A removal waits until its object has been unwanted this long: a `git checkout` of another branch
+   * and back, or a restore from backup, brings the spec back before anything stops. Explicit deletions
+   * (API, CLI) do not wait.
+   */
+  readonly graceMs: number;
   readonly inventory: () => Promise<DeletionInventory>;
   readonly log: Logger;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface GuardVerdict {
   readonly allowed: boolean;
   readonly message?: string;
+  /** When not allowed only for now: look again after this long. */
+  readonly retryAfterMs?: number;
 }
 
+/** How long an explicit deletion stays exempt from the grace and the count if nothing acts on it. */
+const EXPLICIT_TTL_MS = 10 * 60_000;
+
 /**
- * Holds every removal when too many are wanted at once (a wiped specs dir, a bad merge), as Argo CD
- * refuses to prune everything: nothing goes until someone confirms the exact set that is pending.
+ * Decides whether a removal may go ahead. Holds every removal when too many are wanted at once (a
+ * wiped specs dir, a bad merge, a ttl typo in a shared file), as Argo CD refuses to prune everything;
+ * the held set is latched as a whole: it is released when someone confirms it, or when every member
+ * is wanted again, never piecemeal as files come back.
  */
 export class DeletionGuard {
   readonly #options: DeletionGuardOptions;
-  #confirmed = new Set<string>();
-  #held: string[] = [];
+  readonly #now: () => number;
+  /** When each unwanted object was first seen unwanted (the grace counts from there). */
+  readonly #since = new Map<ObjectKey, number>();
+  /** Deletions a user asked for by name, with when. */
+  readonly #explicit = new Map<ObjectKey, number>();
+  /** The latched set, while a mass removal is held. */
+  #held: Set<ObjectKey> | undefined;
+  #confirmed = new Set<ObjectKey>();
+  /** How many objects existed when the hold began (for the message). */
+  #existing: number | undefined;
 
   constructor(options: DeletionGuardOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** Names held back right now (empty when nothing is held). */
-  get held(): readonly string[] {
-    return this.#held;
+  /** Objects held back right now (empty when nothing is held). */
+  get held(): readonly ObjectKey[] {
+    return this.#held ? [...this.#held].filter((k) => !this.#confirmed.has(k)).sort() : [];
   }
 
-  async check(name: string): Promise<GuardVerdict> {
-    const { existing, unwanted } = await this.#options.inventory();
-    const pending = [...unwanted].filter((n) => existing.has(n));
-    const { max, fraction, what } = this.#options;
-    const tooMany = pending.length > max && pending.length > fraction * existing.size;
-    if (!tooMany || pending.every((n) => this.#confirmed.has(n))) {
-      if (this.#held.length > 0) this.#held = [];
-      return { allowed: true };
+  /** A user deleted this object by name (API, CLI): no grace, and it does not count toward a mass removal. */
+  markExplicit(key: ObjectKey): void {
+    this.#explicit.set(key, this.#now());
+  }
+
+  /** Whether `key`'s removal may go ahead now. */
+  async check(key: ObjectKey): Promise<GuardVerdict> {
+    const pending = await this.#evaluate();
+    if (this.#held?.has(key) && !this.#confirmed.has(key)) {
+      return { allowed: false, message: this.#heldMessage(this.#existing), retryAfterMs: 5_000 };
     }
-    const message =
-      `removal of ${pending.length} of ${existing.size} ${what}s at once is held (more than ${max} and more than ` +
-      `${Math.round(fraction * 100)}%): restore their specs, or confirm with \`myaas confirm-deletions\` ` +
-      '(POST /api/v1/deletions/confirm)';
-    if (this.#held.length !== pending.length)
-      this.#options.log.warn({ pending: pending.slice(0, 20) }, message);
-    this.#held = pending;
-    return { allowed: false, message };
+    if (!pending.has(key) || this.isExplicit(key) || this.#confirmed.has(key)) return { allowed: true };
+    const waited = this.#now() - (this.#since.get(key) ?? this.#now());
+    const left = this.#options.graceMs - waited;
+    if (left > 0) {
+      return {
+        allowed: false,
+        message: `removal waits ${Math.ceil(left / 1000)}s more (a spec that comes back within ${Math.round(this.#options.graceMs / 1000)}s cancels it)`,
+        retryAfterMs: left,
+      };
+    }
+    return { allowed: true };
   }
 
-  /** Confirms the removals pending now; later additions need a new confirmation. */
-  async confirm(): Promise<string[]> {
+  /** Confirms the removals held now (and any other pending one); later additions need a new confirmation. */
+  async confirm(): Promise<ObjectKey[]> {
+    const pending = await this.#evaluate();
+    const confirmed = [...new Set([...(this.#held ?? []), ...pending])].filter((k) => pending.has(k)).sort();
+    this.#confirmed = new Set(confirmed);
+    this.#options.log.warn({ count: confirmed.length }, `removal of ${confirmed.length} object(s) confirmed`);
+    return confirmed;
+  }
+
+  /** Updates the grace clocks and the latch from what is unwanted now; returns what is pending. */
+  async #evaluate(): Promise<Set<ObjectKey>> {
     const { existing, unwanted } = await this.#options.inventory();
-    const pending = [...unwanted].filter((n) => existing.has(n));
-    this.#confirmed = new Set(pending);
-    this.#options.log.warn(
-      { count: pending.length },
-      `removal of ${pending.length} ${this.#options.what}(s) confirmed`,
-    );
+    const now = this.#now();
+    const pending = new Set([...unwanted].filter((k) => existing.has(k)));
+    for (const key of pending) if (!this.#since.has(key)) this.#since.set(key, now);
+    for (const key of [...this.#since.keys()]) if (!pending.has(key)) this.#since.delete(key);
+    for (const [key, at] of this.#explicit)
+      if (!pending.has(key) && now - at > EXPLICIT_TTL_MS) this.#explicit.delete(key);
+    for (const key of this.#confirmed) if (!pending.has(key)) this.#confirmed.delete(key);
+
+    const counted = [...pending].filter((k) => !this.isExplicit(k));
+    if (this.#held) {
+      // Latched: what else goes missing joins the held set; it opens only when none of it is pending.
+      for (const key of counted) this.#held.add(key);
+      if (![...this.#held].some((k) => pending.has(k))) {
+        this.#options.log.info('every held removal is wanted again: the hold is lifted');
+        this.#held = undefined;
+        this.#confirmed.clear();
+      }
+    } else if (this.#tooMany(counted.length, existing.size)) {
+      this.#held = new Set(counted);
+      this.#existing = existing.size;
+      this.#options.log.warn({ pending: counted.slice(0, 20) }, this.#heldMessage(existing.size));
+    }
     return pending;
+  }
+
+  #tooMany(count: number, existing: number): boolean {
+    const { limit, max, fraction } = this.#options;
+    return count > limit || (count > max && count > fraction * existing);
+  }
+
+  /** Whether a user deleted this object by name (it then goes to the trash as `Deleted`). */
+  isExplicit(key: ObjectKey): boolean {
+    return this.#explicit.has(key);
+  }
+
+  #heldMessage(existing?: number): string {
+    const { limit, max, fraction } = this.#options;
+    const held = this.held;
+    const databases = held.filter((k) => k.startsWith('Database/')).length;
+    const of = existing === undefined ? '' : ` of ${existing}`;
+    return (
+      `removal of ${held.length}${of} objects at once (${databases} databases, ${held.length - databases} templates) ` +
+      `is held (more than ${limit}, or more than ${max} and more than ` +
+      `${Math.round(fraction * 100)}% of what exists): restore their specs, or confirm with \`myaas confirm-deletions\` ` +
+      '(POST /api/v1/deletions/confirm); nothing of it is removed until then'
+    );
   }
 }

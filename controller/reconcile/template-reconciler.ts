@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, rmdir } from 'node:fs/promises';
 import type { ControllerConfig } from '../config.js';
 import { defaultImage } from '../engine/defaults.js';
 import { newVersionId } from '../layout.js';
@@ -93,7 +93,15 @@ export class TemplateReconciler {
     const stored = store.get(key);
     const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
     const bookkeeping: TemplateRecord = stored?.record ?? {};
-    const versions = await this.#deps.versions.list(name);
+    bookkeeping.lastSpec = template.spec;
+    let versions = await this.#deps.versions.list(name);
+    if (
+      versions.length === 0 &&
+      !this.#imports.get(name) &&
+      (await this.#restoreFromTrash(name, template, log))
+    ) {
+      versions = await this.#deps.versions.list(name);
+    }
     const current = versions[0];
     status.observedGeneration = record.generation;
     status.currentVersion = current?.version;
@@ -104,7 +112,9 @@ export class TemplateReconciler {
     const trigger: ImportTrigger = {
       specDigest: importDigest(template.spec, this.#deps.config),
       dump: dumpSignature(dump),
-      reimportToken: template.metadata.annotations[REIMPORT_ANNOTATION] ?? '',
+      // Edge-triggered: a new value asks for an import; the annotation's absence never does.
+      reimportToken:
+        template.metadata.annotations[REIMPORT_ANNOTATION] || (current?.trigger.reimportToken ?? ''),
     };
 
     const inflight = this.#imports.get(name);
@@ -137,7 +147,10 @@ export class TemplateReconciler {
     }
     const age = Date.now() - dump.mtimeMs;
     if (age < DUMP_SETTLE_MS) return { requeueAfterMs: DUMP_SETTLE_MS - age };
-    const version = newVersionId();
+    const version = newVersionId(new Date(), [
+      ...versions.map((v) => v.version),
+      ...(await this.#deps.versions.incomplete(name)),
+    ]);
     this.#imports.start(
       name,
       version,
@@ -188,7 +201,10 @@ export class TemplateReconciler {
     const startedAt = Date.now();
     const failures =
       previous && sameTrigger(previous.trigger, trigger) && previous.failed ? previous.failures : 0;
-    const bookkeeping: TemplateRecord = { lastAttempt: { trigger, startedAt, failures } };
+    const bookkeeping: TemplateRecord = {
+      lastSpec: template.spec,
+      lastAttempt: { trigger, startedAt, failures },
+    };
     status.phase = 'Importing';
     status.message = `importing ${template.spec.source.path} as ${version} (${job.reason})`;
     status.observedGeneration = job.record.generation;
@@ -235,6 +251,7 @@ export class TemplateReconciler {
     const { name, version, trigger } = job;
     const key = `Template/${name}` as const;
     const bookkeeping: TemplateRecord = {
+      lastSpec: job.template.spec,
       lastAttempt: { trigger, startedAt, finishedAt: Date.now(), failed: false, failures: 0 },
     };
     this.#deps.metrics?.importSeconds.observe({ result: 'success' }, meta.durationSeconds);
@@ -287,6 +304,7 @@ export class TemplateReconciler {
     this.#deps.metrics?.importSeconds.observe({ result: 'failure' }, (Date.now() - startedAt) / 1000);
     const message = await explainFailure(this.#deps.layout.root, error.message);
     const bookkeeping: TemplateRecord = {
+      lastSpec: job.template.spec,
       lastAttempt: {
         trigger,
         startedAt,
@@ -364,24 +382,62 @@ export class TemplateReconciler {
       await this.#deps.storage.remove(this.#deps.layout.templateDir(name)).catch(() => undefined);
       return undefined;
     }
-    const verdict = await this.#deps.guard.check(name);
+    const verdict = await this.#deps.guard.check(key);
+    const stored = this.#deps.store.get(key);
     if (!verdict.allowed) {
-      const stored = this.#deps.store.get(key);
       if (stored) {
         stored.status.message = verdict.message;
+        stored.status.conditions = setCondition(
+          stored.status.conditions,
+          'Removal',
+          'False',
+          'DeletionHeld',
+          verdict.message ?? 'removal held',
+        );
         await this.#deps.store.save(key, stored.status, stored.record);
       }
-      return { requeueAfterMs: 10_000 };
+      return { requeueAfterMs: verdict.retryAfterMs ?? 10_000 };
     }
     await this.#imports.cancel(name, 'the template spec was removed');
-    log.info({ versions: versions.length }, 'template spec removed: removing its versions');
-    for (const v of versions) {
-      await this.#deps.versions.removeMeta(name, v.version);
-      await this.#deps.storage.remove(this.#deps.layout.versionDir(name, v.version));
-    }
-    await this.#deps.storage.remove(this.#deps.layout.templateDir(name)).catch(() => undefined);
+    const reason = this.#deps.guard.isExplicit(key) ? 'Deleted' : 'SpecRemoved';
+    log.info({ versions: versions.length, reason }, 'template spec removed: its versions go to the trash');
+    // Databases cloned from them keep their data: clones are independent of their template.
+    await this.#deps.trash.putTemplate({
+      name,
+      reason,
+      versions,
+      ...(stored ? { status: stored.status, record: stored.record } : {}),
+      ...(stored?.record.lastSpec ? { spec: stored.record.lastSpec } : {}),
+    });
+    // Only when empty: a version whose metadata cannot be read stays where it is.
+    await rmdir(this.#deps.layout.templateDir(name)).catch(() => undefined);
     await this.#deps.store.delete(key);
     return undefined;
+  }
+
+  /**
+   * A template declared again whose versions are in the trash (its spec file came back, its dumps
+   * dir was remounted) takes them back instead of importing again, when the source is the same.
+   */
+  async #restoreFromTrash(name: string, template: TemplateObject, log: Logger): Promise<boolean> {
+    const { trash, versions } = this.#deps;
+    const entry = await trash.find('Template', name, ['SpecRemoved']);
+    if (!entry || entry.versions.length === 0) return false;
+    const sameSource =
+      entry.spec?.source.path === template.spec.source.path && entry.spec?.engine === template.spec.engine;
+    if (!sameSource) return false;
+    await trash.takeTemplate(entry, (meta) => versions.writeMeta(name, meta));
+    log.info(
+      { entry: entry.id, versions: entry.versions.length },
+      'template versions restored from the trash',
+    );
+    await this.#deps.store.event(
+      `Template/${name}`,
+      'Normal',
+      'Restored',
+      `versions restored from the trash (${entry.id})`,
+    );
+    return true;
   }
 }
 

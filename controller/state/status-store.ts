@@ -48,6 +48,9 @@ export class StatusStore {
   readonly #written = new Map<ObjectKey, string>();
   /** Writes queued or under way, per object. */
   readonly #pending = new Map<ObjectKey, number>();
+  /** Each database's record copy as written beside its clone. */
+  readonly #recordCopies = new Map<ObjectKey, string>();
+  readonly #unreadable = new Map<ObjectKey, string>();
 
   constructor(layout: Layout, log: Logger) {
     this.#layout = layout;
@@ -66,17 +69,74 @@ export class StatusStore {
       for (const file of files) {
         const name = file.replace(/\.json$/, '');
         if (!file.endsWith('.json') || !isValidName(name)) continue;
+        const key = `${kind}/${name}` as ObjectKey;
         try {
           const stored = await readJson<StoredObject>(path.join(dir, file));
-          if (stored) {
-            this.#objects.set(`${kind}/${name}`, stored);
-            this.#written.set(`${kind}/${name}`, serialize(stored));
-          }
+          if (!stored || typeof stored !== 'object' || !('record' in stored))
+            throw new Error('no record in it');
+          this.#objects.set(key, stored);
+          this.#written.set(key, serialize(stored));
+          if (kind === 'Database') this.#recordCopies.set(key, serializeRecord(stored.record));
         } catch (error) {
-          this.#log.warn({ file, err: error }, 'unreadable status file ignored');
+          await this.#recover(key, path.join(dir, file), error as Error);
         }
       }
     }
+    // A database whose state file is gone but whose record copy (beside its clone) is there.
+    for (const file of await readdir(this.#layout.databasesDir).catch(() => [] as string[])) {
+      const name = file.replace(/\.record\.json$/, '');
+      if (name === file || !isValidName(name) || this.#objects.has(`Database/${name}`)) continue;
+      await this.#recover(
+        `Database/${name}`,
+        this.#layout.statusFile('Database', name),
+        new Error('missing'),
+      );
+    }
+  }
+
+  /**
+   * A state file that cannot be read, or is gone: a database's record is rebuilt from its copy beside
+   * the clone (credentials, port, lifetime, protection); failing that, the key is marked unreadable, so
+   * its database is held with its data, never taken for new or removed.
+   */
+  async #recover(key: ObjectKey, file: string, error: Error): Promise<void> {
+    const { kind, name } = parseKey(key);
+    if (kind === 'Database') {
+      try {
+        const record = await readJson<DatabaseRecord>(this.#layout.databaseRecordCopy(name));
+        if (record?.user && record.adminPassword) {
+          const status: DatabaseStatus = { phase: 'Pending', conditions: [], template: record.template };
+          const event = {
+            time: new Date().toISOString(),
+            type: 'Warning' as const,
+            reason: 'RecordRecovered',
+            message: `state file ${file} unreadable (${error.message}): record rebuilt from its copy beside the clone`,
+          };
+          this.#objects.set(key, { status, record, events: [event] } as StoredObject);
+          this.#recordCopies.set(key, serializeRecord(record));
+          this.#log.warn({ key, file, err: error }, event.message);
+          return;
+        }
+      } catch (copyError) {
+        this.#log.warn({ key, err: copyError }, 'record copy unreadable too');
+      }
+    }
+    // A template's record is bookkeeping only (its versions are on disk): it starts over.
+    if (kind === 'Template' || error.message === 'missing') return;
+    this.#unreadable.set(key, `${file}: ${error.message}`);
+    this.#log.error(
+      { key, file, err: error },
+      'state file unreadable and no usable copy: the object is held as it is',
+    );
+  }
+
+  /** Databases whose state could not be read nor rebuilt, with why: held as they are, never acted on. */
+  unreadable(key: ObjectKey): string | undefined {
+    return this.#unreadable.get(key);
+  }
+
+  unreadableKeys(): ObjectKey[] {
+    return [...this.#unreadable.keys()];
   }
 
   get<K extends Kind>(key: KeyOf<K>): StoredObject<K> | undefined {
@@ -123,8 +183,11 @@ export class StatusStore {
     const { kind, name } = parseKey(key);
     await this.#serialize(key, async () => {
       await rm(this.#layout.statusFile(kind, name), { force: true });
+      if (kind === 'Database') await rm(this.#layout.databaseRecordCopy(name), { force: true });
       // After any write queued before the removal: the file is gone, nothing is "written".
       this.#written.delete(key);
+      this.#recordCopies.delete(key);
+      this.#unreadable.delete(key);
     });
     this.#notify(key);
   }
@@ -135,6 +198,16 @@ export class StatusStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /** A database's record, copied beside its clone when it changed: what a lost state file is rebuilt from. */
+  async #copyRecord(key: ObjectKey, value: StoredObject): Promise<void> {
+    const { kind, name } = parseKey(key);
+    if (kind !== 'Database') return;
+    const text = serializeRecord(value.record);
+    if (this.#recordCopies.get(key) === text) return;
+    await writeFileAtomic(this.#layout.databaseRecordCopy(name), text);
+    this.#recordCopies.set(key, text);
+  }
+
   async #persist(key: ObjectKey): Promise<void> {
     const { kind, name } = parseKey(key);
     await this.#serialize(key, async () => {
@@ -142,6 +215,7 @@ export class StatusStore {
       if (!value) return;
       const text = serialize(value);
       await writeFileAtomic(this.#layout.statusFile(kind, name), text);
+      await this.#copyRecord(key, value);
       this.#written.set(key, text);
     });
     this.#notify(key);
@@ -169,3 +243,4 @@ export class StatusStore {
 }
 
 const serialize = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+const serializeRecord = (record: unknown) => `${JSON.stringify(record)}\n`;

@@ -1,8 +1,9 @@
-import { access, mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CloneMethod } from '../objects/index.js';
 import { run } from '../util/exec.js';
 import type { Storage } from './storage.js';
+import { moveVolume, pathExists } from './volume-files.js';
 
 /** btrfs subvolumes: clones and versions are snapshots, made in milliseconds whatever the size. */
 export class BtrfsStorage implements Storage {
@@ -50,10 +51,11 @@ export class BtrfsStorage implements Storage {
     else await rm(target, { recursive: true, force: true });
   }
 
-  async exists(target: string): Promise<boolean> {
-    return access(target).then(
-      () => true,
-      () => false,
-    );
+  exists(target: string): Promise<boolean> {
+    return pathExists(target);
+  }
+
+  move(source: string, target: string): Promise<void> {
+    return moveVolume(source, target);
   }
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { CloneMethod } from '../objects/index.js';
 import { CommandError, run } from '../util/exec.js';
 import type { Storage } from './storage.js';
+import { moveVolume, pathExists } from './volume-files.js';
 
 class ReflinkRefused extends Error {}
 
@@ -80,10 +81,11 @@ export class CopyStorage implements Storage {
     await rm(target, { recursive: true, force: true });
   }
 
-  async exists(target: string): Promise<boolean> {
-    return access(target).then(
-      () => true,
-      () => false,
-    );
+  exists(target: string): Promise<boolean> {
+    return pathExists(target);
+  }
+
+  move(source: string, target: string): Promise<void> {
+    return moveVolume(source, target);
   }
 }

@@ -14,6 +14,11 @@ export interface Storage {
   seal(work: string, target: string): Promise<void>;
   /** Removes a volume made by this storage; a missing one is not an error. */
   remove(target: string): Promise<void>;
-  /** True when `target` exists. */
+  /** Moves a volume within the data root (into or out of the trash): a rename, whatever the volume. */
+  move(source: string, target: string): Promise<void>;
+  /**
+   * True when `target` exists, false only when it is absent (ENOENT); any other error (EACCES, EIO)
+   * is thrown: an unreadable thing is never taken for a missing one.
+   */
   exists(target: string): Promise<boolean>;
 }

@@ -1,6 +1,6 @@
 import { readdir, rm } from 'node:fs/promises';
 import type { Layout } from '../layout.js';
-import { isVersionId } from '../layout.js';
+import { compareVersionIds, isVersionId } from '../layout.js';
 import type { VersionMeta } from '../objects/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 
@@ -9,42 +9,64 @@ export class TemplateVersions {
   constructor(readonly layout: Layout) {}
 
   async list(template: string): Promise<VersionMeta[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.layout.templateDir(template));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    const ids = new Set(entries.filter(isVersionId));
-    const metas: VersionMeta[] = [];
-    for (const entry of entries) {
-      const id = entry.replace(/\.json$/, '');
-      if (!entry.endsWith('.json') || !ids.has(id)) continue;
-      const meta = await readJson<VersionMeta>(this.layout.versionMetaFile(template, id)).catch(
-        () => undefined,
-      );
-      if (meta?.version === id) metas.push(meta);
-    }
-    return metas.sort((a, b) => (a.version < b.version ? 1 : -1));
+    return (await this.#scan(template)).complete;
   }
 
   async current(template: string): Promise<VersionMeta | undefined> {
     return (await this.list(template))[0];
   }
 
-  /** Version dirs and meta files that do not make a complete version (a crash between seal and meta). */
+  /**
+   * Version dirs and meta files that do not make a complete version (a crash between seal and meta):
+   * only where a part is absent. A version whose metadata cannot be read (EACCES, EIO, garbage) is
+   * damaged, not incomplete: it is neither served nor removed.
+   */
   async incomplete(template: string): Promise<string[]> {
+    return (await this.#scan(template)).incomplete;
+  }
+
+  /** Versions whose metadata exists but cannot be read: reported, never removed. */
+  async damaged(template: string): Promise<{ version: string; error: string }[]> {
+    return (await this.#scan(template)).damaged;
+  }
+
+  async #scan(template: string): Promise<{
+    complete: VersionMeta[];
+    incomplete: string[];
+    damaged: { version: string; error: string }[];
+  }> {
     let entries: string[];
     try {
       entries = await readdir(this.layout.templateDir(template));
-    } catch {
-      return [];
+    } catch (error) {
+      // Only a missing folder means "no versions"; an unreadable one is an error, never an absence.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return { complete: [], incomplete: [], damaged: [] };
+      throw error;
     }
-    const complete = new Set((await this.list(template)).map((m) => m.version));
-    return [...new Set(entries.map((e) => e.replace(/\.json$/, '')))].filter(
-      (id) => isVersionId(id) && !complete.has(id),
+    const dirs = new Set(entries.filter(isVersionId));
+    const metas = new Set(
+      entries
+        .filter((e) => e.endsWith('.json'))
+        .map((e) => e.slice(0, -5))
+        .filter(isVersionId),
     );
+    const complete: VersionMeta[] = [];
+    const damaged: { version: string; error: string }[] = [];
+    for (const id of metas) {
+      if (!dirs.has(id)) continue;
+      try {
+        const meta = await readJson<VersionMeta>(this.layout.versionMetaFile(template, id));
+        if (meta?.version === id) complete.push(meta);
+        else if (meta) damaged.push({ version: id, error: 'its metadata names another version' });
+      } catch (error) {
+        damaged.push({ version: id, error: (error as Error).message });
+      }
+    }
+    const incomplete = [...new Set([...dirs, ...metas])].filter((id) => !dirs.has(id) || !metas.has(id));
+    // Ordered by the sequence in the id (see newVersionId), never by the wall clock alone.
+    complete.sort((a, b) => compareVersionIds(b.version, a.version));
+    return { complete, incomplete, damaged };
   }
 
   writeMeta(template: string, meta: VersionMeta): Promise<void> {

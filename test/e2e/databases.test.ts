@@ -141,8 +141,8 @@ describe('database lifecycle edges on docker + btrfs', () => {
     await waitFor('held', () => bed.database('m1')?.status.message?.includes('held'), 20_000);
     await sleep(2000);
     for (const n of ['m1', 'm2', 'm3', 'm4', 'm5']) expect(await containersOf(n)).toHaveLength(1);
-    expect(bed.running!.controller.databaseGuard.held).toHaveLength(5);
-    const confirmed = await bed.running!.controller.databaseGuard.confirm();
+    expect(bed.running!.controller.guard.held).toHaveLength(5);
+    const confirmed = (await bed.running!.controller.guard.confirm()).map((key) => key.split('/')[1]);
     expect(confirmed.sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     await waitFor(
       'all five removed',

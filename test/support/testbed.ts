@@ -93,6 +93,8 @@ export class TestBed {
       // Fixed, not the machine's core count: the parallel load path runs on every machine.
       importJobs: 2,
       implicitTemplates: false,
+      // Short: most tests remove specs and wait for the removal; the grace has tests of its own.
+      removalGraceSeconds: 1,
       ...options.config,
     };
     this.docker = new Docker({ socketPath: this.env.dockerSocket });
@@ -166,6 +168,12 @@ export class TestBed {
         String(this.config.databaseMemoryMiB),
         '--deletion-guard',
         String(this.config.deletionGuardMax),
+        '--deletion-guard-limit',
+        String(this.config.deletionGuardLimit),
+        '--removal-grace',
+        String(this.config.removalGraceSeconds),
+        '--trash-retention',
+        String(this.config.trashRetentionSeconds),
         '--import-jobs',
         String(this.config.importJobs),
         // Any free port: several beds may run at once.

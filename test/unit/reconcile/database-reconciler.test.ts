@@ -11,6 +11,8 @@ import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
+import { Trash } from '../../../controller/trash/trash.js';
+import { WallClock } from '../../../controller/util/wall-clock.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
 
 const VERSION = 'v20261122-100000-aaaa';
@@ -34,6 +36,8 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   let desired: FakeDesired;
   let runtime: FakeRuntime;
   let engine: FakeEngine;
+  let guard: DeletionGuard;
+  let trash: Trash;
   let store: StatusStore;
   let versions: TemplateVersions;
   let reconciler: DatabaseReconciler;
@@ -65,26 +69,32 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     engine = new FakeEngine();
     store = new StatusStore(layout, silentLogger);
     versions = new TemplateVersions(layout);
-    const guard = new DeletionGuard({
-      what: 'database',
+    guard = new DeletionGuard({
+      limit: 10,
       max: 3,
       fraction: 0.5,
+      graceMs: 0,
       log: silentLogger,
       inventory: async () => {
-        const existing = new Set([...runtime.servers.values()].map((s) => s.owner));
-        const wanted = new Set(desired.list('Database').map((r) => r.object.metadata.name));
-        return { existing, unwanted: new Set([...existing].filter((n) => !wanted.has(n))) };
+        const existing = new Set([...runtime.servers.values()].map((s) => `Database/${s.owner}` as const));
+        const wanted = new Set(desired.list('Database').map((r) => r.key));
+        return { existing, unwanted: new Set([...existing].filter((k) => !wanted.has(k))) };
       },
     });
+    const storage = new CopyStorage(silentLogger);
+    trash = new Trash({ layout, storage, log: silentLogger, retentionSeconds: 3600, minFreePercent: 0 });
     reconciler = new DatabaseReconciler({
       config: { ...defaultConfig(root), dataDir: root, hostname: 'db.example' },
       desired,
       store,
       layout,
-      storage: new CopyStorage(silentLogger),
+      storage,
       runtime,
       versions,
       guard,
+      trash,
+      restores: new Map(),
+      clock: new WallClock({ pauseMs: 1000 }),
       log: silentLogger,
       engineFor: () => engine,
     });
@@ -253,9 +263,14 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     await reconcile('a1');
     expect(serversOf('a1')).toHaveLength(1);
     expect(stored('a1')?.status.message).toContain('held');
-    // Three at once is within the bound.
+    // One comes back: three pending is within the bound, but the held set stays held as a whole.
     desired.set(db('a1'));
     await reconcile('a2');
-    expect(serversOf('a2')).toHaveLength(0);
+    expect(serversOf('a2')).toHaveLength(1);
+    // Confirmed: the rest goes, into the trash.
+    expect(await guard.confirm()).toEqual(['Database/a2', 'Database/a3', 'Database/a4']);
+    for (const n of ['a2', 'a3', 'a4']) await reconcile(n);
+    for (const n of ['a2', 'a3', 'a4']) expect(serversOf(n)).toHaveLength(0);
+    expect((await trash.list('Database')).map((e) => e.name).sort()).toEqual(['a2', 'a3', 'a4']);
   });
 });
