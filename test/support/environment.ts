@@ -26,7 +26,11 @@ export function testEnvironment(): TestEnvironment {
   const get = (name: string) => process.env[name] ?? fromFile[name];
   const image = get('MYAAS_TEST_IMAGE');
   const btrfsRoot = get('MYAAS_TEST_BTRFS_ROOT');
-  const dockerHost = get('DOCKER_HOST') ?? 'unix:///var/run/docker.sock';
+  // The engine is test-env's own dockerd (its socket in the state dir), never one the user runs: the
+  // state dir's DOCKER_HOST wins over an inherited one, and the controllers the tests start (in this
+  // process, or as children) take it from process.env.
+  const dockerHost = fromFile.DOCKER_HOST ?? process.env.DOCKER_HOST ?? `unix://${STATE}/docker.sock`;
+  process.env.DOCKER_HOST = dockerHost;
   if (!image || !btrfsRoot) {
     throw new Error(
       'the end-to-end environment is not up (no MYAAS_TEST_IMAGE / MYAAS_TEST_BTRFS_ROOT): run `sudo scripts/test-env up` or `npm run test:full`',
