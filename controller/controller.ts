@@ -151,6 +151,7 @@ export class Controller {
       const keys = new Set<ObjectKey>(this.parts.desired.list().map((r) => r.key));
       for (const key of await this.#discoveredKeys()) keys.add(key);
       for (const key of keys) this.#queue.add(key);
+      await this.guard.refresh();
       await this.trash.sweep();
     } catch (error) {
       this.#log.warn({ err: error }, 'resync failed; trying again at the next one');

@@ -102,7 +102,10 @@ export function nativeRoutes(context: ApiContext): Route[] {
     {
       method: 'GET',
       pattern: /^\/api\/v1\/deletions$/,
-      handler: async (_q, res) => sendJson(res, 200, namesByKind(running.controller.guard.held)),
+      handler: async (_q, res) => {
+        await running.controller.guard.refresh();
+        sendJson(res, 200, namesByKind(running.controller.guard.held));
+      },
     },
     {
       method: 'POST',

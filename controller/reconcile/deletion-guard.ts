@@ -70,6 +70,11 @@ export class DeletionGuard {
     this.#explicit.set(key, this.#now());
   }
 
+  /** Looks at what is unwanted now (a hold whose members all came back is lifted); the resync calls it. */
+  async refresh(): Promise<void> {
+    await this.#evaluate();
+  }
+
   /** Whether `key`'s removal may go ahead now. */
   async check(key: ObjectKey): Promise<GuardVerdict> {
     const pending = await this.#evaluate();
