@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../log.js';
 import type { EngineName } from '../objects/index.js';
@@ -18,8 +19,6 @@ import type {
 } from './engine.js';
 import { SEARCH_PATH, exists, requirePrograms } from './host-programs.js';
 import { MysqlDumpLoader } from './mysql-dump-loader.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** MariaDB and MySQL: the official images share the env contract, datadir and port. */
 export class MariadbEngine implements Engine {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { appendFile, chown, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../log.js';
 import type { ExecResult, ExecSession } from '../runtime/runtime.js';
@@ -34,8 +35,6 @@ export function dumpFormatOf(head: Buffer): DumpFormat {
   if (head.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC)) return 'archive';
   return PG_DUMP_HEADER.test(head.subarray(0, HEAD_BYTES).toString('utf8')) ? 'tool-sql' : 'sql';
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Where Debian/Ubuntu and the official image keep the server programs (off PATH). */
 async function postgresBinDirs(): Promise<string[]> {

@@ -1,6 +1,7 @@
 import { chown, stat } from 'node:fs/promises';
 import { type Duplex, PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
@@ -15,7 +16,6 @@ import {
   type ServerSpec,
 } from './runtime.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
 /** Where a server's input file (an import's dump) appears in its container. */
 const INPUT_PATH = '/myaas-input/dump';

@@ -5,6 +5,7 @@ import { access, chown, mkdir, readFile, readdir, realpath, rm, stat } from 'nod
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { EngineName } from '../objects/index.js';
@@ -20,8 +21,6 @@ import type {
   ServerRole,
   ServerSpec,
 } from './runtime.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the process runtime knows of one server, in `run/<id>/server.json`. */
 interface ServerFile {
