@@ -39,7 +39,10 @@ export function clientFor(seed: SeedDatabase, status: unknown) {
   });
 }
 
-/** The client command as a shell line: `MYSQL_PWD=... mariadb --host=...` (secrets are URL-safe). */
+/**
+ * The client command as a shell line, `MYSQL_PWD=... mariadb --host=...` or `PGPASSWORD=... psql -h ...`
+ * (secrets are URL-safe).
+ */
 export function commandLine(c: ReturnType<typeof clientFor>): string {
   const env = Object.entries(c.env).map(([k, v]) => `${k}=${v}`);
   return [...env, c.command, ...c.args].join(' ');
