@@ -2,10 +2,10 @@ import {
   API_VERSION,
   type DatabaseObject,
   type DeclaredSpec,
+  SEED_NAME_ANNOTATION,
   type SpecObject,
   type TemplateObject,
 } from '../objects/index.js';
-import { SEED_NAME_ANNOTATION } from '../source/dumps-folder.js';
 import { formatDuration } from '../spec/duration.js';
 
 /** An object as the API shows it: the CRD's shape, spec as written, status as observed. */

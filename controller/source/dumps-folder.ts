@@ -1,14 +1,20 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type FSWatcher, watch } from 'chokidar';
+import { DEFAULT_ENGINE } from '../engine/defaults.js';
 import type { Logger } from '../log.js';
-import type { DeclaredSpec, EngineName, ObjectKey, TemplateObject } from '../objects/index.js';
+import {
+  type DeclaredSpec,
+  type EngineName,
+  type ObjectKey,
+  SEED_NAME_ANNOTATION,
+  type TemplateObject,
+} from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { digestOf } from '../spec/parse.js';
 import type { SpecProblem } from '../spec/problems.js';
+import { DebouncedWatcher } from './debounced-watcher.js';
 
 /** Annotation on an implicit template: the dump's own name, as the original myaas called it. */
-export const SEED_NAME_ANNOTATION = 'myaas.dev/seed-name';
 
 export interface DumpsChange {
   readonly files: string[];
@@ -47,17 +53,26 @@ export class DumpsFolder {
   readonly #listeners = new Set<(change: DumpsChange) => void>();
   #records = new Map<ObjectKey, DeclaredSpec>();
   #problems: SpecProblem[] = [];
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #watcher: DebouncedWatcher;
   #resync: NodeJS.Timeout | undefined;
-  #pending = new Set<string>();
 
   constructor(options: DumpsFolderOptions) {
     this.#dir = path.resolve(options.dir);
     this.#log = options.log.child({ component: 'dumps-folder' });
     this.#implicit = options.implicitTemplates;
-    this.#engine = options.implicitEngine ?? 'mariadb';
+    this.#engine = options.implicitEngine ?? DEFAULT_ENGINE;
     this.#resyncMs = options.resyncMs ?? 10_000;
+    this.#watcher = new DebouncedWatcher({
+      dir: this.#dir,
+      log: this.#log,
+      ignore: (rel) => path.basename(rel).startsWith('.'),
+      // The files of a folder added or removed raise their own events, and every batch re-lists the top level.
+      folderEvents: false,
+      // No bound on the wait: a dump still being written is reported once it is quiet.
+      debounceMs: 200,
+      errorMessage: 'dumps watch error',
+      onBatch: ({ paths }) => void this.scan().then(() => this.#emit({ files: paths, keys: [] })),
+    });
   }
 
   get dir(): string {
@@ -80,24 +95,15 @@ export class DumpsFolder {
   }
 
   async start(): Promise<void> {
-    const watcher = watch(this.#dir, {
-      ignoreInitial: true,
-      ignored: (p: string) => path.basename(p).startsWith('.') && p !== this.#dir,
-    });
-    const onPath = (p: string) => this.#changed(path.relative(this.#dir, p));
-    watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
-    watcher.on('error', (error) => this.#log.warn({ err: error }, 'dumps watch error'));
-    this.#watcher = watcher;
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    await this.#watcher.start();
     await this.scan();
     this.#resync = setInterval(() => void this.scan().catch(() => undefined), this.#resyncMs);
     this.#resync.unref();
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#timer);
     clearInterval(this.#resync);
-    await this.#watcher?.close();
+    await this.#watcher.stop();
   }
 
   /** Re-lists the top level for implicit templates. */
@@ -161,16 +167,6 @@ export class DumpsFolder {
     this.#records = records;
     this.#problems = problems;
     if (changed.length > 0) this.#emit({ files: [], keys: changed });
-  }
-
-  #changed(file: string): void {
-    this.#pending.add(file);
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      const files = [...this.#pending];
-      this.#pending.clear();
-      void this.scan().then(() => this.#emit({ files, keys: [] }));
-    }, 200);
   }
 
   #emit(change: DumpsChange): void {

@@ -1,6 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.js';
 import {
   type DeclaredSpec,
@@ -13,6 +12,7 @@ import {
 import { type ParsedObject, parseSpecFile } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import type { SchemaSet } from '../spec/schema.js';
+import { DebouncedWatcher, type WatchBatch } from './debounced-watcher.js';
 import { isIgnoredDir, isSpecFile, listSpecFiles } from './spec-files.js';
 
 export interface SpecFolderOptions {
@@ -57,8 +57,6 @@ export class SpecFolder implements DesiredState {
   readonly #dir: string;
   readonly #schemas: SchemaSet;
   readonly #log: Logger;
-  readonly #debounceMs: number;
-  readonly #maxBatchDelayMs: number;
   readonly #removalGraceMs: number;
   readonly #resyncMs: number;
   readonly #files = new Map<string, FileEntry>();
@@ -68,10 +66,7 @@ export class SpecFolder implements DesiredState {
   #synced = false;
   #available = true;
   #unavailableReason = '';
-  #watcher: FSWatcher | undefined;
-  #pending = new Set<string>();
-  #batchTimer: NodeJS.Timeout | undefined;
-  #batchStarted = 0;
+  readonly #watcher: DebouncedWatcher;
   #resyncTimer: NodeJS.Timeout | undefined;
   #recheckTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
@@ -81,11 +76,19 @@ export class SpecFolder implements DesiredState {
     this.#dir = path.resolve(options.dir);
     this.#schemas = options.schemas;
     this.#log = options.log.child({ component: 'spec-folder' });
-    // Short: it is on every spec-to-ready path; bursts (a checkout) arrive within a few ms anyway.
-    this.#debounceMs = options.debounceMs ?? 25;
-    this.#maxBatchDelayMs = options.maxBatchDelayMs ?? 1000;
     this.#removalGraceMs = options.removalGraceMs ?? 500;
     this.#resyncMs = options.resyncMs ?? 10_000;
+    this.#watcher = new DebouncedWatcher({
+      dir: this.#dir,
+      log: this.#log,
+      ignore: isIgnoredDir,
+      accept: isSpecFile,
+      // Short: it is on every spec-to-ready path; bursts (a checkout) arrive within a few ms anyway.
+      debounceMs: options.debounceMs ?? 25,
+      maxBatchDelayMs: options.maxBatchDelayMs ?? 1000,
+      errorMessage: 'watch error; relying on periodic resync',
+      onBatch: (batch) => this.#onBatch(batch),
+    });
   }
 
   get synced(): boolean {
@@ -127,7 +130,7 @@ export class SpecFolder implements DesiredState {
   /** Starts watching, then scans the folder once; resolves when that first scan is complete. */
   async start(): Promise<void> {
     // Scan only once the watcher is ready: what changes after the scan is then sure to raise an event.
-    await this.#startWatcher();
+    await this.#watcher.start();
     await this.#enqueue(() => this.#fullScan());
     this.#synced = true;
     this.#log.info(
@@ -141,10 +144,9 @@ export class SpecFolder implements DesiredState {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#batchTimer);
     clearTimeout(this.#recheckTimer);
     clearInterval(this.#resyncTimer);
-    await this.#watcher?.close();
+    await this.#watcher.stop();
     await this.#running;
   }
 
@@ -166,46 +168,8 @@ export class SpecFolder implements DesiredState {
     return this.#enqueue(() => this.#fullScan());
   }
 
-  #startWatcher(): Promise<void> {
-    const watcher = watch(this.#dir, {
-      ignoreInitial: true,
-      persistent: true,
-      ignored: (p: string) => {
-        const rel = path.relative(this.#dir, p);
-        return rel !== '' && isIgnoredDir(rel);
-      },
-    });
-    const onPath = (p: string) => {
-      const rel = path.relative(this.#dir, p);
-      if (isSpecFile(rel)) this.#schedule([rel]);
-    };
-    watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
-    // A folder removed or added as a whole: re-list instead of trusting per-file events.
-    watcher.on('unlinkDir', () => this.#schedule([])).on('addDir', () => this.#schedule([]));
-    watcher.on('error', (error) => {
-      this.#log.warn({ err: error }, 'watch error; relying on periodic resync');
-    });
-    this.#watcher = watcher;
-    return new Promise((resolve) => watcher.once('ready', () => resolve()));
-  }
-
-  #schedule(paths: string[]): void {
-    if (this.#stopped) return;
-    if (paths.length === 0) this.#pending.add('');
-    for (const p of paths) this.#pending.add(p);
-    if (this.#batchTimer === undefined) this.#batchStarted = Date.now();
-    clearTimeout(this.#batchTimer);
-    const wait = Math.min(
-      this.#debounceMs,
-      Math.max(0, this.#batchStarted + this.#maxBatchDelayMs - Date.now()),
-    );
-    this.#batchTimer = setTimeout(() => {
-      this.#batchTimer = undefined;
-      const batch = [...this.#pending];
-      this.#pending.clear();
-      // '' stands for "re-list everything": a folder-level event happened.
-      void this.#enqueue(() => (batch.includes('') ? this.#fullScan() : this.#processFiles(batch)));
-    }, wait);
+  #onBatch({ paths, relist }: WatchBatch): void {
+    void this.#enqueue(() => (relist ? this.#fullScan() : this.#processFiles(paths)));
   }
 
   /** Batches run one at a time, in order. */
@@ -228,8 +192,7 @@ export class SpecFolder implements DesiredState {
     const wasUnavailable = !this.#available;
     this.#available = true;
     if (wasUnavailable) {
-      this.#watcher?.close().catch(() => undefined);
-      await this.#startWatcher();
+      await this.#watcher.restart();
       this.#log.info({ dir: this.#dir }, 'specs dir available again');
     }
     await this.#processFiles([...new Set([...listed, ...this.#files.keys()])], true);
@@ -350,11 +313,11 @@ export class SpecFolder implements DesiredState {
   }
 
   #scheduleRecheck(file: string): void {
-    this.#pending.add(file);
+    this.#watcher.addToNextBatch(file);
     if (this.#recheckTimer) return;
     this.#recheckTimer = setTimeout(() => {
       this.#recheckTimer = undefined;
-      this.#schedule([]);
+      this.#watcher.relist();
     }, this.#removalGraceMs);
   }
 

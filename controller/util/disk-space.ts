@@ -1,6 +1,9 @@
 import { statfs } from 'node:fs/promises';
 
-/** What a full filesystem looks like in errors from node, btrfs-progs, mariadbd and the mysql client. */
+/**
+ * What a full filesystem looks like in errors from node, btrfs-progs, the database servers and their
+ * clients (MariaDB and MySQL may say only that a table is full).
+ */
 const NO_SPACE = /ENOSPC|No space left on device|errno:? 28\b|The table .* is full/i;
 
 /** The two notes: the error says the disk is full; or it does not, but the disk nearly is. */

@@ -1,0 +1,228 @@
+import path from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type ApiServer, createApi } from '../../api/api-server.js';
+import {
+  type ControllerConfig,
+  RUNTIMES,
+  type RuntimeName,
+  STORAGES,
+  type StorageName,
+  defaultConfig,
+} from '../../config.js';
+import { createLogger } from '../../log.js';
+import { ENGINES, type EngineName } from '../../objects/index.js';
+import { startController } from '../../run.js';
+import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer from 1 up');
+  return n;
+};
+
+/** A duration flag: seconds or 30s, 15m, 8h, 7d; 0 turns the thing off. */
+const duration = (value: string) => {
+  if (/^0+[smhd]?$/.test(value.trim())) return 0;
+  const seconds = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+  if (seconds === undefined) throw new InvalidArgumentError(DURATION_HELP);
+  return seconds;
+};
+
+/** The controller's flags, each defaulting to the built-in configuration (several also read from env). */
+function controllerOptions(defaults: ControllerConfig): Option[] {
+  return [
+    new Option('--specs <dir>', 'specs dir (YAML)').env('MYAAS_SPECS_DIR').default(defaults.specsDir),
+    new Option('--dumps <dir>', 'dumps dir (.sql, .sql.gz)')
+      .env('MYAAS_DUMPS_DIR')
+      .default(defaults.dumpsDir),
+    new Option('--data <dir>', 'data root (templates, clones, state)')
+      .env('MYAAS_DATA_DIR')
+      .default(defaults.dataDir),
+    new Option('--runtime <name>', 'where servers run')
+      .choices(RUNTIMES)
+      .env('MYAAS_RUNTIME')
+      .default(defaults.runtime),
+    new Option('--storage <name>', 'how datadirs are cloned')
+      .choices(STORAGES)
+      .env('MYAAS_STORAGE')
+      .default(defaults.storage),
+    new Option('--image <image>', 'default server image (docker runtime)')
+      .env('MYAAS_IMAGE')
+      .default(defaults.image),
+    new Option('--postgres-image <image>', 'default server image of postgres templates (docker runtime)')
+      .env('MYAAS_POSTGRES_IMAGE')
+      .default(defaults.postgresImage),
+    new Option('--listen <host:port>', 'HTTP API address').env('MYAAS_LISTEN').default(defaults.listen),
+    new Option('--hostname <host>', 'host name given to users')
+      .env('MYAAS_HOSTNAME')
+      .default(defaults.hostname),
+    new Option('--concurrency <n>', 'reconciles at once')
+      .argParser(positiveInt)
+      .default(defaults.reconcileConcurrency),
+    new Option('--import-concurrency <n>', 'imports at once')
+      .argParser(positiveInt)
+      .default(defaults.importConcurrency),
+    new Option('--resync <seconds>', 'full resync period')
+      .argParser(positiveInt)
+      .default(defaults.resyncSeconds),
+    new Option('--keep-versions <n>', 'template versions kept')
+      .argParser(positiveInt)
+      .default(defaults.versionsToKeep),
+    new Option('--import-memory <MiB>', 'buffer pool of an import server')
+      .argParser(positiveInt)
+      .env('MYAAS_IMPORT_MEMORY_MIB')
+      .default(defaults.importMemoryMiB),
+    new Option(
+      '--import-jobs <n>',
+      'parallel connections of an import where the dump allows (PostgreSQL custom-format archives)',
+    )
+      .argParser(positiveInt)
+      .env('MYAAS_IMPORT_JOBS')
+      .default(defaults.importJobs),
+    new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
+      .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
+      .env('MYAAS_DATABASE_MEMORY_MIB')
+      .default(defaults.databaseMemoryMiB),
+    new Option(
+      '--deletion-guard <n>',
+      'removals allowed at once before the guard holds them (and more than half)',
+    )
+      .argParser(positiveInt)
+      .default(defaults.deletionGuardMax),
+    new Option('--deletion-guard-limit <n>', 'removals at once held until confirmed, whatever their share')
+      .argParser(positiveInt)
+      .default(defaults.deletionGuardLimit),
+    new Option('--removal-grace <duration>', 'how long a spec must stay gone before its object is removed')
+      .argParser(duration)
+      .env('MYAAS_REMOVAL_GRACE')
+      .default(defaults.removalGraceSeconds),
+    new Option(
+      '--trash-retention <duration>',
+      'how long removed databases and templates stay restorable (0: off)',
+    )
+      .argParser(duration)
+      .env('MYAAS_TRASH_RETENTION')
+      .default(defaults.trashRetentionSeconds),
+    new Option('--trash-min-free <percent>', 'empty the trash oldest first below this much free space')
+      .argParser((v) => {
+        const n = Number(v);
+        if (!(n >= 0 && n < 100)) throw new InvalidArgumentError('expected a percentage from 0 to 99');
+        return n;
+      })
+      .default(defaults.trashMinFreePercent),
+    new Option('--no-implicit-templates', 'do not make templates of unclaimed dumps'),
+    new Option('--implicit-engine <engine>', 'engine of the templates made of unclaimed dumps')
+      .choices([...ENGINES])
+      .env('MYAAS_IMPLICIT_ENGINE')
+      .default(defaults.implicitEngine),
+  ];
+}
+
+/** The parsed flags of `controller` (commander names them after the long flags). */
+interface ControllerFlags {
+  specs: string;
+  dumps: string;
+  data: string;
+  runtime: RuntimeName;
+  storage: StorageName;
+  image: string;
+  postgresImage: string;
+  listen: string;
+  hostname: string;
+  concurrency: number;
+  importConcurrency: number;
+  resync: number;
+  keepVersions: number;
+  implicitTemplates: boolean;
+  implicitEngine: EngineName;
+  importMemory: number;
+  importJobs: number;
+  databaseMemory: number;
+  deletionGuard: number;
+  deletionGuardLimit: number;
+  removalGrace: number;
+  trashRetention: number;
+  trashMinFree: number;
+}
+
+function configOf(options: ControllerFlags, defaults: ControllerConfig): ControllerConfig {
+  return {
+    ...defaults,
+    specsDir: path.resolve(options.specs),
+    dumpsDir: path.resolve(options.dumps),
+    dataDir: path.resolve(options.data),
+    runtime: options.runtime,
+    storage: options.storage,
+    image: options.image,
+    postgresImage: options.postgresImage,
+    listen: options.listen,
+    hostname: options.hostname,
+    reconcileConcurrency: options.concurrency,
+    importConcurrency: options.importConcurrency,
+    resyncSeconds: options.resync,
+    versionsToKeep: options.keepVersions,
+    implicitTemplates: options.implicitTemplates,
+    implicitEngine: options.implicitEngine,
+    importMemoryMiB: options.importMemory,
+    importJobs: options.importJobs,
+    databaseMemoryMiB: options.databaseMemory,
+    deletionGuardMax: options.deletionGuard,
+    deletionGuardLimit: options.deletionGuardLimit,
+    removalGraceSeconds: options.removalGrace,
+    trashRetentionSeconds: options.trashRetention,
+    trashMinFreePercent: options.trashMinFree,
+    ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
+  };
+}
+
+/** Starts the controller and its API, then runs until SIGTERM or SIGINT (exit 2 when it cannot start). */
+async function runController(config: ControllerConfig): Promise<void> {
+  const log = createLogger();
+  let running: Awaited<ReturnType<typeof startController>>;
+  try {
+    running = await startController(config, log);
+  } catch (error) {
+    log.fatal({ err: error }, (error as Error).message);
+    process.stderr.write(`myaas: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  let api: ApiServer;
+  try {
+    api = createApi(running, log, config.apiToken);
+    await api.listen(config.listen);
+  } catch (error) {
+    process.stderr.write(`myaas: ${(error as Error).message}\n`);
+    await running.stop();
+    process.exit(2);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping; databases keep running');
+    // A shutdown that hangs (an engine that stopped answering, say) must not keep the process:
+    // nothing is lost by exiting, the next start is level-triggered.
+    setTimeout(() => {
+      log.error('shutdown did not finish within 20 s: exiting anyway');
+      process.exit(1);
+    }, 20_000).unref();
+    await api.close().catch(() => undefined);
+    await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** `controller`: the long-running process that makes databases and templates match the specs dir. */
+export function registerControllerCommand(program: Command): void {
+  const defaults = defaultConfig();
+  const command = program
+    .command('controller')
+    .description('run the controller: watch the specs dir and make databases and templates match it');
+  for (const option of controllerOptions(defaults)) command.addOption(option);
+  command.action((options: ControllerFlags) => runController(configOf(options, defaults)));
+}

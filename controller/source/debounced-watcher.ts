@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { type FSWatcher, watch } from 'chokidar';
+import type { Logger } from '../log.js';
+
+/** What one burst of file events comes to. */
+export interface WatchBatch {
+  /** Paths (relative to the dir) added, changed or removed, in order of first event. */
+  readonly paths: string[];
+  /** A folder was added or removed as a whole: re-list everything instead of trusting `paths`. */
+  readonly relist: boolean;
+}
+
+export interface DebouncedWatcherOptions {
+  readonly dir: string;
+  readonly log: Logger;
+  /** Paths (relative to the dir) not watched at all; the dir itself always is. */
+  readonly ignore: (relativePath: string) => boolean;
+  /** Files (relative to the dir) whose add, change or unlink counts. @default every file */
+  readonly accept?: (relativePath: string) => boolean;
+  /** Report a folder added or removed (the dir included) as a batch with `relist`. @default true */
+  readonly folderEvents?: boolean;
+  /** Quiet time that closes a burst of events into one batch. */
+  readonly debounceMs: number;
+  /** A batch is reported at the latest this long after its first event. @default no bound */
+  readonly maxBatchDelayMs?: number;
+  /** Logged (as a warning, with the error) when the watch fails; the owner's periodic re-list covers it. */
+  readonly errorMessage: string;
+  readonly onBatch: (batch: WatchBatch) => void;
+}
+
+/**
+ * A folder watched with chokidar, its events batched: a burst (a checkout, an editor's save) is
+ * reported once it has been quiet for a while, or once it has lasted the longest delay.
+ */
+export class DebouncedWatcher {
+  readonly #dir: string;
+  readonly #log: Logger;
+  readonly #options: DebouncedWatcherOptions;
+  readonly #maxBatchDelayMs: number;
+  #watcher: FSWatcher | undefined;
+  #pending = new Set<string>();
+  #relist = false;
+  #timer: NodeJS.Timeout | undefined;
+  #batchStarted = 0;
+  #stopped = false;
+
+  constructor(options: DebouncedWatcherOptions) {
+    this.#dir = path.resolve(options.dir);
+    this.#log = options.log;
+    this.#options = options;
+    this.#maxBatchDelayMs = options.maxBatchDelayMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Starts watching; resolves once the watcher is ready (what changes after that raises an event). */
+  start(): Promise<void> {
+    const { ignore, accept = () => true, folderEvents = true } = this.#options;
+    const watcher = watch(this.#dir, {
+      ignoreInitial: true,
+      persistent: true,
+      ignored: (p: string) => {
+        const rel = path.relative(this.#dir, p);
+        return rel !== '' && ignore(rel);
+      },
+    });
+    const onPath = (p: string) => {
+      const rel = path.relative(this.#dir, p);
+      if (accept(rel)) this.#schedule([rel], false);
+    };
+    watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
+    if (folderEvents) {
+      // A folder removed or added as a whole: re-list instead of trusting per-file events.
+      watcher.on('unlinkDir', () => this.#schedule([], true)).on('addDir', () => this.#schedule([], true));
+    }
+    watcher.on('error', (error) => this.#log.warn({ err: error }, this.#options.errorMessage));
+    this.#watcher = watcher;
+    return new Promise((resolve) => watcher.once('ready', () => resolve()));
+  }
+
+  /** Watches afresh, keeping the batch in progress: a removed dir that is back is not seen by the old watch. */
+  restart(): Promise<void> {
+    this.#watcher?.close().catch(() => undefined);
+    return this.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#watcher?.close();
+  }
+
+  /** Asks for a batch with `relist`, as a folder event would. */
+  relist(): void {
+    this.#schedule([], true);
+  }
+
+  /** Adds a path to the next batch, without starting or extending its wait. */
+  addToNextBatch(relativePath: string): void {
+    this.#pending.add(relativePath);
+  }
+
+  #schedule(paths: string[], relist: boolean): void {
+    if (this.#stopped) return;
+    if (relist) this.#relist = true;
+    for (const p of paths) this.#pending.add(p);
+    if (this.#timer === undefined) this.#batchStarted = Date.now();
+    clearTimeout(this.#timer);
+    const wait = Math.min(
+      this.#options.debounceMs,
+      Math.max(0, this.#batchStarted + this.#maxBatchDelayMs - Date.now()),
+    );
+    this.#timer = setTimeout(() => this.#flush(), wait);
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const batch: WatchBatch = { paths: [...this.#pending], relist: this.#relist };
+    this.#pending.clear();
+    this.#relist = false;
+    this.#options.onBatch(batch);
+  }
+}

@@ -1,0 +1,103 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../controller/log.js';
+import {
+  DebouncedWatcher,
+  type DebouncedWatcherOptions,
+  type WatchBatch,
+} from '../../../controller/source/debounced-watcher.js';
+import { sleep, waitFor } from '../../support/wait.js';
+
+describe('DebouncedWatcher on a real folder', () => {
+  let dir: string;
+  let watcher: DebouncedWatcher | undefined;
+  let batches: { at: number; batch: WatchBatch }[];
+
+  const write = (file: string, text = 'x') => {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  };
+  const start = async (options: Partial<DebouncedWatcherOptions> = {}) => {
+    watcher = new DebouncedWatcher({
+      dir,
+      log: silentLogger,
+      ignore: (rel) => rel.split(path.sep).some((s) => s.startsWith('.')),
+      debounceMs: 50,
+      errorMessage: 'watch error',
+      onBatch: (batch) => batches.push({ at: Date.now(), batch }),
+      ...options,
+    });
+    await watcher.start();
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'myaas-watch-'));
+    batches = [];
+  });
+  afterEach(async () => {
+    await watcher?.stop();
+    watcher = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a burst as one batch of the paths it accepts, the ignored ones left out', async () => {
+    await start({ accept: (rel) => rel.endsWith('.yaml') });
+    write('a.yaml');
+    write('b.yaml');
+    write('notes.txt');
+    write('.hidden.yaml');
+    await waitFor('a batch', () => batches.length > 0);
+    await sleep(200);
+    expect(batches.map((b) => b.batch)).toEqual([{ paths: ['a.yaml', 'b.yaml'], relist: false }]);
+  });
+
+  it('reports a burst that never goes quiet after the longest delay, not at its end', async () => {
+    await start({ debounceMs: 200, maxBatchDelayMs: 300 });
+    const began = Date.now();
+    // A write every 40 ms for 1.5 s: never quiet for the 200 ms the debounce waits for.
+    while (Date.now() - began < 1500) {
+      write('growing.sql', String(Date.now()));
+      await sleep(40);
+    }
+    const ended = Date.now();
+    await waitFor('the last batch', () => batches.some((b) => b.at >= ended));
+    const during = batches.filter((b) => b.at < ended);
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(during[0]!.at - began).toBeLessThan(1000);
+    for (const { batch } of batches) expect(batch).toEqual({ paths: ['growing.sql'], relist: false });
+  });
+
+  it('reports a folder added or removed as a re-list, unless folder events are off', async () => {
+    await start();
+    mkdirSync(path.join(dir, 'team'));
+    await waitFor('a re-list', () => batches.some((b) => b.batch.relist));
+    await watcher!.stop();
+
+    batches = [];
+    await start({ folderEvents: false });
+    mkdirSync(path.join(dir, 'other'));
+    write('other/a.sql');
+    await waitFor('a batch', () => batches.length > 0);
+    await sleep(200);
+    expect(batches.map((b) => b.batch)).toEqual([{ paths: [path.join('other', 'a.sql')], relist: false }]);
+  });
+
+  it('asks for a re-list on request, carries a path into the next batch, and reports nothing once stopped', async () => {
+    await start();
+    watcher!.addToNextBatch('later.yaml');
+    await sleep(150);
+    expect(batches).toEqual([]);
+    watcher!.relist();
+    await waitFor('a batch', () => batches.length > 0);
+    expect(batches.map((b) => b.batch)).toEqual([{ paths: ['later.yaml'], relist: true }]);
+
+    batches = [];
+    await watcher!.stop();
+    write('after.yaml');
+    watcher!.relist();
+    await sleep(200);
+    expect(batches).toEqual([]);
+  });
+});
