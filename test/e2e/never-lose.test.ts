@@ -1,11 +1,16 @@
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
 import { databaseObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
+
+const run = promisify(execFile);
+const MAIN = path.resolve(import.meta.dirname, '../../dist/controller/main.js');
 
 /**
  * Issue 13, "never lose a database", on docker + btrfs: each path that lost data before has a case
@@ -25,6 +30,17 @@ describe('never lose a database (docker + btrfs)', () => {
     });
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  const cli = async (...args: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [MAIN, ...args], {
+        env: { ...process.env, MYAAS_URL: base },
+      });
+      return { code: 0, stdout };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout + e.stderr };
+    }
   };
   const containersOf = async (name: string) =>
     (await bed.containers()).filter((c) => c.Labels['myaas.dev/name'] === name && c.State === 'running');
@@ -69,6 +85,26 @@ describe('never lose a database (docker + btrfs)', () => {
     // Restored through the API: declared again where the API keeps its specs.
     expect(bed.running!.desired.get('Database/keep')?.file).toBe(
       path.join('api-managed', 'database-keep.yaml'),
+    );
+  });
+
+  it('the CLI lists the trash and restores from it by name', async () => {
+    bed.writeSpec('cli.yaml', databaseObject('cli'));
+    await bed.waitForDatabase('cli', 'Ready');
+    await writeOwnRow('cli');
+    bed.removeSpec('cli.yaml');
+    await waitFor('cli removed', () => !bed.database('cli'), 60_000);
+    const listed = await cli('trash');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^database\s+cli\s+SpecRemoved\s+shop\s/m);
+    const restored = await cli('restore', 'cli');
+    expect(restored).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/restored from cli@.* \(Ready\)/),
+    });
+    expect(await ownRows('cli')).toBe(1);
+    expect((await cli('restore', 'nothing-here')).stdout).toContain(
+      'nothing named "nothing-here" in the trash',
     );
   });
 
@@ -132,7 +168,7 @@ describe('never lose a database (docker + btrfs)', () => {
     expect(await ownRows('rst')).toBe(1);
   });
 
-  it('expired databases are gone for the original API; a POST of the name makes a fresh one; the expired one restores', async () => {
+  it('expired databases are gone for the original API; a POST of the name makes a fresh one; the expired one stays in the trash', async () => {
     expect((await call('POST', '/db/shop/short', { ttl: 3 })).status).toBe(201);
     await writeOwnRow('short');
     await waitFor('short expired', () => bed.database('short')?.status.phase === 'Expired', 60_000);
@@ -196,6 +232,33 @@ describe('never lose a database (docker + btrfs)', () => {
       expect(bed.database(n)?.status.phase).toBe('Ready');
       expect(await containersOf(n)).toHaveLength(1);
     }
+  });
+
+  it('every kind of removal can be undone: expired, API-deleted, guard-confirmed', async () => {
+    // Expired: restored with a new lifetime of its ttl, counted from the restore.
+    expect((await call('POST', '/db/shop/exp', { ttl: 8 })).status).toBe(201);
+    await writeOwnRow('exp');
+    await waitFor('exp expired', () => bed.database('exp')?.status.phase === 'Expired', 60_000);
+    expect((await call('POST', '/api/v1/databases/exp/restore')).body).toMatchObject({ phase: 'Ready' });
+    expect(await ownRows('exp')).toBe(1);
+    // Deleted through the original API.
+    expect((await call('POST', '/db/shop/del', { ttl: 3600 })).status).toBe(201);
+    await writeOwnRow('del');
+    expect((await fetch(`${base}/db/shop/del`, { method: 'DELETE' })).status).toBe(204);
+    expect((await call('POST', '/api/v1/databases/del/restore')).body).toMatchObject({ phase: 'Ready' });
+    expect(await ownRows('del')).toBe(1);
+    // A held mass removal, confirmed.
+    const names = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    bed.writeSpec('batch.yaml', ...names.map((n) => databaseObject(n)));
+    for (const n of names) await bed.waitForDatabase(n, 'Ready');
+    await writeOwnRow('c3');
+    bed.removeSpec('batch.yaml');
+    await waitFor('batch held', () => bed.running!.controller.guard.held.length === 5, 30_000);
+    const confirmed = await call('POST', '/api/v1/deletions/confirm');
+    expect(confirmed.body).toMatchObject({ databases: names });
+    await waitFor('batch removed', () => names.every((n) => !bed.database(n)), 60_000);
+    expect((await call('POST', '/api/v1/databases/c3/restore')).body).toMatchObject({ phase: 'Ready' });
+    expect(await ownRows('c3')).toBe(1);
   });
 
   it('a lost or corrupt state file is rebuilt from the record copy beside the clone: same credentials, same data', async () => {

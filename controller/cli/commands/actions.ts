@@ -1,7 +1,19 @@
 import type { Command } from 'commander';
+import { table } from '../format.js';
 import type { CommandContext } from './common.js';
 
-/** `reset`, `reimport`, `confirm-deletions`: asking the controller to act on objects it has. */
+/** A trash entry as `GET /api/v1/trash` lists it. */
+interface TrashItem {
+  kind: string;
+  id: string;
+  name: string;
+  reason: string;
+  trashedAt: string;
+  expiresAt: string;
+  template?: string;
+}
+
+/** `reset`, `reimport`, `confirm-deletions`, `trash`, `restore`: asking the controller to act on objects. */
 export function registerActionCommands(program: Command, { client, out }: CommandContext): void {
   program
     .command('reset')
@@ -32,5 +44,39 @@ export function registerActionCommands(program: Command, { client, out }: Comman
       out(
         `confirmed removal of ${result.databases.length} database(s) and ${result.templates.length} template(s)`,
       );
+    });
+
+  program
+    .command('trash')
+    .description('list removed databases and templates that can still be restored')
+    .addHelpText('after', '\nExample:\n  myaas trash\n  myaas restore alice-shop')
+    .action(async () => {
+      const { items } = await client().call<{ items: TrashItem[] }>('GET', '/api/v1/trash');
+      const rows = items.map((i) => [
+        i.kind.toLowerCase(),
+        i.name,
+        i.reason,
+        i.template ?? '',
+        i.trashedAt.replace('T', ' ').slice(0, 19),
+        i.expiresAt.replace('T', ' ').slice(0, 19),
+        i.id,
+      ]);
+      out(table(['KIND', 'NAME', 'REASON', 'TEMPLATE', 'REMOVED', 'KEPT UNTIL', 'ID'], rows));
+    });
+
+  program
+    .command('restore')
+    .description('bring a database back from the trash: same data, port and credentials')
+    .argument('<name-or-id>', 'database name (its newest entry) or a trash entry id from `myaas trash`')
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas restore alice-shop\n  myaas restore alice-shop@20261205-081900-123-a1b2',
+    )
+    .action(async (nameOrId: string) => {
+      const result = await client().call<{ entry: string; phase?: string }>(
+        'POST',
+        `/api/v1/trash/${encodeURIComponent(nameOrId)}/restore`,
+      );
+      out(`database restored from ${result.entry} (${result.phase ?? 'starting'})`);
     });
 }
