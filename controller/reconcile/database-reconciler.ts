@@ -235,6 +235,10 @@ export class DatabaseReconciler {
       await this.#retire(db.metadata.name, record, status, servers, true, 'Reset');
       record.resetToken = resetToken ?? '';
       status.lastReset = { token: record.resetToken, at: new Date().toISOString() };
+    } else if (resetToken) {
+      // A fresh clone answers any reset asked for so far (a crash after the old clone went to the
+      // trash, before the new token was saved, must not reset the new clone once more).
+      record.resetToken = resetToken;
     }
     await this.#cloneVersion(observed, record, version);
     servers.length = 0;

@@ -55,7 +55,15 @@ export class BtrfsStorage implements Storage {
     return pathExists(target);
   }
 
-  move(source: string, target: string): Promise<void> {
-    return moveVolume(source, target);
+  async move(source: string, target: string): Promise<void> {
+    try {
+      await moveVolume(source, target);
+    } catch (error) {
+      // A read-only subvolume (a template version) cannot be renamed into another folder: a read-only
+      // snapshot there shares every block (milliseconds, no copy), then the original goes.
+      if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
+      await run('btrfs', ['subvolume', 'snapshot', '-r', source, target]);
+      await run('btrfs', ['subvolume', 'delete', source]);
+    }
   }
 }

@@ -16,6 +16,8 @@ export interface TrashOptions {
   readonly minFreePercent: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Whether the data filesystem is short of space now. @default below minFreePercent free (statfs) */
+  readonly spaceShort?: () => Promise<boolean>;
 }
 
 type NewEntry<E extends TrashEntry> = Omit<E, 'id' | 'kind' | 'trashedAt' | 'expiresAt'>;
@@ -71,12 +73,22 @@ export class Trash {
       }
       return undefined;
     }
-    const full = this.#complete('Template', entry, await this.#unfinishedId('Template', entry.name));
+    const unfinishedId = await this.#unfinishedId('Template', entry.name);
+    const unfinished = unfinishedId ? await this.#read('Template', unfinishedId) : undefined;
+    // A removal a crash interrupted: the versions it moved already are no longer listed under the template.
+    const earlier = unfinished?.kind === 'Template' ? unfinished.versions : [];
+    const versions = [
+      ...earlier,
+      ...entry.versions.filter((v) => !earlier.some((e) => e.version === v.version)),
+    ];
+    const full = this.#complete<TrashedTemplate>('Template', { ...entry, versions }, unfinishedId);
     const dir = layout.trashEntry('Template', full.id);
     await writeJsonAtomic(`${dir}.json`, full);
-    for (const v of entry.versions) {
+    for (const v of full.versions) {
       const source = layout.versionDir(entry.name, v.version);
-      if (await storage.exists(source)) await storage.move(source, path.join(dir, v.version));
+      const target = path.join(dir, v.version);
+      if ((await storage.exists(source)) && !(await storage.exists(target)))
+        await storage.move(source, target);
       // The metadata last: a version without it does not exist, so a half-moved one is never served.
       await rm(layout.versionMetaFile(entry.name, v.version), { force: true });
     }
@@ -209,7 +221,10 @@ export class Trash {
   async #hasData(entry: TrashEntry): Promise<boolean> {
     const dir = this.#o.layout.trashEntry(entry.kind, entry.id);
     if (entry.kind === 'Database') return this.#o.storage.exists(path.join(dir, 'data'));
-    return this.#o.storage.exists(dir);
+    // Every version moved in (a crash part-way leaves the entry to complete).
+    for (const v of entry.versions)
+      if (!(await this.#o.storage.exists(path.join(dir, v.version)))) return false;
+    return true;
   }
 
   async #originalExists(entry: TrashEntry): Promise<boolean> {
@@ -220,6 +235,7 @@ export class Trash {
   }
 
   async #short(): Promise<boolean> {
+    if (this.#o.spaceShort) return this.#o.spaceShort();
     try {
       const s = await statfs(this.#o.layout.root);
       return s.bavail / s.blocks < this.#o.minFreePercent / 100;

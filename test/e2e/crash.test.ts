@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { databaseObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
-import { sleep } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 describe('kill -9 of the controller while databases are being cloned', () => {
   const bed = new TestBed('crash');
@@ -38,13 +38,23 @@ describe('kill -9 of the controller while databases are being cloned', () => {
       const db = await bed.waitForDatabase(n, 'Ready', 120_000);
       expect(db.record.resetToken).toBe('r2');
     }
+    // The removed one goes (its server stopped cleanly, its clone into the trash) after the grace.
+    await waitFor(
+      'gone removed',
+      async () => !(await bed.containers()).some((c) => c.Labels['myaas.dev/name'] === 'gone'),
+      30_000,
+    );
     await sleep(1500);
     const containers = await bed.containers();
     const byOwner = new Map<string, number>();
     for (const c of containers)
       byOwner.set(c.Labels['myaas.dev/name']!, (byOwner.get(c.Labels['myaas.dev/name']!) ?? 0) + 1);
     expect(Object.fromEntries(byOwner)).toEqual({ c1: 1, c2: 1, c3: 1, c4: 1 });
-    expect(readdirSync(path.join(bed.dataDir, 'databases')).sort()).toEqual(names);
+    expect(
+      readdirSync(path.join(bed.dataDir, 'databases'))
+        .filter((e) => !e.endsWith('.record.json'))
+        .sort(),
+    ).toEqual(names);
     for (const n of names) {
       expect(await bed.query(n, 'SELECT v FROM meta')).toEqual([{ v: 'v1' }]);
     }

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
-import { databaseObject } from '../support/specs.js';
+import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -275,6 +275,29 @@ describe('never lose a database (docker + btrfs)', () => {
     expect(after.record.user.password).toBe(before.record.user.password);
     expect(after.events.some((e) => e.reason === 'RecordRecovered')).toBe(true);
     expect(await ownRows('state')).toBe(1);
+  });
+
+  it('a removed template goes to the trash with its versions; its spec coming back takes them back, no reimport', async () => {
+    bed.writeDump('old.sql', 'CREATE TABLE t (id INT); INSERT INTO t VALUES (7);\n');
+    bed.writeSpec('old.yaml', templateObject('old', { source: { path: 'old.sql' } }));
+    const imported = await bed.waitForTemplate('old', (s) => Boolean(s.currentVersion), 'imported');
+    const version = imported.status.currentVersion!;
+    const content = readFileSync(path.join(bed.specsDir, 'old.yaml'));
+    bed.removeSpec('old.yaml');
+    await waitFor('old removed', () => !bed.template('old'), 60_000);
+    const items = (await call('GET', '/api/v1/trash')).body.items as { name: string; versions?: string[] }[];
+    expect(items.find((e) => e.name === 'old')?.versions).toEqual([version]);
+    writeFileSync(path.join(bed.specsDir, 'old.yaml'), content);
+    const back = await bed.waitForTemplate(
+      'old',
+      (s) => s.phase === 'Ready' && Boolean(s.currentVersion),
+      'back',
+    );
+    expect(back.status.currentVersion).toBe(version);
+    expect(back.status.lastImport).toBeUndefined();
+    bed.writeSpec('fromold.yaml', databaseObject('fromold', { template: 'old' }));
+    await bed.waitForDatabase('fromold', 'Ready');
+    expect(await bed.query('fromold', 'SELECT id FROM t')).toEqual([{ id: 7 }]);
   });
 
   it('a template version whose metadata cannot be read is kept, not removed as a leftover', async () => {

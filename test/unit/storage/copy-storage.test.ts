@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -81,5 +81,20 @@ describe('CopyStorage without reflink', () => {
     expect(calls[2]!.argv).toContain('--reflink=always');
     calls[2]!.settle();
     expect(await b).toBe('reflink');
+  });
+});
+
+describe('exists', () => {
+  it('is false only when the path is absent; any other error is thrown, never taken for absence', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'myaas-exists-'));
+    try {
+      const storage = new CopyStorage(silentLogger);
+      expect(await storage.exists(path.join(dir, 'missing'))).toBe(false);
+      writeFileSync(path.join(dir, 'file'), 'x');
+      // A path through a file: ENOTDIR, not ENOENT (as EACCES or EIO would be).
+      await expect(storage.exists(path.join(dir, 'file', 'clone'))).rejects.toThrow(/ENOTDIR/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
