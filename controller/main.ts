@@ -18,7 +18,9 @@ const positiveInt = (value: string) => {
 
 export function buildProgram(): Command {
   const program = new Command('myaas')
-    .description('Instant, disposable MariaDB/MySQL and PostgreSQL databases cloned from copy-on-write templates')
+    .description(
+      'Instant, disposable MariaDB/MySQL and PostgreSQL databases cloned from copy-on-write templates',
+    )
     .showHelpAfterError();
 
   const defaults = defaultConfig();
