@@ -25,6 +25,15 @@ const DATABASE_POINTS = [
 
 const ADMIN_USER = engineFor('mariadb').admin.user;
 
+/**
+ * KNOWN BUG (not fixed here; issue 13): a reset killed at database:after-record is lost. #cloneVersion
+ * saves the record with the new reset token before it removes the old clone, so the restart finds the
+ * old clone with a matching token, keeps it, and reports Ready with the old data (and, after a
+ * reimport, the new version's id in status). This case asserts that the old row survives, so the test
+ * fails once the bug is fixed: then delete this and its branch below.
+ */
+const RESET_LOST_AT: FaultPointName = 'database:after-record';
+
 function login(port: number | undefined, user: string, password: string, database?: string) {
   return mysql.createConnection({ host: '127.0.0.1', port, user, password, database });
 }
@@ -145,6 +154,45 @@ describe.each([
     },
   );
 
+  for (const point of DATABASE_POINTS)
+    it(`${point} during a reset: a restart finishes the reset, same credentials and port${
+      point === RESET_LOST_AT ? ' (KNOWN BUG: the reset is lost)' : ''
+    }`, async () => {
+      const name = point.split(':')[1]!;
+      const before = bed.database(name)!;
+      await crashAt(bed, point, () =>
+        bed.writeSpec(`${name}.yaml`, databaseObject(name, {}, { annotations: { 'myaas.dev/reset': 'r1' } })),
+      );
+      const atCrash = bed.database(name);
+      expect(atCrash?.record.resetToken).toBe('r1');
+      expect(atCrash?.status.phase).not.toBe('Ready');
+
+      await bed.spawn();
+      const db = await waitFor(
+        `${name} Ready after its reset`,
+        () => {
+          const d = bed.database(name);
+          return d?.status.phase === 'Ready' && d.record.resetToken === 'r1' ? d : undefined;
+        },
+        120_000,
+        100,
+      );
+      expect(db.record.user, 'the same credentials').toEqual(before.record.user);
+      expect(db.status.connection?.port, 'the same port').toBe(before.status.connection?.port);
+      // A fresh clone: the row written before the reset is gone, the template's rows are there.
+      const own = await bed.query(name, 'SELECT name FROM products WHERE id = 100');
+      if (point === RESET_LOST_AT) {
+        expect(own, 'KNOWN BUG: the reset is lost (see RESET_LOST_AT); fixed? remove the exception').toEqual([
+          { name: `own-${name}` },
+        ]);
+      } else {
+        expect(own, 'own row after reset').toEqual([]);
+        await bed.query(name, `INSERT INTO products VALUES (100, 'own-${name}', 1)`);
+      }
+      expect(await bed.query(name, 'SELECT COUNT(*) AS n FROM products WHERE id < 100')).toEqual([{ n: 3 }]);
+      await expectConverged({});
+    });
+
   it('template:after-seal: a restart removes the version without metadata and imports again', async () => {
     await crashAt(bed, 'template:after-seal', () => bed.writeDump('shop.sql', shopDump(3, 'v2')));
     const killed = bed.template('shop')?.status.lastImport?.version;
@@ -165,7 +213,7 @@ describe.each([
     expect(readdirSync(shopDir).sort()).toEqual([v1, `${v1}.json`, v2, `${v2}.json`].sort());
     // Databases cloned from v1 keep it; a reset gets the new version.
     const reset = made[0]!;
-    bed.writeSpec(`${reset}.yaml`, databaseObject(reset, {}, { annotations: { 'myaas.dev/reset': 'r1' } }));
+    bed.writeSpec(`${reset}.yaml`, databaseObject(reset, {}, { annotations: { 'myaas.dev/reset': 'r2' } }));
     await waitFor(
       `${reset} reset to ${v2}`,
       () => {
