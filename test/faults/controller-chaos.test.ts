@@ -274,7 +274,7 @@ describe.each(seeds())(
           );
         }
         const [label] = await bed.query<{ v: string }>(name, `SELECT v FROM meta WHERE k = 'label'`);
-        expect(label?.v, `${name}: data of ${db.record.templateVersion}`).toBe(
+        expect(label?.v, `${name}: data of ${db.record.templateVersion} (else: ${LOST_RESET})`).toBe(
           versionLabel.get(db.record.templateVersion),
         );
         expect(await bed.query(name, 'SELECT COUNT(*) AS n FROM products WHERE id < 100'), name).toEqual([
