@@ -18,6 +18,7 @@ import type { ServerInfo, ServerSpec } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import { formatDuration } from '../spec/duration.js';
 import { explainFailure } from '../util/disk-space.js';
+import { faultPoint } from '../util/fault-points.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -260,6 +261,7 @@ export class DatabaseReconciler {
     status.createdAt = new Date(record.createdAt).toISOString();
     // Recorded before the clone exists, so a crash here leaves credentials to adopt the clone with.
     await store.save(key, status, record);
+    faultPoint('database:after-record');
     for (const server of servers) await runtime.servers.remove(server.id);
     await storage.remove(clone);
     status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
@@ -270,6 +272,7 @@ export class DatabaseReconciler {
       'Cloned',
       `cloned ${db.spec.template}/${version.version} (${status.cloneMethod})`,
     );
+    faultPoint('database:after-clone');
   }
 
   /** state: Stopped: running servers shut down cleanly, the data kept. */
@@ -390,8 +393,10 @@ export class DatabaseReconciler {
         if (!engine.admin.isAccessDenied(error)) throw error;
         await engine.admin.waitReady(endpoint, admin, deadline, alive);
       });
+    faultPoint('database:after-server');
     await engine.admin.configureClone(endpoint, templateAdmins, admin, record.user);
     record.configured = true;
+    faultPoint('database:after-configure');
   }
 
   async #markReady(

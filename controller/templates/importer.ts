@@ -10,6 +10,7 @@ import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import type { Storage } from '../storage/storage.js';
 import { explainFailure } from '../util/disk-space.js';
+import { faultPoint } from '../util/fault-points.js';
 import { newSecret } from '../util/files.js';
 import { DataDirCache } from './datadir-cache.js';
 import { type DumpFile, dumpSignature } from './dump-file.js';
@@ -148,6 +149,7 @@ export class Importer {
       const loadedAt = Date.now();
       log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; shutting the server down cleanly');
       await this.#seal(request, attempt, server);
+      faultPoint('template:after-seal');
       const meta: VersionMeta = {
         version: request.version,
         createdAt: Date.now(),

@@ -4,6 +4,7 @@ import { type Layout, newTrashId, trashIdName } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { Kind, TrashEntry, TrashedDatabase, TrashedTemplate } from '../objects/index.js';
 import type { Storage } from '../storage/storage.js';
+import { faultPoint } from '../util/fault-points.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 
 export interface TrashOptions {
@@ -55,7 +56,7 @@ export class Trash {
     if (await this.#o.storage.exists(cloneDir)) {
       await this.#o.storage.move(cloneDir, path.join(this.#o.layout.trashEntry('Database', full.id), 'data'));
     }
-    // trash:after-move
+    faultPoint('trash:after-move');
     this.#o.log.info(
       { name: entry.name, entry: full.id, reason: entry.reason },
       'database moved to the trash',

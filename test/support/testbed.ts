@@ -139,8 +139,11 @@ export class TestBed {
     return this.running;
   }
 
-  /** Starts the controller as a child process (the built CLI), so it can be killed for real. */
-  async spawn(as?: { uid: number; gid: number }): Promise<ChildProcess> {
+  /**
+   * Starts the controller as a child process (the built CLI), so it can be killed for real; `env` adds
+   * to its environment (e.g. MYAAS_FAULT_POINT).
+   */
+  async spawn(as?: { uid: number; gid: number }, env: Record<string, string> = {}): Promise<ChildProcess> {
     const log = createWriteStream(path.join(this.dir, 'controller.log'), { flags: 'a' });
     const child = spawn(
       process.execPath,
@@ -182,7 +185,7 @@ export class TestBed {
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, MYAAS_LOG_LEVEL: this.#logLevel, MYAAS_IMPORT_MEMORY_MIB: '256' },
+        env: { ...process.env, MYAAS_LOG_LEVEL: this.#logLevel, MYAAS_IMPORT_MEMORY_MIB: '256', ...env },
         ...(as ? { uid: as.uid, gid: as.gid } : {}),
       },
     );
@@ -194,7 +197,11 @@ export class TestBed {
 
   async kill9(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A child killed by a signal has no exit code, only a signal code.
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.child = undefined;
+      return;
+    }
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -205,7 +212,7 @@ export class TestBed {
     await this.running?.stop();
     this.running = undefined;
     const child = this.child;
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       // The controller gives itself 20 s; a test must never leave one behind.
