@@ -17,6 +17,8 @@ export const RESET_ANNOTATION = 'myaas.dev/reset';
 export const REIMPORT_ANNOTATION = 'myaas.dev/reimport';
 /** Set by the original API's POST on an expired name: a new value makes a fresh database. */
 export const INCARNATION_ANNOTATION = 'myaas.dev/incarnation';
+/** Who owns a database: set by the API to the caller who made it; in spec files, the operator's to set. */
+export const OWNER_ANNOTATION = 'myaas.dev/owner';
 /** On implicit templates: the dump's own name (`test_db`), which the original API knew it by. */
 export const SEED_NAME_ANNOTATION = 'myaas.dev/seed-name';
 

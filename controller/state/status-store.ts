@@ -82,6 +82,7 @@ export class StatusStore {
         }
       }
     }
+    await this.#removeTempFiles();
     // A database whose state file is gone but whose record copy (beside its clone) is there.
     for (const file of await readdir(this.#layout.databasesDir).catch(() => [] as string[])) {
       const name = file.replace(/\.record\.json$/, '');
@@ -91,6 +92,16 @@ export class StatusStore {
         this.#layout.statusFile('Database', name),
         new Error('missing'),
       );
+    }
+  }
+
+  /** Temp files of atomic writes a kill -9 interrupted (the file they were for is whole, old or new). */
+  async #removeTempFiles(): Promise<void> {
+    const dirs = [this.#layout.databasesDir, ...KINDS.map((k) => path.dirname(this.#layout.statusFile(k, 'x')))];
+    for (const dir of dirs) {
+      for (const file of await readdir(dir).catch(() => [] as string[])) {
+        if (/\.json\.[0-9a-f]{8}\.tmp$/.test(file)) await rm(path.join(dir, file), { force: true });
+      }
     }
   }
 
