@@ -98,12 +98,15 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   const store = new StatusStore(layout, log);
   await store.load();
   const schemas = loadSchemas();
-  const specs = new SpecFolder({ dir: config.specsDir, schemas, log });
+  // Both keep what they last saw good under the state dir: a file broken, or a dumps share unmounted,
+  // while the controller was down then removes nothing at start.
+  const specs = new SpecFolder({ dir: config.specsDir, schemas, log, stateDir: layout.stateDir });
   const dumps = new DumpsFolder({
     dir: config.dumpsDir,
     log,
     implicitTemplates: config.implicitTemplates,
     implicitEngine: config.implicitEngine,
+    stateDir: layout.stateDir,
   });
   await mkdir(config.dumpsDir, { recursive: true }).catch(() => undefined);
   await dumps.start();

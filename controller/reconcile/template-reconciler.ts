@@ -86,7 +86,7 @@ export class TemplateReconciler {
     await this.#removeLeftovers(name, log);
 
     if (!record) {
-      if (!desired.synced || !desired.available) return undefined;
+      if (!desired.absenceTrusted(key)) return undefined;
       return this.#remove(name, log);
     }
     const template = record.object;
