@@ -2,13 +2,14 @@ import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSyn
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shopDump } from '../support/dumps.js';
-import { databaseObject } from '../support/specs.js';
+import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 /**
  * Issue 13, the sources' side (docker + btrfs, real controllers spawned from the built CLI): a spec
- * file broken while the controller is down, a dumps dir gone at start.
+ * file broken while the controller is down, a dumps dir gone at start, an implicit template claimed by
+ * a Template spec.
  */
 
 /** The API ports the bed's controllers announced, in order (from its log). */
@@ -105,7 +106,7 @@ describe('a spec file broken while the controller is down', () => {
   });
 });
 
-describe('implicit templates: the dumps dir gone at start, one dump moved away', () => {
+describe('implicit templates: the dumps dir gone at start, one dump moved away, a dump claimed by a spec', () => {
   const bed = new TestBed('dumps-src', { config: { implicitTemplates: true } });
   const away = () => `${bed.dumpsDir}.away`;
   let base: string;
@@ -172,5 +173,32 @@ describe('implicit templates: the dumps dir gone at start, one dump moved away',
     );
     expect(back.events.map((e) => e.reason)).toContain('Restored');
     expect(back.events.map((e) => e.reason)).not.toContain('ImportStarted');
+  });
+
+  it('a Template spec claiming the dump: the implicit template’s databases stay reachable through the original routes', async () => {
+    expect((await call(base, 'POST', '/db/test_db/x', { ttl: 3600 })).status).toBe(201);
+    const before = await call(base, 'GET', '/db/test_db/x');
+    expect(before.status).toBe(200);
+    await writeOwnRow(bed, 'x');
+    bed.writeSpec('shop2.yaml', templateObject('shop2', { source: { path: 'test_db.sql' } }));
+    await bed.waitForTemplate('shop2', (s) => s.phase === 'Ready', 'Ready');
+    await waitFor('implicit test-db gone', () => !bed.template('test-db'), 60_000, 200);
+    for (const route of ['/db/test_db/x', '/db/test-db/x']) {
+      const got = await call(base, 'GET', route);
+      expect(got.status, route).toBe(200);
+      expect(got.body).toMatchObject({ port: before.body.port, password: before.body.password });
+    }
+    // What `myaas connect x` and `myaas describe database x` do: the object, then its original route.
+    const object = await call(base, 'GET', '/api/v1/databases/x');
+    expect(object.body.spec).toMatchObject({ template: 'test-db' });
+    expect((await call(base, 'GET', '/db/test-db/x')).status).toBe(200);
+    expect(await ownRows(bed, 'x')).toBe(1);
+    // A repeated POST says it exists; a new one under the dump's name is made from the template now holding it.
+    expect((await call(base, 'POST', '/db/test_db/x', { ttl: 3600 })).status).toBe(304);
+    expect((await call(base, 'POST', '/db/test_db/y', { ttl: 3600 })).status).toBe(201);
+    expect((await call(base, 'GET', '/api/v1/databases/y')).body.spec).toMatchObject({ template: 'shop2' });
+    expect((await call(base, 'GET', '/db/shop2/x')).status).toBe(404);
+    expect((await call(base, 'GET', '/db/shop2/y')).status).toBe(200);
+    expect(await containerIds(bed, 'fromdump')).toEqual(fromDump);
   });
 });
