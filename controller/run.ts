@@ -20,6 +20,7 @@ import { StatusStore } from './state/status-store.js';
 import { BtrfsStorage } from './storage/btrfs-storage.js';
 import { CopyStorage } from './storage/copy-storage.js';
 import type { Storage } from './storage/storage.js';
+import { DataDirLock } from './util/data-dir-lock.js';
 
 /** Everything a running controller is made of, for the API and for tests. */
 export interface RunningController {
@@ -90,8 +91,26 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
   return runtime;
 }
 
-/** Builds and starts a controller from its configuration. */
+/**
+ * Builds and starts a controller from its configuration. One controller per data dir: a second one
+ * on the same data dir refuses to start, naming the first (DataDirLockedError).
+ */
 export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  await mkdir(config.dataDir, { recursive: true }).catch(() => undefined);
+  const lock = await DataDirLock.acquire(config.dataDir, log);
+  try {
+    return await startLocked(config, log, lock);
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: ControllerConfig,
+  log: Logger,
+  lock: DataDirLock,
+): Promise<RunningController> {
   const storage = await createStorage(config, log);
   const runtime = await createRuntime(config, log);
   const layout = new Layout(path.resolve(config.dataDir));
@@ -127,10 +146,14 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     metrics,
     config,
     async stop() {
-      await controller.stop();
-      await specs.stop();
-      await dumps.stop();
-      await runtime.close();
+      try {
+        await controller.stop();
+        await specs.stop();
+        await dumps.stop();
+        await runtime.close();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +10,10 @@ import { sleep, waitFor } from '../support/wait.js';
 /**
  * Issue 13, the sources' side (docker + btrfs, real controllers spawned from the built CLI): a spec
  * file broken while the controller is down, a dumps dir gone at start, an implicit template claimed by
- * a Template spec.
+ * a Template spec, and two controllers on one data dir.
  */
+
+const MAIN = path.resolve(import.meta.dirname, '../../dist/controller/main.js');
 
 /** The API ports the bed's controllers announced, in order (from its log). */
 function apiPorts(bed: TestBed): number[] {
@@ -56,9 +59,10 @@ const writeOwnRow = (bed: TestBed, name: string) =>
 const ownRows = async (bed: TestBed, name: string) =>
   (await bed.query<{ note: string }>(name, `SELECT note FROM audit WHERE note = 'own-${name}'`)).length;
 
-describe('a spec file broken while the controller is down', () => {
+describe('a spec file broken while the controller is down; one controller per data dir', () => {
   const bed = new TestBed('lastgood');
   const names = ['typo', 'newer', 'locked'];
+  const lockFile = () => path.join(bed.dataDir, 'controller.lock');
   let base: string;
   const ids = new Map<string, string[]>();
 
@@ -78,6 +82,7 @@ describe('a spec file broken while the controller is down', () => {
 
   it('serves the files’ last good objects at the next start: same containers, same data, the problems shown', async () => {
     await bed.stop();
+    expect(existsSync(lockFile())).toBe(false); // released on a clean shutdown
     // While it is down: a ttl typo, a field this version does not know (as after a downgrade), and a
     // file that cannot be read (a symlink loop: ELOOP, whoever reads it).
     bed.writeSpec('typo.yaml', databaseObject('typo', { ttl: '1hh' }));
@@ -102,6 +107,49 @@ describe('a spec file broken while the controller is down', () => {
     rmSync(path.join(bed.specsDir, 'locked.yaml'));
     bed.writeSpec('locked.yaml', databaseObject('locked', { ttl: '1h' }));
     await waitFor('no problems', async () => (await problems(base)).length === 0, 30_000);
+    for (const n of names) expect(await containerIds(bed, n)).toEqual(ids.get(n));
+  });
+
+  it('a second controller on the same data dir refuses to start, naming the first; after a kill -9 the next takes the stale lock', async () => {
+    const first = bed.child!.pid!;
+    const second = spawn(
+      process.execPath,
+      [
+        MAIN,
+        'controller',
+        ...['--specs', bed.specsDir, '--dumps', bed.dumpsDir, '--data', bed.dataDir],
+        ...['--runtime', 'docker', '--storage', 'btrfs', '--image', bed.config.image],
+        ...['--no-implicit-templates', '--listen', '127.0.0.1:0'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    second.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    second.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
+    const code = await Promise.race([exited, sleep(30_000).then(() => 'still running' as const)]);
+    if (code === 'still running') {
+      second.kill('SIGTERM');
+      await exited;
+    }
+    expect(code).toBe(2);
+    expect(output).toContain(`another controller uses data dir ${bed.dataDir}: pid ${first}, running since `);
+    expect(output).toContain('stop that one first');
+    // The first one is untouched and still holds the lock.
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: first });
+    expect((await call(base, 'GET', '/readyz')).status).toBe(200);
+
+    await bed.kill9();
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: first });
+    base = await spawnApi(bed);
+    expect(JSON.parse(readFileSync(lockFile(), 'utf8'))).toMatchObject({ pid: bed.child!.pid });
+    expect(readFileSync(path.join(bed.dir, 'controller.log'), 'utf8')).toContain(
+      `stale controller lock taken over (process ${first} is gone)`,
+    );
     for (const n of names) expect(await containerIds(bed, n)).toEqual(ids.get(n));
   });
 });
