@@ -200,13 +200,12 @@ export class Controller {
       if (server.role === 'Database' && isValidName(server.owner)) existing.add(`Database/${server.owner}`);
     for (const name of await listNames(layout.templatesDir)) existing.add(`Template/${name}`);
     const unwanted = new Set<ObjectKey>();
-    const trusted = desired.synced && desired.available;
     const expiryTrusted = this.clock.expiryPausedFor() === 0;
     const now = Date.now();
     for (const key of existing) {
       const declared = desired.get(key);
       if (!declared) {
-        if (trusted) unwanted.add(key);
+        if (desired.absenceTrusted(key)) unwanted.add(key);
         continue;
       }
       if (declared.object.kind !== 'Database' || !expiryTrusted) continue;

@@ -20,6 +20,7 @@ import { StatusStore } from './state/status-store.js';
 import { BtrfsStorage } from './storage/btrfs-storage.js';
 import { CopyStorage } from './storage/copy-storage.js';
 import type { Storage } from './storage/storage.js';
+import { DataDirLock } from './util/data-dir-lock.js';
 
 /** Everything a running controller is made of, for the API and for tests. */
 export interface RunningController {
@@ -90,20 +91,41 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
   return runtime;
 }
 
-/** Builds and starts a controller from its configuration. */
+/**
+ * Builds and starts a controller from its configuration. One controller per data dir: a second one
+ * on the same data dir refuses to start, naming the first (DataDirLockedError).
+ */
 export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  await mkdir(config.dataDir, { recursive: true }).catch(() => undefined);
+  const lock = await DataDirLock.acquire(config.dataDir, log);
+  try {
+    return await startLocked(config, log, lock);
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: ControllerConfig,
+  log: Logger,
+  lock: DataDirLock,
+): Promise<RunningController> {
   const storage = await createStorage(config, log);
   const runtime = await createRuntime(config, log);
   const layout = new Layout(path.resolve(config.dataDir));
   const store = new StatusStore(layout, log);
   await store.load();
   const schemas = loadSchemas();
-  const specs = new SpecFolder({ dir: config.specsDir, schemas, log });
+  // Both keep what they last saw good under the state dir: a file broken, or a dumps share unmounted,
+  // while the controller was down then removes nothing at start.
+  const specs = new SpecFolder({ dir: config.specsDir, schemas, log, stateDir: layout.stateDir });
   const dumps = new DumpsFolder({
     dir: config.dumpsDir,
     log,
     implicitTemplates: config.implicitTemplates,
     implicitEngine: config.implicitEngine,
+    stateDir: layout.stateDir,
   });
   await mkdir(config.dumpsDir, { recursive: true }).catch(() => undefined);
   await dumps.start();
@@ -124,10 +146,14 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     metrics,
     config,
     async stop() {
-      await controller.stop();
-      await specs.stop();
-      await dumps.stop();
-      await runtime.close();
+      try {
+        await controller.stop();
+        await specs.stop();
+        await dumps.stop();
+        await runtime.close();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }

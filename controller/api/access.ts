@@ -26,7 +26,8 @@ export function refuseCrossSite(req: IncomingMessage, localMode: boolean): void 
   if (req.method === 'GET' || req.method === 'HEAD') return;
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers.origin;
-  const crossOrigin = origin !== undefined && origin !== 'null' ? safeHost(origin) !== host : origin === 'null';
+  const crossOrigin =
+    origin !== undefined && origin !== 'null' ? safeHost(origin) !== host : origin === 'null';
   if (site === 'cross-site' || site === 'same-site' || crossOrigin) {
     throw new HttpError(403, {
       status: 'Forbidden: cross-site request refused (a page on another origin may not change databases)',
@@ -73,7 +74,9 @@ export const access = {
 };
 
 /** A database's owner, from its spec's metadata. */
-export function ownerOf(object: { metadata: { annotations: Readonly<Record<string, string>> } }): string | undefined {
+export function ownerOf(object: { metadata: { annotations: Readonly<Record<string, string>> } }):
+  | string
+  | undefined {
   return object.metadata.annotations[OWNER_ANNOTATION];
 }
 
@@ -81,7 +84,11 @@ export function ownerOf(object: { metadata: { annotations: Readonly<Record<strin
  * The ttl a new database gets, checked against the caller's quota: the default when none is given,
  * 403 past the maximum, 429 when the caller already owns as many databases as allowed.
  */
-export function applyQuota(caller: Caller, owned: number, ttlSeconds: number | undefined): number | undefined {
+export function applyQuota(
+  caller: Caller,
+  owned: number,
+  ttlSeconds: number | undefined,
+): number | undefined {
   const quota: Quota = caller.quota;
   if (quota.maxDatabases !== undefined && owned >= quota.maxDatabases) {
     throw new HttpError(429, {

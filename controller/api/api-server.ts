@@ -123,7 +123,9 @@ export function createApi(running: RunningController, log: Logger, token?: strin
   return new ApiServer(
     {
       running,
-      writer: new SpecWriter(running.config.specsDir, (file) => running.desired.specs.refresh([file])),
+      writer: new SpecWriter(running.config.specsDir, (file, how) =>
+        running.desired.specs.refresh([file], how),
+      ),
       log,
       waitSeconds: 60,
     },

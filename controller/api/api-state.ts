@@ -1,6 +1,12 @@
-import { API_VERSION, type DeclaredSpec, type Kind, type ObjectKey } from '../objects/index.js';
+import {
+  API_VERSION,
+  type DatabaseObject,
+  type DeclaredSpec,
+  type Kind,
+  type ObjectKey,
+} from '../objects/index.js';
 import { HttpError } from './http.js';
-import { canonicalName, seedTemplateName, specToCrd } from './objects.js';
+import { canonicalName, dumpTemplateName, seedTemplateName, specToCrd } from './objects.js';
 import type { ApiContext } from './routes.js';
 
 /** Shared reads of the desired state and status, for both APIs. */
@@ -19,15 +25,34 @@ export class ApiState {
     return this.#running.desired.list('Database').sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  /** A template by its name, its seed (dump) name, or the canonical form of either. */
+  /**
+   * A template by its name, its seed (dump) name, or the canonical form of either; failing those, the
+   * template made of the dump that name comes from (`test_db` → `test_db.sql`): a Template spec that
+   * took over a dump answers to the name the original API knew it by, so its clients keep working.
+   */
   findTemplate(name: string): DeclaredSpec | undefined {
     const canonical = canonicalName(name);
-    return this.templates().find(
-      (t) =>
-        t.object.metadata.name === name ||
-        seedTemplateName(t) === name ||
-        t.object.metadata.name === canonical,
+    const templates = this.templates();
+    return (
+      templates.find(
+        (t) =>
+          t.object.metadata.name === name ||
+          seedTemplateName(t) === name ||
+          t.object.metadata.name === canonical,
+      ) ?? templates.find((t) => dumpTemplateName(t) === canonical)
     );
+  }
+
+  /**
+   * Whether `templateName` (as the original routes give it) names this database's template: the one
+   * its spec names, in either form, whether or not that template still exists (a clone outlives its
+   * template: removed, or an implicit one whose dump a Template spec took over), or the template
+   * that name finds.
+   */
+  belongsTo(database: DeclaredSpec, templateName: string): boolean {
+    const own = (database.object as DatabaseObject).spec.template;
+    if (templateName === own || canonicalName(templateName) === own) return true;
+    return this.findTemplate(templateName)?.object.metadata.name === own;
   }
 
   /**

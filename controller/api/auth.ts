@@ -148,26 +148,34 @@ function parseUsers(text: string, file: string): UserEntry[] {
   const { users, roles } = doc as { users?: unknown; roles?: unknown };
   const roleQuotas = new Map<string, Quota>();
   if (roles !== undefined) {
-    if (!roles || typeof roles !== 'object') throw new UsersFileError(`${file}: roles: expected a mapping of role to quota`);
+    if (!roles || typeof roles !== 'object')
+      throw new UsersFileError(`${file}: roles: expected a mapping of role to quota`);
     for (const [role, quota] of Object.entries(roles)) {
-      if (!ROLES.includes(role as Role)) throw new UsersFileError(`${file}: roles.${role}: not a role (${ROLES.join(', ')})`);
+      if (!ROLES.includes(role as Role))
+        throw new UsersFileError(`${file}: roles.${role}: not a role (${ROLES.join(', ')})`);
       roleQuotas.set(role, quotaOf(quota, `${file}: roles.${role}`));
     }
   }
-  if (!Array.isArray(users)) throw new UsersFileError(`${file}: users: expected a list of {name, role, tokenSha256}`);
+  if (!Array.isArray(users))
+    throw new UsersFileError(`${file}: users: expected a list of {name, role, tokenSha256}`);
   const names = new Set<string>();
   return users.map((entry: unknown, i) => {
     const where = `${file}: users[${i}]`;
-    if (!entry || typeof entry !== 'object') throw new UsersFileError(`${where}: expected {name, role, tokenSha256}`);
+    if (!entry || typeof entry !== 'object')
+      throw new UsersFileError(`${where}: expected {name, role, tokenSha256}`);
     const { name, role, tokenSha256, quota } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || !isValidName(name))
-      throw new UsersFileError(`${where}.name: ${JSON.stringify(name)} is not a name (lower-case letters, digits, -)`);
+      throw new UsersFileError(
+        `${where}.name: ${JSON.stringify(name)} is not a name (lower-case letters, digits, -)`,
+      );
     if (names.has(name)) throw new UsersFileError(`${where}.name: ${name} is listed twice`);
     names.add(name);
     if (!ROLES.includes(role as Role))
       throw new UsersFileError(`${where}.role: ${JSON.stringify(role)} is not one of ${ROLES.join(', ')}`);
     if (typeof tokenSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tokenSha256))
-      throw new UsersFileError(`${where}.tokenSha256: expected 64 hex digits: run \`myaas hash-token\` and paste what it prints`);
+      throw new UsersFileError(
+        `${where}.tokenSha256: expected 64 hex digits: run \`myaas hash-token\` and paste what it prints`,
+      );
     return {
       name,
       role: role as Role,
@@ -179,15 +187,20 @@ function parseUsers(text: string, file: string): UserEntry[] {
 
 function quotaOf(value: unknown, where: string): Quota {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object') throw new UsersFileError(`${where}: expected {maxDatabases, maxTtl, defaultTtl}`);
+  if (typeof value !== 'object')
+    throw new UsersFileError(`${where}: expected {maxDatabases, maxTtl, defaultTtl}`);
   const out: { maxDatabases?: number; maxTtlSeconds?: number; defaultTtlSeconds?: number } = {};
   for (const [key, raw] of Object.entries(value)) {
     if (key === 'maxDatabases') {
-      if (!Number.isInteger(raw) || (raw as number) < 0) throw new UsersFileError(`${where}.maxDatabases: expected a whole number`);
+      if (!Number.isInteger(raw) || (raw as number) < 0)
+        throw new UsersFileError(`${where}.maxDatabases: expected a whole number`);
       out.maxDatabases = raw as number;
     } else if (key === 'maxTtl' || key === 'defaultTtl') {
       const seconds = parseDuration(raw);
-      if (seconds === undefined) throw new UsersFileError(`${where}.${key}: ${JSON.stringify(raw)} is not a duration (30s, 15m, 8h, 7d)`);
+      if (seconds === undefined)
+        throw new UsersFileError(
+          `${where}.${key}: ${JSON.stringify(raw)} is not a duration (30s, 15m, 8h, 7d)`,
+        );
       if (key === 'maxTtl') out.maxTtlSeconds = seconds;
       else out.defaultTtlSeconds = seconds;
     } else {

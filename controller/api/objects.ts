@@ -6,6 +6,7 @@ import {
   type SpecObject,
   type TemplateObject,
 } from '../objects/index.js';
+import { implicitTemplateName } from '../source/dumps-folder.js';
 import { formatDuration } from '../spec/duration.js';
 
 /** An object as the API shows it: the CRD's shape, spec as written, status as observed. */
@@ -63,6 +64,16 @@ export function toApiObject(record: DeclaredSpec, status: unknown): ApiObject {
 /** The name the original myaas knew a template by (its dump's name), else its own name. */
 export function seedTemplateName(record: DeclaredSpec): string {
   return record.object.metadata.annotations[SEED_NAME_ANNOTATION] ?? record.object.metadata.name;
+}
+
+/**
+ * The implicit template name of the dump a template is made of, when that is a top-level
+ * `<name>.sql[.gz]` (`test_db.sql` → `test-db`), whatever the template is called.
+ */
+export function dumpTemplateName(record: DeclaredSpec): string | undefined {
+  if (record.object.kind !== 'Template') return undefined;
+  const source = (record.object as TemplateObject).spec.source.path;
+  return source.includes('/') ? undefined : implicitTemplateName(source);
 }
 
 /** The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. */

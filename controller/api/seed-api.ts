@@ -67,16 +67,13 @@ export function seedRoutes(context: ApiContext): Route[] {
       .filter((t) => state.templateStatus(t.object.metadata.name)?.status.currentVersion)
       .map(seedTemplateName);
 
-  /** The database of that name, if it exists and belongs to that template (else 404, as the original). */
+  /**
+   * The database of that name, if it exists and belongs to that template (else 404, as the original),
+   * also when its template is gone: a clone outlives its template, and must stay reachable.
+   */
   const findDatabase = (templateName: string, name: string): DeclaredSpec => {
     const record = state.context.running.desired.get(`Database/${canonicalName(name)}`);
-    const template = state.findTemplate(templateName);
-    if (
-      !record ||
-      !template ||
-      record.object.spec.template !== template.object.metadata.name ||
-      isExpired(record.object.metadata.name)
-    ) {
+    if (!record || !state.belongsTo(record, templateName) || isExpired(record.object.metadata.name)) {
       throw new HttpError(404, { status: 'Not found' });
     }
     return record;
@@ -135,14 +132,18 @@ export function seedRoutes(context: ApiContext): Route[] {
             status: `Invalid database name "${rawName}": use lower-case letters, digits, - or _ (at most 63, starting and ending with a letter or digit)`,
           });
         }
-        const template = state.findTemplate(templateName!);
-        if (!template) throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
-        const body = await readBody(req);
-        const ttl = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
         const existing = state.context.running.desired.get(`Database/${name}`);
         const expired = existing !== undefined && isExpired(name);
+        const template = state.findTemplate(templateName!);
+        if (!template) {
+          // Its template is gone, the database is not: it exists, as for any other repeated POST.
+          if (existing && !expired && state.belongsTo(existing, templateName!)) return sendEmpty(res, 304);
+          throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
+        }
+        const body = await readBody(req);
+        const ttl = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
         if (existing && !expired) {
-          if (existing.object.spec.template === template.object.metadata.name) return sendEmpty(res, 304);
+          if (state.belongsTo(existing, templateName!)) return sendEmpty(res, 304);
           throw new HttpError(409, {
             status: `Database "${name}" exists for template "${existing.object.spec.template}"; choose another name`,
           });

@@ -13,13 +13,17 @@ import { assertValidName } from '../spec/names.js';
 export class SpecWriter {
   readonly dir: string;
   readonly #specsDir: string;
-  readonly #written: (relativeFile: string) => Promise<void>;
+  readonly #written: (relativeFile: string, how: { removed?: boolean }) => Promise<void>;
 
   /**
    * `written` hears of every file changed here (relative to the specs dir), so the spec folder reads it
-   * at once instead of waiting for the file watcher's event and debounce (~30 ms of every API create).
+   * at once instead of waiting for the file watcher's event and debounce (~30 ms of every API create);
+   * `removed` says the file was deleted on purpose (no removal grace for it).
    */
-  constructor(specsDir: string, written: (relativeFile: string) => Promise<void> = async () => {}) {
+  constructor(
+    specsDir: string,
+    written: (relativeFile: string, how: { removed?: boolean }) => Promise<void> = async () => {},
+  ) {
     this.#specsDir = specsDir;
     this.dir = path.join(specsDir, 'api-managed');
     this.#written = written;
@@ -40,7 +44,7 @@ export class SpecWriter {
     const temp = await this.#temp(object);
     try {
       await link(temp, this.file(kind, name));
-      await this.#written(this.relativeFile(kind, name));
+      await this.#written(this.relativeFile(kind, name), {});
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -54,12 +58,12 @@ export class SpecWriter {
   async put(kind: Kind, name: string, object: Record<string, unknown>): Promise<void> {
     const temp = await this.#temp(object);
     await rename(temp, this.file(kind, name));
-    await this.#written(this.relativeFile(kind, name));
+    await this.#written(this.relativeFile(kind, name), {});
   }
 
   async remove(kind: Kind, name: string): Promise<void> {
     await rm(this.file(kind, name), { force: true });
-    await this.#written(this.relativeFile(kind, name));
+    await this.#written(this.relativeFile(kind, name), { removed: true });
   }
 
   /** Moves a file's mtime to now: how a template is asked to reimport without a content change. */
@@ -68,7 +72,7 @@ export class SpecWriter {
     await utimes(file, now, now);
     // An implicit template's "file" is its dump, outside the specs: the spec folder only hears of specs.
     const relative = path.relative(this.#specsDir, file);
-    if (!relative.startsWith('..') && !path.isAbsolute(relative)) await this.#written(relative);
+    if (!relative.startsWith('..') && !path.isAbsolute(relative)) await this.#written(relative, {});
   }
 
   async #temp(object: Record<string, unknown>): Promise<string> {

@@ -32,6 +32,12 @@ export interface DesiredState {
   readonly synced: boolean;
   /** False while the source is missing or unreadable: nothing counts as absent then either. */
   readonly available: boolean;
+  /**
+   * Whether the absence of `key` means it is not wanted (its removal may begin): never before the first
+   * scan nor while its source is unavailable; a source may distrust more (a file with problems whose
+   * objects are unknown; the dumps dir, for templates, while it is missing or looks unmounted).
+   */
+  absenceTrusted(key: ObjectKey): boolean;
   problems(): SpecProblem[];
   /** Called with the keys whose desired state may have changed. Returns an unsubscribe function. */
   subscribe(listener: (keys: ObjectKey[]) => void): () => void;

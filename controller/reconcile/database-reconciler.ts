@@ -98,7 +98,7 @@ export class DatabaseReconciler {
     const cloneExists = await this.#deps.storage.exists(layout.databaseDir(name));
 
     if (!spec) {
-      if (!desired.synced || !desired.available) return undefined;
+      if (!desired.absenceTrusted(key)) return undefined;
       return this.#removeUnwanted(name, stored?.record, servers, cloneExists, log);
     }
     const db = spec.object;

@@ -86,14 +86,10 @@ export class TemplateReconciler {
     await this.#removeLeftovers(name, log);
 
     if (!record) {
-      if (!desired.synced || !desired.available) return undefined;
+      if (!desired.absenceTrusted(key)) return undefined;
       return this.#remove(name, log);
     }
     const template = record.object;
-    const stored = store.get(key);
-    const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
-    const bookkeeping: TemplateRecord = stored?.record ?? {};
-    bookkeeping.lastSpec = template.spec;
     let versions = await this.#deps.versions.list(name);
     if (
       versions.length === 0 &&
@@ -102,6 +98,10 @@ export class TemplateReconciler {
     ) {
       versions = await this.#deps.versions.list(name);
     }
+    const stored = store.get(key);
+    const status: TemplateStatus = stored?.status ?? { phase: 'Pending', versions: [], conditions: [] };
+    const bookkeeping: TemplateRecord = stored?.record ?? {};
+    bookkeeping.lastSpec = template.spec;
     const current = versions[0];
     status.observedGeneration = record.generation;
     status.currentVersion = current?.version;
@@ -431,6 +431,14 @@ export class TemplateReconciler {
       { entry: entry.id, versions: entry.versions.length },
       'template versions restored from the trash',
     );
+    const key = `Template/${name}` as const;
+    if (!this.#deps.store.get(key)) {
+      // Its status went with it (the last import shows again; an event needs an object to go to). The
+      // bookkeeping starts over, as it did: the returning spec file's new mtime is no touch to act on.
+      const status = entry.status ?? { phase: 'Pending', versions: [], conditions: [] };
+      const conditions = status.conditions.filter((c) => c.type !== 'Removal');
+      await this.#deps.store.save(key, { ...status, message: undefined, conditions }, {});
+    }
     await this.#deps.store.event(
       `Template/${name}`,
       'Normal',

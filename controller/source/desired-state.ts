@@ -22,11 +22,21 @@ export class CombinedDesiredState implements DesiredState {
   ) {}
 
   get synced(): boolean {
-    return this.specs.synced;
+    return this.specs.synced && this.dumps.synced;
   }
 
+  /** The specs dir's availability (the dumps dir's shows in problems and in absenceTrusted). */
   get available(): boolean {
     return this.specs.available;
+  }
+
+  /**
+   * A database is absent when the specs say so; a template only when the dumps dir says so too: while
+   * it is missing, unreadable or looks unmounted, any template may be an implicit one it would make.
+   */
+  absenceTrusted(key: ObjectKey): boolean {
+    if (!this.specs.absenceTrusted(key)) return false;
+    return !key.startsWith('Template/') || this.dumps.absenceTrusted;
   }
 
   get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {

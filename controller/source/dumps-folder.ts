@@ -12,9 +12,8 @@ import {
 import { isValidName } from '../spec/names.js';
 import { digestOf } from '../spec/parse.js';
 import type { SpecProblem } from '../spec/problems.js';
+import { readJson, writeFileAtomic } from '../util/files.js';
 import { DebouncedWatcher } from './debounced-watcher.js';
-
-/** Annotation on an implicit template: the dump's own name, as the original myaas called it. */
 
 export interface DumpsChange {
   readonly files: string[];
@@ -38,11 +37,32 @@ export interface DumpsFolderOptions {
   readonly implicitEngine?: EngineName;
   /** @default 10000 */
   readonly resyncMs?: number;
+  /**
+   * The data root's state dir: the dumps of the implicit templates last seen are kept in
+   * `dumps-seen.json` there, so a dumps dir found empty at start (an unmounted share) keeps them.
+   */
+  readonly stateDir?: string;
+}
+
+export const DUMPS_SEEN_FILE = 'dumps-seen.json';
+
+interface SavedDumps {
+  readonly version: 1;
+  /** The dump files (top level of the dumps dir) the implicit templates were made of. */
+  readonly dumps: string[];
 }
 
 /**
  * The dumps dir, watched: a dump that changes asks for a reconcile of the templates made from it,
  * and (seed compatibility) each top-level dump file is an implicit Template with defaults.
+ *
+ * Like the specs dir, a dumps dir that cannot be listed is unavailable, never emptied: its implicit
+ * templates stay as last seen (across a restart too, from the state dir) and none counts as absent.
+ * So is one that is entirely empty (no entry at all, hidden ones included) while it held dumps when
+ * last seen: that is what the mount point of an unmounted share looks like. To remove the last
+ * implicit templates on purpose, leave any other file in the dir (`.keep`), as a comment keeps a
+ * spec file from looking truncated. One dump gone from a dir that is fine is a removal like any other
+ * (through the deletion guard's grace and the trash, which gives its versions back when it returns).
  */
 export class DumpsFolder {
   readonly #dir: string;
@@ -55,6 +75,12 @@ export class DumpsFolder {
   #problems: SpecProblem[] = [];
   readonly #watcher: DebouncedWatcher;
   #resync: NodeJS.Timeout | undefined;
+  readonly #savedFile: string | undefined;
+  #savedText: string | undefined;
+  #synced = false;
+  #available = true;
+  #stopped = false;
+  #scanning: Promise<void> = Promise.resolve();
 
   constructor(options: DumpsFolderOptions) {
     this.#dir = path.resolve(options.dir);
@@ -62,6 +88,7 @@ export class DumpsFolder {
     this.#implicit = options.implicitTemplates;
     this.#engine = options.implicitEngine ?? DEFAULT_ENGINE;
     this.#resyncMs = options.resyncMs ?? 10_000;
+    this.#savedFile = options.stateDir ? path.join(options.stateDir, DUMPS_SEEN_FILE) : undefined;
     this.#watcher = new DebouncedWatcher({
       dir: this.#dir,
       log: this.#log,
@@ -77,6 +104,21 @@ export class DumpsFolder {
 
   get dir(): string {
     return this.#dir;
+  }
+
+  /** True once the first scan is done. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** False while the dir cannot be listed, or is empty where it held dumps (unmounted). */
+  get available(): boolean {
+    return this.#available;
+  }
+
+  /** Whether an implicit template missing from here is really gone (its removal may begin). */
+  get absenceTrusted(): boolean {
+    return !this.#implicit || (this.#synced && this.#available);
   }
 
   /** Implicit templates found at the last scan. */
@@ -95,31 +137,45 @@ export class DumpsFolder {
   }
 
   async start(): Promise<void> {
+    await this.#loadSaved();
     await this.#watcher.start();
     await this.scan();
+    this.#synced = true;
     this.#resync = setInterval(() => void this.scan().catch(() => undefined), this.#resyncMs);
     this.#resync.unref();
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#resync);
     await this.#watcher.stop();
   }
 
-  /** Re-lists the top level for implicit templates. */
-  async scan(): Promise<void> {
+  /** Re-lists the top level for implicit templates (one listing at a time). */
+  scan(): Promise<void> {
+    const next = this.#scanning.then(() => this.#scan());
+    this.#scanning = next.catch(() => undefined);
+    return next;
+  }
+
+  async #scan(): Promise<void> {
     if (!this.#implicit) return;
     let entries: string[];
     try {
       entries = await readdir(this.#dir);
     } catch (error) {
-      this.#problems = [
-        {
-          file: this.#dir,
-          message: `dumps dir cannot be read (${(error as NodeJS.ErrnoException).code}): create it or fix --dumps`,
-        },
-      ];
-      return; // keep the last known implicit templates: an unreadable dir removes nothing
+      const code = (error as NodeJS.ErrnoException).code;
+      // Keep the last known implicit templates: an unreadable dir removes nothing.
+      return this.#unavailable(
+        code === 'ENOENT'
+          ? 'dumps dir does not exist (an unmounted share?); its implicit templates are kept until it is back: create or mount it, or fix --dumps'
+          : `dumps dir cannot be read (${code ?? (error as Error).message}); its implicit templates are kept until it can: fix its permissions or --dumps`,
+      );
+    }
+    if (entries.length === 0 && this.#records.size > 0) {
+      return this.#unavailable(
+        `dumps dir is empty but held ${this.#records.size} dump(s) when last seen (an unmounted share?); their implicit templates are kept until it holds them again. To remove them for good, leave any other file in it (e.g. .keep)`,
+      );
     }
     const records = new Map<ObjectKey, DeclaredSpec>();
     const problems: SpecProblem[] = [];
@@ -144,32 +200,92 @@ export class DumpsFolder {
         });
         continue;
       }
-      const object: TemplateObject = {
-        kind: 'Template',
-        metadata: { name, labels: {}, annotations: { [SEED_NAME_ANNOTATION]: DUMP.exec(file)![1]! } },
-        spec: { engine: this.#engine, source: { path: file }, import: {} },
-      };
-      const old = this.#records.get(key);
-      const digest = digestOf(object);
-      records.set(key, {
-        key,
-        object,
-        file: path.join(this.#dir, file),
-        line: 0,
-        fileMtimeMs: 0,
-        digest,
-        generation: old ? (old.digest === digest ? old.generation : old.generation + 1) : 1,
-      });
+      records.set(key, this.#recordOf(file, name));
+    }
+    if (!this.#available) {
+      this.#log.info({ dir: this.#dir, dumps: records.size }, 'dumps dir available again');
+      this.#available = true;
+      // A dir that was missing or replaced (a remount) is a new one: the old watch sees nothing of it.
+      if (!this.#stopped) await this.#watcher.restart();
     }
     const changed = [...new Set([...records.keys(), ...this.#records.keys()])].filter(
       (k) => records.get(k)?.digest !== this.#records.get(k)?.digest,
     );
     this.#records = records;
     this.#problems = problems;
+    await this.#save();
     if (changed.length > 0) this.#emit({ files: [], keys: changed });
+  }
+
+  /** The implicit template of a dump file (`name` from implicitTemplateName). */
+  #recordOf(file: string, name: string): DeclaredSpec {
+    const key: ObjectKey = `Template/${name}`;
+    const object: TemplateObject = {
+      kind: 'Template',
+      metadata: { name, labels: {}, annotations: { [SEED_NAME_ANNOTATION]: DUMP.exec(file)![1]! } },
+      spec: { engine: this.#engine, source: { path: file }, import: {} },
+    };
+    const old = this.#records.get(key);
+    const digest = digestOf(object);
+    return {
+      key,
+      object,
+      file: path.join(this.#dir, file),
+      line: 0,
+      fileMtimeMs: 0,
+      digest,
+      generation: old ? (old.digest === digest ? old.generation : old.generation + 1) : 1,
+    };
+  }
+
+  #unavailable(message: string): void {
+    if (this.#available || this.#problems[0]?.message !== message)
+      this.#log.error({ dir: this.#dir, templates: this.#records.size }, message);
+    this.#available = false;
+    this.#problems = [{ file: this.#dir, message }];
+  }
+
+  /** The implicit templates last seen, before the first scan: what an unavailable dir keeps serving. */
+  async #loadSaved(): Promise<void> {
+    const file = this.#savedFile;
+    if (!file || !this.#implicit) return;
+    let saved: SavedDumps | undefined;
+    try {
+      saved = await readJson<SavedDumps>(file);
+    } catch (error) {
+      this.#log.warn({ file, err: error }, 'saved list of dumps unreadable: ignored');
+      return;
+    }
+    if (!saved || saved.version !== 1 || !Array.isArray(saved.dumps)) return;
+    for (const dump of saved.dumps) {
+      const name = typeof dump === 'string' && !dump.includes('/') ? implicitTemplateName(dump) : undefined;
+      if (!name || !isValidName(name) || dump.startsWith('.')) continue;
+      const record = this.#recordOf(dump, name);
+      if (!this.#records.has(record.key)) this.#records.set(record.key, record);
+    }
+    this.#savedText = serializeDumps(this.#records);
+  }
+
+  async #save(): Promise<void> {
+    const file = this.#savedFile;
+    if (!file || this.#stopped) return;
+    const text = serializeDumps(this.#records);
+    if (text === this.#savedText) return;
+    try {
+      await writeFileAtomic(file, text);
+      this.#savedText = text;
+    } catch (error) {
+      this.#log.warn({ file, err: error }, 'list of dumps not saved; trying again at the next scan');
+    }
   }
 
   #emit(change: DumpsChange): void {
     for (const listener of this.#listeners) listener(change);
   }
+}
+
+function serializeDumps(records: Map<ObjectKey, DeclaredSpec>): string {
+  const dumps = [...records.values()].map((r) => (r.object as TemplateObject).spec.source.path).sort();
+  const saved: SavedDumps = { version: 1, dumps };
+  return `${JSON.stringify(saved)}\n`;
 }

@@ -4,14 +4,17 @@ import type { Logger } from '../log.js';
 import {
   type DeclaredSpec,
   type DesiredState,
+  KINDS,
   type Kind,
   type ObjectKey,
   type ObjectOfKind,
   keyOf,
 } from '../objects/index.js';
-import { type ParsedObject, parseSpecFile } from '../spec/parse.js';
+import { isValidName } from '../spec/names.js';
+import { type ParseResult, type ParsedObject, digestOf, parseSpecFile } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import type { SchemaSet } from '../spec/schema.js';
+import { readJson, writeFileAtomic } from '../util/files.js';
 import { DebouncedWatcher, type WatchBatch } from './debounced-watcher.js';
 import { isIgnoredDir, isSpecFile, listSpecFiles } from './spec-files.js';
 
@@ -30,7 +33,22 @@ export interface SpecFolderOptions {
   readonly removalGraceMs?: number;
   /** Full re-list of the folder to catch lost events and a restored folder. @default 10000 */
   readonly resyncMs?: number;
+  /**
+   * The data root's state dir: each file's last good objects are kept in `last-good-specs.json` there,
+   * so a file broken (or unreadable) while the controller was down keeps its objects at the next start.
+   * None: not kept (a file with problems at the first scan then holds no objects).
+   */
+  readonly stateDir?: string;
 }
+
+/** How each file's last good objects are kept across restarts. */
+interface SavedSpecs {
+  readonly version: 1;
+  /** In order of first sight (which file wins a conflict survives a restart too). */
+  readonly files: { file: string; mtimeMs: number; objects: ParsedObject[] }[];
+}
+
+export const LAST_GOOD_SPECS_FILE = 'last-good-specs.json';
 
 interface FileEntry {
   /** Order of first sight: the first file to declare a key keeps it on a conflict. */
@@ -40,13 +58,45 @@ interface FileEntry {
   problems: SpecProblem[];
   /** A removal seen once and waiting for a second look. */
   pendingRemoval?: { signature: string; since: number };
+  /**
+   * It had problems when first seen and its objects before this start are unknown (no saved last good
+   * objects): nothing counts as absent until it is fixed or deleted, as it may have declared anything.
+   */
+  unknown?: boolean;
 }
 
 const ABSENT = 'absent';
+/** The signature of an entry loaded from the saved last good objects: equal to no file's. */
+const SAVED = 'saved';
 
 /** Nothing but whitespace: what a truncated file holds. */
 function isBlank(content: Buffer): boolean {
   return content.every((byte) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09);
+}
+
+/** A relative path inside the folder that names a spec file. */
+function isSafeRelative(file: string): boolean {
+  return !path.isAbsolute(file) && !file.split(/[\\/]/).includes('..') && isSpecFile(file);
+}
+
+/** A saved object that still looks like one: a known kind, a valid name, its digest matching. */
+function isSavedObject(value: unknown): value is ParsedObject {
+  const parsed = value as ParsedObject | undefined;
+  const object = parsed?.object;
+  if (!object || !KINDS.includes(object.kind) || typeof object.metadata?.name !== 'string') return false;
+  if (!isValidName(object.metadata.name) || typeof object.spec !== 'object') return false;
+  return typeof parsed.line === 'number' && parsed.digest === digestOf(object);
+}
+
+function serializeSaved(files: Map<string, FileEntry>): string {
+  const saved: SavedSpecs = {
+    version: 1,
+    files: [...files.entries()]
+      .filter(([, entry]) => entry.good.objects.length > 0)
+      .sort((a, b) => a[1].seq - b[1].seq)
+      .map(([file, entry]) => ({ file, mtimeMs: entry.good.mtimeMs, objects: entry.good.objects })),
+  };
+  return `${JSON.stringify(saved)}\n`;
 }
 
 /**
@@ -59,6 +109,13 @@ export class SpecFolder implements DesiredState {
   readonly #log: Logger;
   readonly #removalGraceMs: number;
   readonly #resyncMs: number;
+  readonly #savedFile: string | undefined;
+  /** What the saved file holds, as written: a change of good objects writes it, nothing else does. */
+  #savedText: string | undefined;
+  /** Whether the last good objects of before this start are known (saved and read back), when kept. */
+  #savedLoaded = false;
+  /** Set once the folder has been listed: files with problems seen after that are new ones. */
+  #listed = false;
   readonly #files = new Map<string, FileEntry>();
   readonly #records = new Map<ObjectKey, DeclaredSpec>();
   readonly #listeners = new Set<(keys: ObjectKey[]) => void>();
@@ -78,6 +135,7 @@ export class SpecFolder implements DesiredState {
     this.#log = options.log.child({ component: 'spec-folder' });
     this.#removalGraceMs = options.removalGraceMs ?? 500;
     this.#resyncMs = options.resyncMs ?? 10_000;
+    this.#savedFile = options.stateDir ? path.join(options.stateDir, LAST_GOOD_SPECS_FILE) : undefined;
     this.#watcher = new DebouncedWatcher({
       dir: this.#dir,
       log: this.#log,
@@ -103,6 +161,17 @@ export class SpecFolder implements DesiredState {
     return this.#dir;
   }
 
+  /**
+   * Whether the absence of an object from this folder means it is not wanted: not before the first
+   * scan, nor while the folder is missing or unreadable, nor while a file with problems whose objects
+   * before this start are unknown might declare it.
+   */
+  absenceTrusted(_key?: ObjectKey): boolean {
+    if (!this.#synced || !this.#available) return false;
+    for (const entry of this.#files.values()) if (entry.unknown) return false;
+    return true;
+  }
+
   get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {
     return this.#records.get(key) as DeclaredSpec<ObjectOfKind<K>> | undefined;
   }
@@ -117,7 +186,15 @@ export class SpecFolder implements DesiredState {
   problems(): SpecProblem[] {
     const out: SpecProblem[] = [];
     if (!this.#available) out.push({ file: this.#dir, message: this.#unavailableReason });
-    for (const entry of this.#files.values()) out.push(...entry.problems);
+    for (const [file, entry] of this.#files) {
+      out.push(...entry.problems);
+      if (entry.unknown)
+        out.push({
+          file,
+          message:
+            'its objects before this start are unknown (no saved last good specs): nothing declared in the specs dir is removed until it is fixed or deleted',
+        });
+    }
     out.push(...this.#conflicts());
     return out;
   }
@@ -129,6 +206,8 @@ export class SpecFolder implements DesiredState {
 
   /** Starts watching, then scans the folder once; resolves when that first scan is complete. */
   async start(): Promise<void> {
+    // The last good objects first: a file broken while the controller was down serves them.
+    await this.#loadSaved();
     // Scan only once the watcher is ready: what changes after the scan is then sure to raise an event.
     await this.#watcher.start();
     await this.#enqueue(() => this.#fullScan());
@@ -152,15 +231,17 @@ export class SpecFolder implements DesiredState {
 
   /**
    * Reads these files (relative to the folder) now, as a watcher event would, without the debounce:
-   * for writers that know what they changed. Resolves once they are applied.
+   * for writers that know what they changed. Resolves once they are applied. `removed`: the writer
+   * deleted them on purpose (an API deletion), so a file that is gone removes its objects at once,
+   * without the second look that guards against half-written files.
    */
-  refresh(files: string[]): Promise<void> {
+  refresh(files: string[], how: { removed?: boolean } = {}): Promise<void> {
     // Only what the watcher would report: spec files inside the folder (a touched dump is not one).
     const specs = files.filter(
       (f) => !path.isAbsolute(f) && !f.split(path.sep).includes('..') && isSpecFile(f),
     );
     if (!this.#synced || this.#stopped || specs.length === 0) return Promise.resolve();
-    return this.#enqueue(() => this.#processFiles(specs));
+    return this.#enqueue(() => this.#processFiles(specs, false, how.removed === true));
   }
 
   /** Re-reads the whole folder now (also runs periodically). */
@@ -196,6 +277,7 @@ export class SpecFolder implements DesiredState {
       this.#log.info({ dir: this.#dir }, 'specs dir available again');
     }
     await this.#processFiles([...new Set([...listed, ...this.#files.keys()])], true);
+    this.#listed = true;
   }
 
   #setUnavailable(error: NodeJS.ErrnoException): void {
@@ -210,7 +292,7 @@ export class SpecFolder implements DesiredState {
     this.#unavailableReason = reason;
   }
 
-  async #processFiles(files: string[], fromScan = false): Promise<void> {
+  async #processFiles(files: string[], fromScan = false, deliberate = false): Promise<void> {
     // A file reported gone only counts as gone while the folder itself is readable.
     try {
       await stat(this.#dir).then((s) => {
@@ -222,11 +304,17 @@ export class SpecFolder implements DesiredState {
     }
     if (!fromScan && !this.#available) return this.#fullScan();
     const before = this.#snapshot();
-    for (const file of files) await this.#processFile(file);
+    for (const file of files) await this.#processFile(file, deliberate);
     this.#resolve(before);
+    await this.#save();
   }
 
-  async #processFile(file: string): Promise<void> {
+  /** A file with problems seen for the first time: its objects before this start are unknown? */
+  #unknownAtStart(): boolean {
+    return this.#savedFile !== undefined && !this.#savedLoaded && !this.#listed;
+  }
+
+  async #processFile(file: string, deliberate = false): Promise<void> {
     const full = path.join(this.#dir, file);
     let signature = ABSENT;
     let mtimeMs = 0;
@@ -247,35 +335,21 @@ export class SpecFolder implements DesiredState {
     if (entry && entry.signature === signature && !entry.pendingRemoval) return; // unchanged since last look
     if (signature === ABSENT && !entry) return;
 
-    let parsed: { objects: ParsedObject[]; problems: SpecProblem[] } = { objects: [], problems: [] };
+    let parsed: ParseResult = { objects: [], problems: [] };
     if (signature !== ABSENT) {
-      try {
-        const content = await readFile(full);
-        parsed = parseSpecFile(content, file, this.#schemas);
-        const held = entry?.good.objects.length ?? 0;
-        if (held > 0 && parsed.problems.length === 0 && isBlank(content)) {
-          // Truncation (a full disk, a crashed editor, `> file`) looks like this; a deliberate
-          // removal deletes the file or leaves a comment. Keep the objects until then.
-          parsed = {
-            objects: [],
-            problems: [
-              {
-                file,
-                message: `file is empty, keeping its ${held} object(s); to remove them delete the file or leave a comment in it`,
-              },
-            ],
-          };
-        }
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}` }]);
-          return;
-        }
-        signature = ABSENT;
-      }
+      const read = await this.#read(file, entry);
+      if (!read) return; // unreadable: held, its problem set
+      if (read === 'gone') signature = ABSENT;
+      else parsed = read;
     }
 
-    const current = entry ?? { seq: this.#seq++, signature, good: { objects: [], mtimeMs: 0 }, problems: [] };
+    const current: FileEntry = entry ?? {
+      seq: this.#seq++,
+      signature,
+      good: { objects: [], mtimeMs: 0 },
+      problems: [],
+      ...(parsed.problems.length > 0 && this.#unknownAtStart() ? { unknown: true } : {}),
+    };
     if (parsed.problems.length > 0) {
       // Held: the last good objects stay; only the problems change.
       current.signature = signature;
@@ -289,7 +363,9 @@ export class SpecFolder implements DesiredState {
 
     const newKeys = new Set(parsed.objects.map((o) => keyOf(o.object)));
     const removes = current.good.objects.some((o) => !newKeys.has(keyOf(o.object)));
-    if (removes && this.#synced) {
+    // A file its writer deleted on purpose is gone for sure: no second look.
+    const certain = deliberate && signature === ABSENT;
+    if (removes && this.#synced && !certain) {
       const now = Date.now();
       const pending = current.pendingRemoval;
       if (!pending || pending.signature !== signature) {
@@ -306,10 +382,36 @@ export class SpecFolder implements DesiredState {
     }
     current.pendingRemoval = undefined;
     current.problems = [];
+    current.unknown = undefined;
     current.signature = signature;
     current.good = { objects: parsed.objects, mtimeMs };
     if (signature === ABSENT) this.#files.delete(file);
     else this.#files.set(file, current);
+  }
+
+  /** Reads and parses a file: 'gone' when it vanished, undefined when it cannot be read (then held). */
+  async #read(file: string, entry: FileEntry | undefined): Promise<ParseResult | 'gone' | undefined> {
+    let content: Buffer;
+    try {
+      content = await readFile(path.join(this.#dir, file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      this.#setFileProblems(file, [{ file, message: `cannot read: ${(error as Error).message}` }]);
+      return undefined;
+    }
+    const parsed = parseSpecFile(content, file, this.#schemas);
+    if (parsed.problems.length > 0 || !isBlank(content)) return parsed;
+    const held = entry?.good.objects.length ?? 0;
+    if (held > 0) {
+      // Truncation (a full disk, a crashed editor, `> file`) looks like this; a deliberate
+      // removal deletes the file or leaves a comment. Keep the objects until then.
+      const message = `file is empty, keeping its ${held} object(s); to remove them delete the file or leave a comment in it`;
+      return { objects: [], problems: [{ file, message }] };
+    }
+    // Empty at the first look, and what it held before this start is unknown: held too.
+    if (!entry && this.#unknownAtStart())
+      return { objects: [], problems: [{ file, message: 'file is empty' }] };
+    return parsed;
   }
 
   #scheduleRecheck(file: string): void {
@@ -330,8 +432,66 @@ export class SpecFolder implements DesiredState {
         signature: 'error',
         good: { objects: [], mtimeMs: 0 },
         problems,
+        ...(this.#unknownAtStart() ? { unknown: true } : {}),
       });
     for (const p of problems) this.#log.warn({ file }, formatProblem(p));
+  }
+
+  /**
+   * Reads the saved last good objects into file entries, before the first scan: a file that is fine
+   * replaces its entry, one that is gone (ENOENT) drops it, and one with problems, or unreadable,
+   * keeps serving them. An unreadable or missing save leaves the objects of broken files unknown.
+   */
+  async #loadSaved(): Promise<void> {
+    const file = this.#savedFile;
+    if (!file) return;
+    let saved: SavedSpecs | undefined;
+    try {
+      saved = await readJson<SavedSpecs>(file);
+    } catch (error) {
+      this.#log.warn(
+        { file, err: error },
+        'saved last good specs unreadable: a spec file with problems at start holds back every removal until it is fixed',
+      );
+      return;
+    }
+    if (!saved) return; // the first start with a state dir, or it was lost: nothing known
+    if (saved.version !== 1 || !Array.isArray(saved.files)) {
+      this.#log.warn({ file }, 'saved last good specs in an unknown format: ignored');
+      return;
+    }
+    let objects = 0;
+    for (const entry of saved.files) {
+      if (typeof entry?.file !== 'string' || !isSafeRelative(entry.file) || this.#files.has(entry.file))
+        continue;
+      const good = (Array.isArray(entry.objects) ? entry.objects : []).filter(isSavedObject);
+      if (good.length === 0) continue;
+      objects += good.length;
+      this.#files.set(entry.file, {
+        seq: this.#seq++,
+        signature: SAVED,
+        good: { objects: good, mtimeMs: Number(entry.mtimeMs) || 0 },
+        problems: [],
+      });
+    }
+    this.#savedLoaded = true;
+    this.#savedText = serializeSaved(this.#files);
+    this.#resolve(new Map());
+    this.#log.info({ file, files: this.#files.size, objects }, 'last good specs loaded');
+  }
+
+  /** Writes the last good objects when they changed; a failed write is tried again at the next change or scan. */
+  async #save(): Promise<void> {
+    const file = this.#savedFile;
+    if (!file || this.#stopped) return;
+    const text = serializeSaved(this.#files);
+    if (text === this.#savedText) return;
+    try {
+      await writeFileAtomic(file, text);
+      this.#savedText = text;
+    } catch (error) {
+      this.#log.warn({ file, err: error }, 'last good specs not saved; trying again at the next change');
+    }
   }
 
   /** Declaring files per key, in order of first sight. */

@@ -97,7 +97,10 @@ export class StatusStore {
 
   /** Temp files of atomic writes a kill -9 interrupted (the file they were for is whole, old or new). */
   async #removeTempFiles(): Promise<void> {
-    const dirs = [this.#layout.databasesDir, ...KINDS.map((k) => path.dirname(this.#layout.statusFile(k, 'x')))];
+    const dirs = [
+      this.#layout.databasesDir,
+      ...KINDS.map((k) => path.dirname(this.#layout.statusFile(k, 'x'))),
+    ];
     for (const dir of dirs) {
       for (const file of await readdir(dir).catch(() => [] as string[])) {
         if (/\.json\.[0-9a-f]{8}\.tmp$/.test(file)) await rm(path.join(dir, file), { force: true });

@@ -55,13 +55,16 @@ export class BtrfsStorage implements Storage {
     return pathExists(target);
   }
 
+  /**
+   * A rename; but a read-only subvolume (a template version) cannot change its parent dir, as its
+   * `..` entry cannot be rewritten (EROFS): it moves as a read-only snapshot at the target (shared
+   * blocks, no copy), then the source goes. A crash in between leaves both, never neither.
+   */
   async move(source: string, target: string): Promise<void> {
     try {
       await moveVolume(source, target);
     } catch (error) {
-      // A read-only subvolume (a template version) cannot be renamed into another folder: a read-only
-      // snapshot there shares every block (milliseconds, no copy), then the original goes.
-      if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EROFS' || (await stat(source)).ino !== 256) throw error;
       await run('btrfs', ['subvolume', 'snapshot', '-r', source, target]);
       await run('btrfs', ['subvolume', 'delete', source]);
     }

@@ -12,7 +12,7 @@ export async function pathExists(target: string): Promise<boolean> {
   }
 }
 
-/** A rename within one filesystem: a btrfs subvolume (even a read-only one) moves like a dir. */
+/** A rename within one filesystem: a writable btrfs subvolume moves like a dir (a read-only one: see BtrfsStorage.move). */
 export async function moveVolume(source: string, target: string): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
   await rename(source, target);

@@ -219,7 +219,8 @@ describe.each([
     const name = made.at(-1)!;
     const before = bed.database(name)!;
     const trashDir = path.join(bed.dataDir, 'trash', 'databases');
-    const entriesOf = () => readdirSync(trashDir).filter((e) => e.startsWith(`${name}@`) && !e.endsWith('.json'));
+    const entriesOf = () =>
+      readdirSync(trashDir).filter((e) => e.startsWith(`${name}@`) && !e.endsWith('.json'));
     // Its reset earlier left the replaced data there already: only the new entry counts.
     const earlier = new Set(entriesOf());
     await crashAt(bed, 'trash:after-move', () => bed.removeSpec(`${name}.yaml`));

@@ -180,6 +180,9 @@ export class FakeDesired implements DesiredState {
   delete(key: ObjectKey): void {
     this.records.delete(key);
   }
+  absenceTrusted(): boolean {
+    return this.synced && this.available;
+  }
   get<K extends Kind>(key: `${K}/${string}`): DeclaredSpec<ObjectOfKind<K>> | undefined {
     return this.records.get(key) as DeclaredSpec<ObjectOfKind<K>> | undefined;
   }

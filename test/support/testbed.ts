@@ -375,11 +375,11 @@ export class TestBed {
     const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).map((e) => path.join(dir, e)) : []);
     for (const t of list(path.join(this.dataDir, 'templates')))
       subvolumes.push(...list(t).filter((p) => !p.endsWith('.json')));
-    // Trash entries: a database's data, a template's versions (read-only snapshots).
-    for (const e of list(path.join(this.dataDir, 'trash', 'databases')))
-      if (!e.endsWith('.json')) subvolumes.push(path.join(e, 'data'));
-    for (const e of list(path.join(this.dataDir, 'trash', 'templates')))
-      if (!e.endsWith('.json')) subvolumes.push(...list(e));
+    // The trash holds volumes too: a template's versions (read-only) and a database's data.
+    const trash = (kind: string) =>
+      list(path.join(this.dataDir, 'trash', kind)).filter((p) => !p.endsWith('.json'));
+    for (const entry of trash('templates')) subvolumes.push(...list(entry));
+    for (const entry of trash('databases')) subvolumes.push(path.join(entry, 'data'));
     subvolumes.push(
       ...list(path.join(this.dataDir, 'databases')).filter((p) => !p.endsWith('.json')),
       ...list(path.join(this.dataDir, 'work')),

@@ -1,9 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ApiState } from '../../../controller/api/api-state.js';
 import { HttpError, MAX_BODY_BYTES, readBody } from '../../../controller/api/http.js';
 import { canonicalName } from '../../../controller/api/objects.js';
+import type { ApiContext } from '../../../controller/api/routes.js';
+import type { SpecObject } from '../../../controller/objects/index.js';
 import { implicitTemplateName } from '../../../controller/source/dumps-folder.js';
+import { FakeDesired } from '../../support/fakes.js';
 
 const request = (body: string, contentType?: string) =>
   Object.assign(Readable.from([Buffer.from(body)]), {
@@ -35,5 +39,51 @@ describe('seed names', () => {
     expect(implicitTemplateName('test_db.sql')).toBe('test-db');
     expect(implicitTemplateName('Shop.sql.gz')).toBe('shop');
     expect(implicitTemplateName('notes.txt')).toBeUndefined();
+  });
+});
+
+describe('which template the original routes mean', () => {
+  const template = (name: string, dump: string, annotations: Record<string, string> = {}): SpecObject => ({
+    kind: 'Template',
+    metadata: { name, labels: {}, annotations },
+    spec: { engine: 'mariadb', source: { path: dump }, import: {} },
+  });
+  const database = (name: string, of: string): SpecObject => ({
+    kind: 'Database',
+    metadata: { name, labels: {}, annotations: {} },
+    spec: { template: of, state: 'Running', protected: false },
+  });
+  const desired = new FakeDesired();
+  // shop2 took test_db.sql over from the implicit template test-db, which is gone; x was made from it.
+  desired.set(template('shop2', 'test_db.sql'));
+  desired.set(template('shop', 'shop.sql'));
+  desired.set(template('orders', 'dumps/orders.sql'));
+  const x = desired.set(database('x', 'test-db'));
+  const y = desired.set(database('y', 'shop2'));
+  const z = desired.set(database('z', 'shop'));
+  const state = new ApiState({ running: { desired } } as unknown as ApiContext);
+  const found = (name: string) => state.findTemplate(name)?.object.metadata.name;
+
+  it('finds a template by name, seed name, canonical name, then by the dump that name comes from', () => {
+    expect(found('shop')).toBe('shop');
+    expect(found('test_db')).toBe('shop2');
+    expect(found('test-db')).toBe('shop2');
+    expect(found('orders')).toBe('orders');
+    expect(found('nope')).toBeUndefined();
+    // A template of that very name wins over one made of a dump of that name.
+    desired.set(template('test-db', 'other.sql'));
+    expect(found('test_db')).toBe('test-db');
+    desired.delete('Template/test-db');
+  });
+
+  it('a database belongs to the template name it was made with, whether or not that template is still there', () => {
+    expect(state.belongsTo(x, 'test_db')).toBe(true);
+    expect(state.belongsTo(x, 'test-db')).toBe(true);
+    expect(state.belongsTo(x, 'shop2')).toBe(false);
+    expect(state.belongsTo(y, 'shop2')).toBe(true);
+    expect(state.belongsTo(y, 'test_db')).toBe(true);
+    expect(state.belongsTo(z, 'shop')).toBe(true);
+    expect(state.belongsTo(z, 'test_db')).toBe(false);
+    expect(state.belongsTo(z, 'nope')).toBe(false);
   });
 });

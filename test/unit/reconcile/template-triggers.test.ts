@@ -58,7 +58,12 @@ describe('DeletionGuard', () => {
       },
       ...options,
     });
-    return { guard, advance: (ms: number) => (now += ms) };
+    return {
+      guard,
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
   };
   const guardFor = (existing: ObjectKey[], unwanted: ObjectKey[]) =>
     guardWith(() => ({ existing, unwanted })).guard;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,18 +27,20 @@ describe('implicit templates from the dumps dir', () => {
     await dumps?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const start = async (implicitEngine?: EngineName) => {
+  const start = async (implicitEngine?: EngineName, stateDir?: string) => {
     specs = new SpecFolder({
       dir: path.join(dir, 'specs'),
       schemas: loadSchemas(),
       log: silentLogger,
       debounceMs: 30,
+      ...(stateDir ? { stateDir } : {}),
     });
     dumps = new DumpsFolder({
       dir: path.join(dir, 'dumps'),
       log: silentLogger,
       implicitTemplates: true,
       ...(implicitEngine ? { implicitEngine } : {}),
+      ...(stateDir ? { stateDir } : {}),
     });
     await dumps.start();
     await specs.start();
@@ -96,5 +98,73 @@ describe('implicit templates from the dumps dir', () => {
     desired.subscribe((keys) => seen.push(...keys));
     writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 2;');
     await waitFor('template b asked for', () => seen.includes('Template/b'), 5000);
+  });
+
+  const restart = async () => {
+    await specs.stop();
+    await dumps.stop();
+    await start(undefined, path.join(dir, 'state'));
+  };
+  const templates = () =>
+    desired
+      .list('Template')
+      .map((r) => r.key)
+      .sort();
+
+  it('a dumps dir missing, or empty where it held dumps, at start is unavailable: its implicit templates stay, no template counts as absent', async () => {
+    writeFileSync(path.join(dir, 'dumps', 'test_db.sql'), 'select 1;');
+    writeFileSync(path.join(dir, 'dumps', 'shop.sql.gz'), 'select 1;');
+    await start(undefined, path.join(dir, 'state'));
+    expect(desired.absenceTrusted('Template/gone')).toBe(true);
+    // Stopped, the share goes away (renamed: missing), then the controller starts.
+    renameSync(path.join(dir, 'dumps'), path.join(dir, 'dumps.away'));
+    await restart();
+    expect(dumps.available).toBe(false);
+    expect(templates()).toEqual(['Template/shop', 'Template/test-db']);
+    expect(desired.get('Template/test-db')?.object.metadata.annotations['myaas.dev/seed-name']).toBe(
+      'test_db',
+    );
+    expect(desired.absenceTrusted('Template/test-db')).toBe(false);
+    expect(desired.absenceTrusted('Template/other')).toBe(false);
+    expect(desired.absenceTrusted('Database/x')).toBe(true);
+    expect(desired.problems().map((p) => p.message)).toEqual([
+      expect.stringContaining('dumps dir does not exist'),
+    ]);
+    // An empty mount point where the share was: still unavailable, across a restart too.
+    mkdirSync(path.join(dir, 'dumps'));
+    await dumps.scan();
+    expect(dumps.available).toBe(false);
+    await restart();
+    expect(dumps.available).toBe(false);
+    expect(templates()).toEqual(['Template/shop', 'Template/test-db']);
+    expect(desired.problems().map((p) => p.message)).toEqual([
+      expect.stringContaining('dumps dir is empty but held 2 dump(s)'),
+    ]);
+    // The share is back.
+    rmSync(path.join(dir, 'dumps'), { recursive: true });
+    renameSync(path.join(dir, 'dumps.away'), path.join(dir, 'dumps'));
+    await dumps.scan();
+    expect(dumps.available).toBe(true);
+    expect(desired.absenceTrusted('Template/test-db')).toBe(true);
+    expect(desired.problems()).toEqual([]);
+    expect(templates()).toEqual(['Template/shop', 'Template/test-db']);
+  });
+
+  it('one dump gone from a dir that is fine is absent; the last one goes only when the dir holds another file', async () => {
+    writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
+    writeFileSync(path.join(dir, 'dumps', 'b.sql'), 'select 1;');
+    await start(undefined, path.join(dir, 'state'));
+    rmSync(path.join(dir, 'dumps', 'a.sql'));
+    await dumps.scan();
+    expect(templates()).toEqual(['Template/b']);
+    expect(desired.absenceTrusted('Template/a')).toBe(true);
+    rmSync(path.join(dir, 'dumps', 'b.sql'));
+    await dumps.scan();
+    expect(templates()).toEqual(['Template/b']);
+    expect(dumps.available).toBe(false);
+    writeFileSync(path.join(dir, 'dumps', '.keep'), '');
+    await dumps.scan();
+    expect(dumps.available).toBe(true);
+    expect(templates()).toEqual([]);
   });
 });

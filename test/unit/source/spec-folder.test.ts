@@ -1,4 +1,14 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -259,5 +269,169 @@ describe('SpecFolder on real files', () => {
     await started;
     expect(folder.synced).toBe(true);
     expect(names()).toEqual(['Database/alice']);
+  });
+});
+
+describe('SpecFolder across restarts: the last good objects are saved in the state dir', () => {
+  let root: string;
+  let dir: string;
+  let stateDir: string;
+  let folder: SpecFolder | undefined;
+
+  const write = (file: string, text: string) => writeFileSync(path.join(dir, file), text);
+  const start = async (options: { stateDir?: string; removalGraceMs?: number } = { stateDir }) => {
+    await folder?.stop();
+    folder = new SpecFolder({ dir, schemas, log: silentLogger, debounceMs: 30, ...options });
+    await folder.start();
+    return folder;
+  };
+  const names = () =>
+    folder!
+      .list()
+      .map((r) => r.key)
+      .sort();
+  const ttlOf = (name: string) =>
+    (folder!.get(`Database/${name}`)?.object.spec as DatabaseSpec | undefined)?.ttlSeconds;
+  const saved = () => path.join(stateDir, 'last-good-specs.json');
+
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'myaas-lastgood-'));
+    dir = path.join(root, 'specs');
+    stateDir = path.join(root, 'state');
+    mkdirSync(dir);
+  });
+  afterEach(async () => {
+    await folder?.stop();
+    folder = undefined;
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a file broken, unreadable or emptied while stopped serves its saved objects at the next start, with its problem', async () => {
+    write('typo.yaml', specFile(databaseObject('alice', { ttl: '1h' }), databaseObject('bob')));
+    write('newer.yaml', specFile(templateObject('shop')));
+    write('locked.yaml', specFile(databaseObject('carol')));
+    write('cut.yaml', specFile(databaseObject('dave')));
+    await start();
+    const before = folder!.get('Template/shop')!;
+    await folder!.stop();
+    // While stopped: a typo, a field this version does not know (a downgrade), an unreadable file
+    // (a symlink loop: ELOOP, which even root cannot read) and a truncation.
+    write('typo.yaml', specFile(databaseObject('alice', { ttl: 'forever' }), databaseObject('bob')));
+    write('newer.yaml', specFile(templateObject('shop', { compression: 'zstd' })));
+    rmSync(path.join(dir, 'locked.yaml'));
+    symlinkSync('locked.yaml', path.join(dir, 'locked.yaml'));
+    write('cut.yaml', '');
+    const later = new Date(Date.now() + 5000);
+    utimesSync(path.join(dir, 'newer.yaml'), later, later);
+    await start();
+    expect(names()).toEqual([
+      'Database/alice',
+      'Database/bob',
+      'Database/carol',
+      'Database/dave',
+      'Template/shop',
+    ]);
+    expect(ttlOf('alice')).toBe(3600);
+    // The saved object as it was, mtime included: a broken template file does not ask for a reimport.
+    expect(folder!.get('Template/shop')).toMatchObject({
+      file: 'newer.yaml',
+      digest: before.digest,
+      fileMtimeMs: before.fileMtimeMs,
+    });
+    expect(new Set(folder!.problems().map((p) => p.file))).toEqual(
+      new Set(['typo.yaml', 'newer.yaml', 'locked.yaml', 'cut.yaml']),
+    );
+    expect(folder!.absenceTrusted('Database/zed')).toBe(true);
+    // Fixed: the file's objects follow it again, the removal it makes included.
+    write('typo.yaml', specFile(databaseObject('alice', { ttl: '2h' })));
+    await waitFor('typo.yaml fixed', () => ttlOf('alice') === 7200 && !folder!.get('Database/bob'), 5000);
+  });
+
+  it('a file gone while stopped (ENOENT) is absent at the next start; its objects are not served', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    write('b.yaml', specFile(databaseObject('bob')));
+    await start();
+    await folder!.stop();
+    rmSync(path.join(dir, 'a.yaml'));
+    await start();
+    expect(names()).toEqual(['Database/bob']);
+    expect(folder!.problems()).toEqual([]);
+  });
+
+  it('serves the saved objects while the specs dir is missing at start', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    await start();
+    await folder!.stop();
+    renameSync(dir, `${dir}.away`);
+    await start();
+    expect(folder!.available).toBe(false);
+    expect(names()).toEqual(['Database/alice']);
+    expect(folder!.absenceTrusted('Database/alice')).toBe(false);
+  });
+
+  it('without saved objects, a file with problems at start holds back every absence until it is fixed', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 'forever' })));
+    write('b.yaml', specFile(databaseObject('bob')));
+    await start();
+    expect(names()).toEqual(['Database/bob']);
+    expect(folder!.absenceTrusted('Database/carol')).toBe(false);
+    expect(folder!.problems().map((p) => p.message)).toContainEqual(
+      expect.stringContaining('its objects before this start are unknown'),
+    );
+    write('a.yaml', specFile(databaseObject('alice')));
+    await waitFor('alice', () => folder!.get('Database/alice'), 5000);
+    expect(folder!.absenceTrusted('Database/carol')).toBe(true);
+    expect(folder!.problems()).toEqual([]);
+  });
+
+  it('a corrupt save is ignored (objects of broken files unknown), then written again', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    mkdirSync(stateDir);
+    writeFileSync(saved(), '{"version": 1, "fil');
+    write('b.yaml', ': : broken');
+    await start();
+    expect(folder!.absenceTrusted('Database/x')).toBe(false);
+    expect(JSON.parse(readFileSync(saved(), 'utf8')).files.map((f: { file: string }) => f.file)).toEqual([
+      'a.yaml',
+    ]);
+  });
+
+  it('writes the save only when good objects change, never for a problem', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '1h' })));
+    await start();
+    const first = statSync(saved());
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 'forever' })));
+    await waitFor('problem', () => folder!.problems().length > 0, 5000);
+    await folder!.resync();
+    expect(statSync(saved()).ino).toBe(first.ino);
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '2h' })));
+    await waitFor('fixed', () => ttlOf('alice') === 7200, 5000);
+    expect(statSync(saved()).ino).not.toBe(first.ino);
+    expect(readFileSync(saved(), 'utf8')).toContain('"ttlSeconds":7200');
+  });
+
+  it('keeps nothing without a state dir: a file broken at start holds no objects and blocks nothing', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: 'forever' })));
+    await start({});
+    expect(names()).toEqual([]);
+    expect(folder!.absenceTrusted('Database/alice')).toBe(true);
+  });
+
+  it('a deliberate removal (the API deleting its file) applies at once; any other waits for the second look', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    write('b.yaml', specFile(databaseObject('bob')));
+    await start({ removalGraceMs: 60_000 });
+    rmSync(path.join(dir, 'a.yaml'));
+    await folder!.refresh(['a.yaml']);
+    expect(names()).toEqual(['Database/alice', 'Database/bob']);
+    rmSync(path.join(dir, 'b.yaml'));
+    await folder!.refresh(['b.yaml'], { removed: true });
+    expect(names()).toEqual(['Database/alice']);
+    // `removed` for a file that is still there is an ordinary look: nothing goes.
+    write('c.yaml', specFile(databaseObject('carol'), databaseObject('dan')));
+    await folder!.refresh(['c.yaml']);
+    write('c.yaml', specFile(databaseObject('carol')));
+    await folder!.refresh(['c.yaml'], { removed: true });
+    expect(folder!.get('Database/dan')).toBeDefined();
   });
 });
