@@ -72,6 +72,7 @@ async function rawFloor(
   const { command, args: serverArgs } = engine.host.command({
     dataDir: clone,
     port,
+    bindAddress: '127.0.0.1',
     socket: path.join(runDir, 'mysqld.sock'),
     pidFile: path.join(runDir, 'mysqld.pid'),
     errorLog: path.join(runDir, 'error.log'),

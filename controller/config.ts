@@ -59,8 +59,26 @@ export interface ControllerConfig {
   readonly importTimeoutSeconds: number;
   /** uid:gid the database servers run as in containers: the official images' mysql user. */
   readonly containerUser: string;
+  /**
+   * The host address database ports are published on (containers) or servers listen on (host
+   * processes). Never widened by the controller: by default the API's own host (loopback in the
+   * quick start; all addresses only when the API listens on all of them).
+   */
+  readonly publishAddress?: string;
+  /** The users file (roles, tokens, quotas); without it (and without apiToken) only loopback is served. */
+  readonly usersFile?: string;
+  /** Serve a non-loopback API without users: for trusted networks only, and said loudly. */
+  readonly insecureNoAuth?: boolean;
   /** Optional bearer token guarding the API. */
   readonly apiToken?: string;
+}
+
+/** Where database ports are published: the configured address, else the API's own host. */
+export function publishAddressOf(config: ControllerConfig): string {
+  if (config.publishAddress) return config.publishAddress;
+  const colon = config.listen.lastIndexOf(':');
+  const host = (colon > 0 ? config.listen.slice(0, colon) : '127.0.0.1').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '' ? '127.0.0.1' : host;
 }
 
 export function defaultConfig(cwd = process.cwd()): ControllerConfig {
@@ -91,7 +109,8 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     importMemoryMiB: 1024,
     // One per core, at most 4: beyond that the import competes with the databases being served.
     importJobs: Math.max(1, Math.min(4, availableParallelism())),
-    databaseMemoryMiB: 0,
+    // A default for every database (containers): one runaway clone cannot take the machine.
+    databaseMemoryMiB: 1024,
     readyTimeoutSeconds: 60,
     importTimeoutSeconds: 6 * 3600,
     containerUser: '999:999',

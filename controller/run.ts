@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
-import type { ControllerConfig } from './config.js';
+import { type ControllerConfig, publishAddressOf } from './config.js';
 import { Controller } from './controller.js';
 import { engineFor } from './engine/engines.js';
 import { Layout } from './layout.js';
@@ -72,10 +72,16 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
       docker,
       controllerId: controllerIdFor(config.dataDir),
       containerUser: config.containerUser,
+      publishAddress: publishAddressOf(config),
       log,
     });
   }
-  const runtime = new ProcessRuntime({ root: path.resolve(config.dataDir), engineFor, log });
+  const runtime = new ProcessRuntime({
+    root: path.resolve(config.dataDir),
+    engineFor,
+    log,
+    bindAddress: publishAddressOf(config),
+  });
   // Each engine's host programs are checked again when a server of it is made; at start, at least one
   // engine must be usable (a host with only PostgreSQL is fine).
   const problems: string[] = [];

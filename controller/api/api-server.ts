@@ -1,7 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Logger } from '../log.js';
 import type { RunningController } from '../run.js';
+import { isLoopbackHost, refuseCrossSite } from './access.js';
+import { type Caller, LOCAL_ADMIN, Users } from './auth.js';
 import { HttpError, sendJson } from './http.js';
 import { nativeRoutes } from './native-api.js';
 import type { ApiContext, Route } from './routes.js';
@@ -14,21 +15,28 @@ import { SpecWriter } from './spec-writer.js';
  */
 export class ApiServer {
   readonly #routes: Route[];
-  readonly #token: Buffer | undefined;
+  readonly #users: Users;
   readonly #log: Logger;
   #server: Server | undefined;
 
-  constructor(context: ApiContext, token?: string) {
+  constructor(context: ApiContext, users: Users) {
     this.#routes = [...nativeRoutes(context), ...seedRoutes(context)];
-    this.#token = token ? Buffer.from(token) : undefined;
+    this.#users = users;
     this.#log = context.log.child({ component: 'api' });
   }
 
   /** Listens on `host:port`; resolves with the port actually bound (0 picks one). */
-  async listen(address: string): Promise<number> {
+  async listen(address: string, options: { insecureNoAuth?: boolean } = {}): Promise<number> {
     const colon = address.lastIndexOf(':');
     const host = colon > 0 ? address.slice(0, colon) : '127.0.0.1';
     const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
+    await this.#users.load(true);
+    // Closed by default: anyone who reaches the port would read every password and run any image.
+    if (!this.#users.configured && !isLoopbackHost(host) && !options.insecureNoAuth) {
+      throw new Error(
+        `refusing to listen on ${address} without users: anyone reaching it could read every database's password. Add a users file (--users users.yaml, see README "Team server"; \`myaas hash-token\` makes a token), or set MYAAS_API_TOKEN, or listen on 127.0.0.1; on a trusted network only, --insecure-no-auth`,
+      );
+    }
     const server = createServer((req, res) => void this.#handle(req, res));
     server.requestTimeout = 120_000;
     this.#server = server;
@@ -46,7 +54,7 @@ export class ApiServer {
     });
     const bound = server.address();
     const boundPort = typeof bound === 'object' && bound ? bound.port : port;
-    this.#log.info({ host, port: boundPort, auth: Boolean(this.#token) }, 'API listening');
+    this.#log.info({ host, port: boundPort, auth: this.#users.configured }, 'API listening');
     return boundPort;
   }
 
@@ -89,11 +97,29 @@ export class ApiServer {
           status: pathKnown ? 'Method not allowed' : 'Not found',
         });
       }
-      if (!matched.route.open && !this.#authorized(req)) {
-        res.setHeader('www-authenticate', 'Bearer');
-        return sendJson(res, 401, { status: 'Unauthorized: send Authorization: Bearer <MYAAS_API_TOKEN>' });
+      let caller: Caller = LOCAL_ADMIN;
+      if (!matched.route.open) {
+        refuseCrossSite(req, !this.#users.configured);
+        if (this.#users.configured) {
+          const known = await this.#users.authenticate(req);
+          if (!known) {
+            res.setHeader('www-authenticate', 'Bearer, Basic realm="myaas"');
+            return sendJson(res, 401, {
+              status:
+                'Unauthorized: send your token as Authorization: Bearer <token>, or as the password of basic auth (curl -u NAME:TOKEN); `myaas login` stores it for the CLI',
+            });
+          }
+          caller = known;
+        }
       }
-      await matched.route.handler(req, res, matched.params, url);
+      await matched.route.handler(req, res, matched.params, url, caller);
+      // Who changed what: every create, change, delete, restore and confirmation, never a body.
+      if (req.method !== 'GET' && req.method !== 'HEAD' && res.statusCode < 400) {
+        this.#log.info(
+          { user: caller.name, role: caller.role, method: req.method, path, status: res.statusCode },
+          'audit',
+        );
+      }
     } catch (error) {
       if (error instanceof HttpError) {
         // An unread body (413) must not leave the connection for reuse: close it.
@@ -110,16 +136,15 @@ export class ApiServer {
       );
     }
   }
-
-  #authorized(req: IncomingMessage): boolean {
-    if (!this.#token) return true;
-    const header = req.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
-    return given.length === this.#token.length && timingSafeEqual(given, this.#token);
-  }
 }
 
-export function createApi(running: RunningController, log: Logger, token?: string): ApiServer {
+/** The API of a running controller; `token` is the single MYAAS_API_TOKEN, `usersFile` the users file. */
+export function createApi(
+  running: RunningController,
+  log: Logger,
+  token?: string,
+  usersFile?: string,
+): ApiServer {
   return new ApiServer(
     {
       running,
@@ -129,6 +154,6 @@ export function createApi(running: RunningController, log: Logger, token?: strin
       log,
       waitSeconds: 60,
     },
-    token,
+    new Users(usersFile, token),
   );
 }

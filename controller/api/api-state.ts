@@ -3,8 +3,11 @@ import {
   type DatabaseObject,
   type DeclaredSpec,
   type Kind,
+  OWNER_ANNOTATION,
   type ObjectKey,
 } from '../objects/index.js';
+import { access } from './access.js';
+import type { Caller } from './auth.js';
 import { HttpError } from './http.js';
 import { canonicalName, dumpTemplateName, seedTemplateName, specToCrd } from './objects.js';
 import type { ApiContext } from './routes.js';
@@ -72,13 +75,18 @@ export class ApiState {
    * Brings a database back from the trash (the newest entry of that name, or the entry with that id):
    * declares it again when its spec is gone, and waits until it serves (or is Stopped, as it was).
    */
-  async restoreDatabase(nameOrId: string, timeoutMs = 60_000): Promise<{ entry: string; phase?: string }> {
+  async restoreDatabase(
+    nameOrId: string,
+    caller: Caller,
+    timeoutMs = 60_000,
+  ): Promise<{ entry: string; phase?: string }> {
     const running = this.#running;
     const entry = await running.controller.trash.find('Database', nameOrId);
-    if (!entry)
+    if (!entry || !access.sees(caller, entry.record.owner))
       throw new HttpError(404, {
         status: `nothing named "${nameOrId}" in the trash (see GET /api/v1/trash)`,
       });
+    access.requireOwn(caller, entry.record.owner, entry.name, 'restore');
     const key = `Database/${entry.name}` as const;
     const declared = running.desired.get(key);
     const live = running.store.get(key);
@@ -102,7 +110,10 @@ export class ApiState {
       await this.context.writer.put('Database', entry.name, {
         apiVersion: API_VERSION,
         kind: 'Database',
-        metadata: { name: entry.name },
+        metadata: {
+          name: entry.name,
+          ...(entry.record.owner ? { annotations: { [OWNER_ANNOTATION]: entry.record.owner } } : {}),
+        },
         spec: specToCrd({
           kind: 'Database',
           metadata: { name: entry.name, labels: {}, annotations: {} },
@@ -115,6 +126,15 @@ export class ApiState {
       ['Ready', 'Stopped', 'Failed'].includes(running.store.get(key)?.status.phase ?? '');
     await this.waitFor(key, done, timeoutMs);
     return { entry: entry.id, phase: running.store.get(key)?.status.phase };
+  }
+
+  /** Databases a user owns now (expired ones do not count): what quotas count. */
+  ownedBy(user: string): number {
+    return this.databases().filter(
+      (d) =>
+        d.object.metadata.annotations[OWNER_ANNOTATION] === user &&
+        this.databaseStatus(d.object.metadata.name)?.status.phase !== 'Expired',
+    ).length;
   }
 
   templateStatus(name: string) {

@@ -1,10 +1,21 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { type Kind, type ObjectKey, RESET_ANNOTATION, type TrashEntry, parseKey } from '../objects/index.js';
+import {
+  type DeclaredSpec,
+  type Kind,
+  OWNER_ANNOTATION,
+  type ObjectKey,
+  RESET_ANNOTATION,
+  type SpecObject,
+  type TrashEntry,
+  parseKey,
+} from '../objects/index.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
+import { access, applyQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
+import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { specToCrd, toApiObject } from './objects.js';
 import type { ApiContext, Route } from './routes.js';
@@ -101,6 +112,11 @@ export function nativeRoutes(context: ApiContext): Route[] {
     },
     {
       method: 'GET',
+      pattern: /^\/api\/v1\/whoami$/,
+      handler: async (_q, res, _p, _u, caller) => sendJson(res, 200, caller),
+    },
+    {
+      method: 'GET',
       pattern: /^\/api\/v1\/deletions$/,
       handler: async (_q, res) => {
         await running.controller.guard.refresh();
@@ -110,7 +126,8 @@ export function nativeRoutes(context: ApiContext): Route[] {
     {
       method: 'POST',
       pattern: /^\/api\/v1\/deletions\/confirm$/,
-      handler: async (_q, res) => {
+      handler: async (_q, res, _p, _u, caller) => {
+        access.requireAdmin(caller, 'confirm mass removals');
         const confirmed = await running.controller.guard.confirm();
         for (const key of confirmed) running.controller.enqueue(key);
         sendJson(res, 200, namesByKind(confirmed));
@@ -119,24 +136,31 @@ export function nativeRoutes(context: ApiContext): Route[] {
     {
       method: 'GET',
       pattern: /^\/api\/v1\/trash$/,
-      handler: async (_q, res) =>
-        sendJson(res, 200, { items: (await running.controller.trash.list()).map(trashItem) }),
+      handler: async (_q, res, _p, _u, caller) =>
+        sendJson(res, 200, {
+          items: (await running.controller.trash.list())
+            .filter((e) => e.kind === 'Template' || access.sees(caller, e.record.owner))
+            .map(trashItem),
+        }),
     },
     {
       method: 'POST',
       pattern: /^\/api\/v1\/trash\/([^/]+)\/restore$/,
-      handler: async (_q, res, [id]) => sendJson(res, 200, await state.restoreDatabase(id!)),
+      handler: async (_q, res, [id], _u, caller) =>
+        sendJson(res, 200, await state.restoreDatabase(id!, caller)),
     },
     {
       method: 'POST',
       pattern: new RegExp(`^/api/v1/databases/${NAME}/restore$`),
-      handler: async (_q, res, [name]) => sendJson(res, 200, await state.restoreDatabase(name!)),
+      handler: async (_q, res, [name], _u, caller) =>
+        sendJson(res, 200, await state.restoreDatabase(name!, caller)),
     },
     {
       method: 'POST',
       pattern: new RegExp(`^/api/v1/databases/${NAME}/reset$`),
-      handler: async (_q, res, [name]) => {
+      handler: async (_q, res, [name], _u, caller) => {
         const record = requireManaged('Database', name!);
+        access.requireOwn(caller, ownerOf(record.object), name!, 'reset');
         const annotations = {
           ...record.object.metadata.annotations,
           [RESET_ANNOTATION]: new Date().toISOString(),
@@ -159,7 +183,8 @@ export function nativeRoutes(context: ApiContext): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`^/api/v1/templates/${NAME}/reimport$`),
-      handler: async (_q, res, [name]) => {
+      handler: async (_q, res, [name], _u, caller) => {
+        access.requireAdmin(caller, 'reimport templates');
         const record = running.desired.get(`Template/${name}`);
         if (!record) throw new HttpError(404, { status: `Template "${name}" not found` });
         // A touch of the spec file is the reimport trigger; an implicit template's "file" is its dump.
@@ -177,22 +202,30 @@ export function nativeRoutes(context: ApiContext): Route[] {
       {
         method: 'GET',
         pattern: new RegExp(`^/api/v1/${plural}$`),
-        handler: async (_q, res) =>
+        handler: async (_q, res, _p, _u, caller) =>
           sendJson(res, 200, {
-            items: (kind === 'Template' ? state.templates() : state.databases()).map((r) =>
-              toApiObject(r, running.store.get(r.key)?.status),
-            ),
+            items: (kind === 'Template' ? state.templates() : state.databases())
+              .filter((r) => kind === 'Template' || access.sees(caller, ownerOf(r.object)))
+              .map((r) => toApiObject(r, running.store.get(r.key)?.status)),
           }),
       },
       {
         method: 'GET',
         pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
-        handler: async (_q, res, [name]) => sendJson(res, 200, objectOf(kind, name!)),
+        handler: async (_q, res, [name], _u, caller) => {
+          const object = objectOf(kind, name!);
+          const owner = object.metadata.annotations?.[OWNER_ANNOTATION];
+          if (kind === 'Database' && !access.sees(caller, owner))
+            access.requireOwn(caller, owner, name!, 'see');
+          sendJson(res, 200, object);
+        },
       },
       {
         method: 'PUT',
         pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
-        handler: async (req, res, [name]) => {
+        handler: async (req, res, [name], _u, caller) => {
+          if (kind === 'Template') access.requireAdmin(caller, 'change templates');
+          else access.requireCreate(caller);
           const body = await readBody(req);
           const object = { apiVersion: 'myaas.dev/v1alpha1', kind, ...body };
           const file = `request body (${kind}/${name})`;
@@ -218,7 +251,13 @@ export function nativeRoutes(context: ApiContext): Route[] {
               status: `${kind} "${name}" is declared in ${existing.file}: change it there`,
             });
           }
-          const { status: _ignored, ...withoutStatus } = object as Record<string, unknown>;
+          if (existing && kind === 'Database')
+            access.requireOwn(caller, ownerOf(existing.object), name!, 'change');
+          const owned =
+            kind === 'Database'
+              ? ownedSpec(object, parsed, existing, caller, state.ownedBy(caller.name))
+              : object;
+          const { status: _ignored, ...withoutStatus } = owned as Record<string, unknown>;
           // Of concurrent creators exactly one made the file (an atomic link) and is told 201.
           const created = !existing && (await writer.create(kind, name!, withoutStatus));
           if (!created) await writer.put(kind, name!, withoutStatus);
@@ -231,8 +270,10 @@ export function nativeRoutes(context: ApiContext): Route[] {
       {
         method: 'DELETE',
         pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
-        handler: async (_q, res, [name]) => {
-          requireManaged(kind, name!);
+        handler: async (_q, res, [name], _u, caller) => {
+          const record = requireManaged(kind, name!);
+          if (kind === 'Template') access.requireAdmin(caller, 'delete templates');
+          else access.requireOwn(caller, ownerOf(record.object), name!, 'delete');
           const removed = await state.deleteObject(kind, name!);
           if (!removed)
             return sendJson(res, 202, { status: `${kind} "${name}" is being removed: it goes to the trash` });
@@ -263,5 +304,35 @@ function trashItem(entry: TrashEntry) {
     ...(entry.kind === 'Database'
       ? { template: entry.record.template, templateVersion: entry.record.templateVersion }
       : { versions: entry.versions.map((v) => v.version) }),
+  };
+}
+
+/**
+ * A Database as the API writes it: owned by the caller (developers cannot give one away or take
+ * another's; admins may name an owner), and within the caller's quota when it is new.
+ */
+function ownedSpec(
+  object: Record<string, unknown>,
+  parsed: SpecObject,
+  existing: DeclaredSpec | undefined,
+  caller: Caller,
+  ownedNow: number,
+): Record<string, unknown> {
+  const asked = parsed.metadata.annotations[OWNER_ANNOTATION];
+  const owner =
+    caller.role === 'admin'
+      ? (asked ?? (existing ? ownerOf(existing.object) : undefined) ?? caller.name)
+      : caller.name;
+  const spec = { ...(object.spec as Record<string, unknown>) };
+  if (!existing && parsed.kind === 'Database') {
+    const ttl = applyQuota(caller, ownedNow, parsed.spec.ttlSeconds);
+    if (parsed.spec.ttlSeconds === undefined && parsed.spec.expiresAt === undefined && ttl !== undefined)
+      spec.ttl = ttl;
+  }
+  const metadata = (object.metadata ?? {}) as { annotations?: Record<string, string> };
+  return {
+    ...object,
+    metadata: { ...metadata, annotations: { ...metadata.annotations, [OWNER_ANNOTATION]: owner } },
+    spec,
   };
 }

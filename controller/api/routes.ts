@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { RunningController } from '../run.js';
+import type { Caller } from './auth.js';
 import type { SpecWriter } from './spec-writer.js';
 
 /** What both APIs' route tables are made of, and what their handlers are given. */
@@ -10,6 +11,8 @@ export type Handler = (
   res: ServerResponse,
   params: string[],
   url: URL,
+  /** Who is calling (the local admin when the controller has no users). */
+  caller: Caller,
 ) => Promise<void>;
 
 export interface Route {

@@ -4,11 +4,14 @@ import {
   type DatabaseObject,
   type DeclaredSpec,
   INCARNATION_ANNOTATION,
+  OWNER_ANNOTATION,
   type ServerState,
 } from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { since } from '../util/uptime.js';
+import { access, applyQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
+import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { canonicalName, seedTemplateName } from './objects.js';
 import type { ApiContext, Route } from './routes.js';
@@ -21,7 +24,7 @@ function epochSeconds(iso: string | undefined): number | undefined {
 }
 
 /** The original's database body: port as a string, created as an integer, expires_at as a string. */
-function seedDatabaseBody(state: ApiState, record: DeclaredSpec) {
+function seedDatabaseBody(state: ApiState, record: DeclaredSpec, caller: Caller) {
   const name = record.object.metadata.name;
   const stored = state.databaseStatus(name);
   const status = stored?.status;
@@ -32,7 +35,8 @@ function seedDatabaseBody(state: ApiState, record: DeclaredSpec) {
     name,
     port: status?.connection ? String(status.connection.port) : '',
     user: status?.connection?.user ?? state.context.running.config.databaseUser,
-    password: stored?.record.user.password ?? '',
+    // Viewers, and developers for others' databases, never see it.
+    password: access.seesSecrets(caller, ownerOf(record.object)) ? (stored?.record.user.password ?? '') : '',
     running: status?.phase === 'Ready',
     status:
       status?.phase === 'Ready' && status.readySince
@@ -48,8 +52,8 @@ function seedTemplateOf(state: ApiState, record: DeclaredSpec): string {
   return template ? seedTemplateName(template) : (record.object as DatabaseObject).spec.template;
 }
 
-function parseTtl(value: unknown): number {
-  if (value === undefined || value === null || value === '') return DEFAULT_TTL_SECONDS;
+function parseTtl(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
   const text = String(value).trim();
   if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
     throw new HttpError(400, {
@@ -81,17 +85,22 @@ export function seedRoutes(context: ApiContext): Route[] {
 
   /** Expired databases are gone for the original API (404, not listed); the native API still shows them. */
   const isExpired = (name: string) => state.databaseStatus(name)?.status.phase === 'Expired';
-  const liveDatabases = () => state.databases().filter((d) => !isExpired(d.object.metadata.name));
+  const liveDatabases = (caller: Caller) =>
+    state
+      .databases()
+      .filter((d) => !isExpired(d.object.metadata.name) && access.sees(caller, ownerOf(d.object)));
 
   return [
     {
       method: 'GET',
       pattern: /^\/$/,
-      handler: async (_req, res) =>
+      handler: async (_req, res, _p, _u, caller) =>
         sendJson(res, 200, {
           status: 'Service is running',
           templates: readyTemplates(),
-          databases: liveDatabases().map((d) => `${seedTemplateOf(state, d)},${d.object.metadata.name}`),
+          databases: liveDatabases(caller).map(
+            (d) => `${seedTemplateOf(state, d)},${d.object.metadata.name}`,
+          ),
         }),
     },
     {
@@ -102,10 +111,10 @@ export function seedRoutes(context: ApiContext): Route[] {
     {
       method: 'GET',
       pattern: /^\/db$/,
-      handler: async (_req, res) =>
+      handler: async (_req, res, _p, _u, caller) =>
         sendJson(res, 200, {
-          databases: liveDatabases().map((d) => {
-            const { name, status, created, expires_at } = seedDatabaseBody(state, d);
+          databases: liveDatabases(caller).map((d) => {
+            const { name, status, created, expires_at } = seedDatabaseBody(state, d, caller);
             return {
               template: seedTemplateOf(state, d),
               name,
@@ -119,13 +128,18 @@ export function seedRoutes(context: ApiContext): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
-      handler: async (_req, res, [template, name]) =>
-        sendJson(res, 200, seedDatabaseBody(state, findDatabase(template!, name!))),
+      handler: async (_req, res, [template, name], _u, caller) => {
+        const record = findDatabase(template!, name!);
+        if (!access.sees(caller, ownerOf(record.object)))
+          access.requireOwn(caller, ownerOf(record.object), record.object.metadata.name, 'see');
+        sendJson(res, 200, seedDatabaseBody(state, record, caller));
+      },
     },
     {
       method: 'POST',
       pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
-      handler: async (req, res, [templateName, rawName], url) => {
+      handler: async (req, res, [templateName, rawName], url, caller) => {
+        access.requireCreate(caller);
         const name = canonicalName(rawName!);
         if (!isValidName(name)) {
           throw new HttpError(400, {
@@ -141,8 +155,13 @@ export function seedRoutes(context: ApiContext): Route[] {
           throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
         }
         const body = await readBody(req);
-        const ttl = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
+        const asked = parseTtl(body.ttl ?? url.searchParams.get('ttl') ?? undefined);
         if (existing && !expired) {
+          const owner = ownerOf(existing.object);
+          if (!access.sees(caller, owner))
+            throw new HttpError(409, {
+              status: `Database "${name}" exists and belongs to ${owner ?? 'the operator'}; choose another name`,
+            });
           if (state.belongsTo(existing, templateName!)) return sendEmpty(res, 304);
           throw new HttpError(409, {
             status: `Database "${name}" exists for template "${existing.object.spec.template}"; choose another name`,
@@ -158,6 +177,7 @@ export function seedRoutes(context: ApiContext): Route[] {
             status: `Database "${name}" expired and is declared in ${existing.file}: change it there for a fresh one`,
           });
         }
+        const ttl = applyQuota(caller, state.ownedBy(caller.name), asked) ?? DEFAULT_TTL_SECONDS;
         const templateState = state.templateStatus(template.object.metadata.name);
         if (!templateState?.status.currentVersion) {
           const importing = templateState?.status.phase !== 'Failed';
@@ -174,7 +194,10 @@ export function seedRoutes(context: ApiContext): Route[] {
           // (the expired data stays restorable in the trash).
           metadata: {
             name,
-            ...(expired ? { annotations: { [INCARNATION_ANNOTATION]: new Date().toISOString() } } : {}),
+            annotations: {
+              [OWNER_ANNOTATION]: caller.name,
+              ...(expired ? { [INCARNATION_ANNOTATION]: new Date().toISOString() } : {}),
+            },
           },
           spec: { template: template.object.metadata.name, ttl },
         };
@@ -192,19 +215,20 @@ export function seedRoutes(context: ApiContext): Route[] {
             status: `The spec was written to ${context.writer.file('Database', name)} but the controller did not see it`,
           });
         if (!wait)
-          return sendJson(res, 202, seedDatabaseBody(state, state.context.running.desired.get(key)!));
+          return sendJson(res, 202, seedDatabaseBody(state, state.context.running.desired.get(key)!, caller));
         const done = () => ['Ready', 'Failed'].includes(state.databaseStatus(name)?.status.phase ?? '');
         await state.waitFor(key, done, context.waitSeconds * 1000);
         const record = state.context.running.desired.get(key)!;
         const phase = state.databaseStatus(name)?.status.phase;
-        return sendJson(res, phase === 'Ready' ? 201 : 202, seedDatabaseBody(state, record));
+        return sendJson(res, phase === 'Ready' ? 201 : 202, seedDatabaseBody(state, record, caller));
       },
     },
     {
       method: 'DELETE',
       pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
-      handler: async (_req, res, [template, name]) => {
+      handler: async (_req, res, [template, name], _u, caller) => {
         const record = findDatabase(template!, name!);
+        access.requireOwn(caller, ownerOf(record.object), record.object.metadata.name, 'delete');
         const managed = context.writer.relativeFile('Database', record.object.metadata.name);
         if (path.normalize(record.file) !== managed) {
           throw new HttpError(409, {

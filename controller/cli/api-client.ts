@@ -1,3 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/** Where `myaas login` keeps the token (mode 0600): $MYAAS_TOKEN_FILE, or ~/.config/myaas/token. */
+export function tokenFile(): string {
+  return (
+    process.env.MYAAS_TOKEN_FILE ??
+    path.join(process.env.XDG_CONFIG_HOME ?? path.join(homedir(), '.config'), 'myaas', 'token')
+  );
+}
+
+function storedToken(): string | undefined {
+  try {
+    return readFileSync(tokenFile(), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The CLI's side of the API: it talks to a running controller, never to servers or files directly. */
 export class ApiClient {
   constructor(
@@ -5,8 +25,10 @@ export class ApiClient {
     readonly token?: string,
   ) {}
 
+  /** MYAAS_URL, and the token from MYAAS_TOKEN (or MYAAS_API_TOKEN), else the one `myaas login` stored. */
   static fromEnv(): ApiClient {
-    return new ApiClient(process.env.MYAAS_URL ?? 'http://127.0.0.1:5001', process.env.MYAAS_API_TOKEN);
+    const token = process.env.MYAAS_TOKEN || process.env.MYAAS_API_TOKEN || storedToken();
+    return new ApiClient(process.env.MYAAS_URL ?? 'http://127.0.0.1:5001', token);
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -34,7 +56,9 @@ export class ApiClient {
       // not JSON (metrics): keep the text
     }
     if (response.status === 401)
-      throw new CliError(`the controller at ${this.url} wants a token: set MYAAS_API_TOKEN`);
+      throw new CliError(
+        `the controller at ${this.url} wants a token${this.token ? ' and refused this one' : ''}: run \`myaas login\` or set MYAAS_TOKEN`,
+      );
     return { status: response.status, body: parsed as T };
   }
 

@@ -58,6 +58,8 @@ export interface HostServerOptions {
   readonly errorLog: string;
   /** OS user the server runs as when the controller is root. */
   readonly user?: string;
+  /** Host address the server listens on (0.0.0.0: all). */
+  readonly bindAddress: string;
   readonly args: readonly string[];
 }
 

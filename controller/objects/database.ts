@@ -85,6 +85,8 @@ export interface DatabaseRecord {
   protected: boolean;
   /** Set when the database expired: not recreated while the spec keeps this digest. */
   expired?: { at: number; digest: string };
+  /** Who owns it (its owner annotation as last seen): quotas and access follow it into the trash. */
+  owner?: string;
   /** The spec as last seen, and its file: what a restore from the trash declares again. */
   lastSpec?: DatabaseSpec;
   specFile?: string;

@@ -7,6 +7,7 @@ import {
   type DatabaseRecord,
   type DatabaseStatus,
   type DeclaredSpec,
+  OWNER_ANNOTATION,
   RESET_ANNOTATION,
   type ServerState,
   type TrashReason,
@@ -120,6 +121,7 @@ export class DatabaseReconciler {
     record.protected = db.spec.protected;
     record.lastSpec = db.spec;
     record.specFile = spec.file;
+    record.owner = db.metadata.annotations[OWNER_ANNOTATION];
     if (!restoring) {
       const expiry = await this.#expireIfDue(observed, record, spec);
       if (expiry) return expiry === 'expired' ? undefined : { requeueAfterMs: expiry.retryAfterMs };

@@ -29,6 +29,8 @@ export interface DockerRuntimeOptions {
   readonly controllerId: string;
   /** uid:gid the server runs as: the official images' mysql user, so no chown per clone. */
   readonly containerUser: string;
+  /** Host address ports are published on (127.0.0.1: reachable from this host only). @default 127.0.0.1 */
+  readonly publishAddress?: string;
   readonly log: Logger;
 }
 
@@ -65,6 +67,7 @@ export class DockerRuntime implements Runtime {
 
 /** The containers this controller made: created, stopped, removed, listed and watched by label. */
 class DockerServers implements ServerControl {
+  readonly #publishAddress: string;
   readonly #docker: Docker;
   readonly #controllerId: string;
   readonly #user: string;
@@ -73,6 +76,7 @@ class DockerServers implements ServerControl {
   #closed = false;
 
   constructor(options: DockerRuntimeOptions, images: DockerImages, log: Logger) {
+    this.#publishAddress = options.publishAddress ?? '127.0.0.1';
     this.#docker = options.docker;
     this.#controllerId = options.controllerId;
     this.#user = options.containerUser;
@@ -163,7 +167,9 @@ class DockerServers implements ServerControl {
               Mounts: [{ Type: 'bind' as const, Source: spec.inputFile, Target: INPUT_PATH, ReadOnly: true }],
             }
           : {}),
-        PortBindings: { [port]: [{ HostIp: '', HostPort: spec.hostPort ? String(spec.hostPort) : '' }] },
+        PortBindings: {
+          [port]: [{ HostIp: this.#publishAddress, HostPort: spec.hostPort ? String(spec.hostPort) : '' }],
+        },
         ...(spec.memoryMiB ? { Memory: spec.memoryMiB * 1024 * 1024 } : {}),
       },
     };

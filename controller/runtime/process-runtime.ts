@@ -52,6 +52,8 @@ export interface ProcessRuntimeOptions {
   readonly log: Logger;
   /** OS user servers run as when the controller is root. @default mysql */
   readonly serverUser?: string;
+  /** Host address servers listen on. @default 127.0.0.1 */
+  readonly bindAddress?: string;
   /** How often to look for servers that died. @default 1000 */
   readonly pollMs?: number;
 }
@@ -123,6 +125,7 @@ class ProcessServers implements ServerControl {
   readonly #log: Logger;
   readonly #users: HostUsers;
   readonly #pollMs: number;
+  readonly #bindAddress: string;
 
   constructor(root: string, options: ProcessRuntimeOptions, users: HostUsers) {
     this.#root = root;
@@ -130,6 +133,7 @@ class ProcessServers implements ServerControl {
     this.#log = options.log.child({ component: 'process-runtime' });
     this.#users = users;
     this.#pollMs = options.pollMs ?? 1000;
+    this.#bindAddress = options.bindAddress ?? '127.0.0.1';
   }
 
   async list(): Promise<ServerInfo[]> {
@@ -256,6 +260,7 @@ class ProcessServers implements ServerControl {
       pidFile: path.join(dir, 'server.pid'),
       errorLog: path.join(dir, 'error.log'),
       args,
+      bindAddress: this.#bindAddress,
       ...(this.#users.asRoot ? { user: this.#users.userFor(engine) } : {}),
     };
   }
@@ -397,6 +402,7 @@ class HostDataDirs implements DataDirFormat {
       socket: '',
       pidFile: '',
       errorLog: '',
+      bindAddress: '127.0.0.1',
       args: [],
     });
     const s = await stat(await realpath(command));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { isLoopbackHost } from '../../api/access.js';
 import { type ApiServer, createApi } from '../../api/api-server.js';
 import {
   type ControllerConfig,
@@ -79,6 +80,18 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       .argParser(positiveInt)
       .env('MYAAS_IMPORT_JOBS')
       .default(defaults.importJobs),
+    new Option(
+      '--users <file>',
+      'users file: names, roles (viewer, developer, admin), token hashes, quotas',
+    ).env('MYAAS_USERS_FILE'),
+    new Option(
+      '--insecure-no-auth',
+      'serve a non-loopback address without users: anyone who reaches it reads every password (trusted networks only)',
+    ),
+    new Option(
+      '--publish-address <ip>',
+      'host address database ports are published on (default: the API host; 127.0.0.1 for a loopback API)',
+    ).env('MYAAS_PUBLISH_ADDRESS'),
     new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
       .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
       .env('MYAAS_DATABASE_MEMORY_MIB')
@@ -139,6 +152,9 @@ interface ControllerFlags {
   importJobs: number;
   databaseMemory: number;
   deletionGuard: number;
+  users?: string;
+  insecureNoAuth?: boolean;
+  publishAddress?: string;
   deletionGuardLimit: number;
   removalGrace: number;
   trashRetention: number;
@@ -172,12 +188,30 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     trashRetentionSeconds: options.trashRetention,
     trashMinFreePercent: options.trashMinFree,
     ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
+    ...(options.users ? { usersFile: path.resolve(options.users) } : {}),
+    ...(options.insecureNoAuth ? { insecureNoAuth: true } : {}),
+    ...(options.publishAddress ? { publishAddress: options.publishAddress } : {}),
   };
 }
 
 /** Starts the controller and its API, then runs until SIGTERM or SIGINT (exit 2 when it cannot start). */
 async function runController(config: ControllerConfig): Promise<void> {
   const log = createLogger();
+  const exposed = !isLoopbackHost(
+    config.listen.slice(0, Math.max(0, config.listen.lastIndexOf(':'))) || '127.0.0.1',
+  );
+  if (exposed && !config.usersFile && !config.apiToken) {
+    if (!config.insecureNoAuth) {
+      process.stderr.write(
+        `myaas: refusing to listen on ${config.listen} without users: anyone reaching it could read every database's password and run any image. Add a users file (--users users.yaml; README "Team server"; \`myaas hash-token\` makes a token), set MYAAS_API_TOKEN, or listen on 127.0.0.1. On a trusted network only: --insecure-no-auth\n`,
+      );
+      process.exit(2);
+    }
+    log.warn(
+      { listen: config.listen },
+      'INSECURE: serving a non-loopback address without users (--insecure-no-auth)',
+    );
+  }
   let running: Awaited<ReturnType<typeof startController>>;
   try {
     running = await startController(config, log);
@@ -188,8 +222,8 @@ async function runController(config: ControllerConfig): Promise<void> {
   }
   let api: ApiServer;
   try {
-    api = createApi(running, log, config.apiToken);
-    await api.listen(config.listen);
+    api = createApi(running, log, config.apiToken, config.usersFile);
+    await api.listen(config.listen, { insecureNoAuth: config.insecureNoAuth ?? false });
   } catch (error) {
     process.stderr.write(`myaas: ${(error as Error).message}\n`);
     await running.stop();

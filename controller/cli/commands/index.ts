@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { registerActionCommands } from './actions.js';
 import { registerApplyCommands, registerValidateCommand } from './apply.js';
+import { registerAuthCommands } from './auth.js';
 import type { Out } from './common.js';
 import { registerConnectCommand } from './connect.js';
 import { registerControllerCommand } from './controller.js';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command, out: Out = (t) => process.std
   registerApplyCommands(program, context);
   registerActionCommands(program, context);
   registerConnectCommand(program, context);
+  registerAuthCommands(program, context);
 }

@@ -51,7 +51,7 @@ export class MariadbHostServer implements HostServer {
         '--no-defaults',
         `--datadir=${options.dataDir}`,
         `--port=${options.port}`,
-        '--bind-address=0.0.0.0',
+        `--bind-address=${options.bindAddress}`,
         `--socket=${options.socket}`,
         `--pid-file=${options.pidFile}`,
         `--log-error=${options.errorLog}`,

@@ -74,7 +74,7 @@ export class PostgresHostServer implements HostServer {
         '-p',
         String(options.port),
         '-c',
-        'listen_addresses=*',
+        `listen_addresses=${options.bindAddress === '0.0.0.0' ? '*' : options.bindAddress}`,
         // A directory: the server makes .s.PGSQL.<port> in it.
         '-k',
         path.dirname(options.socket),
