@@ -445,9 +445,10 @@ describe('API abuse against a real controller (process + copy)', () => {
         const answer = await send(method, target, { ...auth, ...(body ? { body } : {}) });
         const what = `${method} ${target} with ${JSON.stringify(auth)}`;
         expect(answer.status, what).toBe(401);
-        expect(answer.headers['www-authenticate'], what).toBe('Bearer');
+        // Bearer first; basic auth is offered too, for the original service's clients.
+        expect(answer.headers['www-authenticate'], what).toBe('Bearer, Basic realm="myaas"');
         expect(json(answer), what).toEqual({
-          status: 'Unauthorized: send Authorization: Bearer <MYAAS_API_TOKEN>',
+          status: expect.stringMatching(/^Unauthorized: send your token as Authorization: Bearer <token>/),
         });
         expect(answer.text).not.toContain(password);
       }
@@ -521,6 +522,8 @@ describe('API abuse against a real controller (process + copy)', () => {
     for (const a of attempts) {
       expect(json(a)).toEqual({
         ...object,
+        // The API records who made it (the single MYAAS_API_TOKEN is the admin).
+        metadata: { ...object.metadata, annotations: { 'myaas.dev/owner': 'admin' } },
         source: { file: path.join('api-managed', 'database-stampede-native.yaml'), line: 1 },
       });
     }
