@@ -405,9 +405,14 @@ describe('API abuse against a real controller (process + copy)', () => {
       { token: TOKEN.slice(0, -1) },
       { token: TOKEN.toUpperCase() },
       { token: null, headers: { authorization: TOKEN } },
+      // Basic auth carries the token as its password (issue 14): a wrong one, or the token as the user name.
       {
         token: null,
-        headers: { authorization: `Basic ${Buffer.from(`myaas:${TOKEN}`).toString('base64')}` },
+        headers: { authorization: `Basic ${Buffer.from(`myaas:${TOKEN}x`).toString('base64')}` },
+      },
+      {
+        token: null,
+        headers: { authorization: `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}` },
       },
       { token: null, headers: { authorization: `Token ${TOKEN}` } },
       { token: null, headers: { 'x-api-token': TOKEN } },
