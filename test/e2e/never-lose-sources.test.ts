@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from '../support/api.js';
 import { shopDump } from '../support/dumps.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
@@ -33,16 +34,8 @@ async function spawnApi(bed: TestBed): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-async function call(base: string, method: string, route: string, body?: unknown) {
-  const response = await fetch(`${base}${route}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const call = (base: string, method: string, route: string, body?: unknown) =>
+  callApi(base, method, route, body);
 
 type Problem = { file: string; message: string };
 const problems = async (base: string) =>

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
+import { callApi } from '../support/api.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { TestBed } from '../support/testbed.js';
 import { sleep, waitFor } from '../support/wait.js';
@@ -21,16 +22,7 @@ describe('never lose a database (docker + btrfs)', () => {
   const bed = new TestBed('never-lose', { config: { deletionGuardLimit: 4 } });
   let api: ApiServer;
   let base: string;
-  const call = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${base}${route}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
+  const call = (method: string, route: string, body?: unknown) => callApi(base, method, route, body);
   const cli = async (...args: string[]) => {
     try {
       const { stdout } = await run(process.execPath, [MAIN, ...args], {

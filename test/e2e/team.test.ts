@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { hashToken } from '../../controller/api/auth.js';
 import { createLogger } from '../../controller/log.js';
+import { callApi } from '../support/api.js';
 import { TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
 
@@ -24,25 +25,17 @@ describe('a team server: users, roles, ownership, quotas (docker + btrfs)', () =
   let api: ApiServer;
   let base: string;
   const logFile = () => path.join(bed.dir, 'api.log');
-  const call = async (
+  const call = (
     user: keyof typeof TOKENS | undefined,
     method: string,
     route: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ) => {
-    const response = await fetch(`${base}${route}`, {
-      method,
-      headers: {
-        ...(user ? { authorization: `Bearer ${TOKENS[user]}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  ) =>
+    callApi(base, method, route, body, {
+      ...(user ? { authorization: `Bearer ${TOKENS[user]}` } : {}),
+      ...headers,
     });
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
 
   beforeAll(async () => {
     const users = path.join(bed.dir, 'users.yaml');
