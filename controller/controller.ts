@@ -71,7 +71,8 @@ export class Controller {
       minFreePercent: config.trashMinFreePercent,
     });
     this.clock = new WallClock({
-      pauseMs: config.resyncSeconds * 1000,
+      // Two resync periods: the pass after the step surely sees the pause (a reconcile may wait a period).
+      pauseMs: 2 * config.resyncSeconds * 1000,
       onStep: (stepMs) => {
         this.#log.warn({ stepMs }, 'the wall clock stepped: expiry waits one resync pass');
         parts.metrics?.clockSteps.inc();
