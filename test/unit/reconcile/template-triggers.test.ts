@@ -58,7 +58,11 @@ describe('DeletionGuard', () => {
       },
       ...options,
     });
-    return { guard, advance: (ms: number) => (now += ms) };
+    const advance = (ms: number) => {
+      now += ms;
+      return now;
+    };
+    return { guard, advance };
   };
   const guardFor = (existing: ObjectKey[], unwanted: ObjectKey[]) =>
     guardWith(() => ({ existing, unwanted })).guard;
