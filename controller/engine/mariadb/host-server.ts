@@ -34,9 +34,11 @@ export class MariadbHostServer implements HostServer {
     const install = { names: ['mariadb-install-db', 'mysql_install_db'], label: 'mariadb-install-db' };
     const name = this.flavor.name;
     // MySQL initialises a datadir with the server itself (--initialize-insecure).
-    this.#programs = mysqlFamily
+    const programs = mysqlFamily
       ? await requirePrograms({ server, client }, dirs, name, 'mysql-server')
       : await requirePrograms({ server, install, client }, dirs, name, 'mariadb-server mariadb-client');
+    await requireSandbox(programs.client);
+    this.#programs = programs;
   }
 
   async isInitialized(dataDir: string): Promise<boolean> {
@@ -121,6 +123,18 @@ export class MariadbHostServer implements HostServer {
     if (!this.#programs) throw new Error('check() must run before the process runtime uses the engine');
     return this.#programs;
   }
+}
+
+/**
+ * Imports pipe dumps into the host's client, where a dump's `\!` or `system` line would run a shell
+ * command on this host: the client must have the sandbox that refuses them.
+ */
+async function requireSandbox(client: string): Promise<void> {
+  const help = await run(client, ['--no-defaults', '--help']).catch((error: Error) => error.message);
+  if (/^\s*--sandbox\b/m.test(help)) return;
+  throw new Error(
+    `runtime process needs a client with --sandbox (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or later): ${client} has none, and a dump's \\! or system line would run a command on this host; upgrade the client or use --runtime docker`,
+  );
 }
 
 /** Leaves the accounts the official image leaves: root@localhost and root@'%' with the admin password. */
