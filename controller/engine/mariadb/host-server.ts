@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { run } from '../../util/exec.js';
 import type { HostServer, HostServerOptions } from '../engine.js';
 import { SEARCH_PATH, exists, requirePrograms } from '../host-programs.js';
+import { keepOfficialAdminAccounts } from './admin.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 
 interface Programs {
@@ -145,16 +146,7 @@ async function setUpAccounts(
 ): Promise<void> {
   const pw = connection.escape(adminPassword);
   // install-db may make root@localhost, @127.0.0.1, @::1 and @<hostname>, all without a password.
-  const [users] = await connection.query<mysql.RowDataPacket[]>(
-    "SELECT User, Host FROM mysql.user WHERE User IN ('root', '') AND Host <> '%'",
-  );
-  for (const { User, Host } of users) {
-    const account = `${connection.escape(User)}@${connection.escape(Host)}`;
-    // Only root@localhost and root@'%' stay, as in the official image; host-named ones go
-    // (servers run with skip-name-resolve, where they cannot even be altered).
-    const keep = User === 'root' && Host === 'localhost';
-    await connection.query(keep ? `ALTER USER ${account} IDENTIFIED BY ${pw}` : `DROP USER ${account}`);
-  }
+  await keepOfficialAdminAccounts(connection, ADMIN_USER, adminPassword);
   await connection.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ${pw}`);
   await connection.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
   if (database) await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(database)}`);
