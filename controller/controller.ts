@@ -170,8 +170,9 @@ export class Controller {
     this.clock.stop();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
-    await this.#templates.stop();
+    // No reconcile runs after this, so none starts an import after the imports are stopped.
     await this.#queue.stop();
+    await this.#templates.stop();
     await this.parts.store.flush();
     this.#log.info('controller stopped; databases keep running');
   }

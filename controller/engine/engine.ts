@@ -91,6 +91,12 @@ export interface HostServer {
  */
 export type DumpFormat = 'sql' | 'tool-sql' | 'archive';
 
+/**
+ * Where the engine's clients run: on the controller's host (the process runtime), where a dump's
+ * shell escape would run on the host itself, or in the server's container (docker), which contains it.
+ */
+export type ClientPlace = 'host' | 'container';
+
 /** A program to run beside a server: argv and env (passwords in env, never in argv). */
 export interface ClientInvocation {
   readonly argv: string[];
@@ -108,17 +114,29 @@ export interface DumpLoader {
    * streaming it to `client` is the way (or `jobs` is 1).
    */
   parallel(format: DumpFormat, jobs: number): ParallelLoad | undefined;
-  /** The engine's own client reading a dump on stdin; `format` picks it (an archive needs another program). */
-  client(endpoint: Endpoint, admin: Credentials, database: string, format?: DumpFormat): ClientInvocation;
+  /**
+   * The engine's own client reading a dump on stdin; `format` picks it (an archive needs another
+   * program). It runs with its commands that run programs or use files turned off, as far as the
+   * client allows (required where it runs on the host).
+   */
+  client(
+    endpoint: Endpoint,
+    admin: Credentials,
+    database: string,
+    format: DumpFormat,
+    place: ClientPlace,
+  ): ClientInvocation;
   /**
    * Feeds a dump to clients opened with `open` (each one `client` beside the server), as
    * `client < dump.sql` would. `linesValid` is false when the client's "at line N" does not count
-   * lines of the dump itself (the loader rearranged it, or it is not text).
+   * lines of the dump itself (the loader rearranged it, or it is not text). Rejects with
+   * UnsafeDumpError when the dump would run a command where the client runs.
    */
   load(
     input: Readable,
     open: (format?: DumpFormat) => Promise<ExecSession>,
     log: Logger,
+    place: ClientPlace,
   ): Promise<{ result: ExecResult; linesValid: boolean }>;
   /** The dump line an error happened at, from the client's message, when it says. */
   errorLine(clientOutput: string): number | undefined;

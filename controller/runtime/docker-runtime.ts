@@ -285,6 +285,8 @@ class DockerServers implements ServerControl {
 
 /** Programs run inside a server's container (`docker exec`), with its input file mounted. */
 class DockerPrograms implements ProgramsBeside {
+  /** A dump's shell escape (a client without a sandbox) runs in the import container, as its user. */
+  readonly place = 'container' as const;
   readonly #docker: Docker;
   readonly #user: string;
 

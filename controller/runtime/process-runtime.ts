@@ -67,7 +67,7 @@ export class ProcessRuntime implements Runtime {
   readonly name = 'process' as const;
   readonly connectHost = '127.0.0.1';
   readonly servers: ProcessServers;
-  readonly programs = new HostPrograms();
+  readonly programs: HostPrograms;
   readonly datadirs: HostDataDirs;
   readonly #runDir: string;
   readonly #users: HostUsers;
@@ -76,6 +76,7 @@ export class ProcessRuntime implements Runtime {
     this.#runDir = path.join(options.root, 'run');
     this.#users = new HostUsers(options.serverUser);
     this.servers = new ProcessServers(this.#runDir, options, this.#users);
+    this.programs = new HostPrograms(this.#users, (id) => this.servers.engineOf(id));
     this.datadirs = new HostDataDirs(this.#users);
   }
 
@@ -243,6 +244,12 @@ class ProcessServers implements ServerControl {
     timer.unref();
     return () => clearInterval(timer);
   }
+  /** The engine of a server this runtime made. */
+  async engineOf(id: string): Promise<Engine> {
+    const file = await this.#read(id);
+    if (!file) throw new Error(`no server ${id}`);
+    return this.#engineFor(file.engine);
+  }
   #dir(id: string): string {
     if (!/^(db|import)-[a-z0-9-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
     return path.join(this.#root, id);
@@ -338,27 +345,52 @@ class ProcessServers implements ServerControl {
   }
 }
 
-/** The engines' clients run on the host, as the controller's own user. */
+/**
+ * The engines' clients run on the host: as the controller's own user, or, when that is root, as the
+ * server's OS user (like the server itself; a client never runs as root).
+ */
 class HostPrograms implements ProgramsBeside {
+  /** A dump's shell escape would run on this host: the loaders turn the clients' escapes off. */
+  readonly place = 'host' as const;
+  readonly #users: HostUsers;
+  readonly #engineOf: (id: string) => Promise<Engine>;
+
+  constructor(users: HostUsers, engineOf: (id: string) => Promise<Engine>) {
+    this.#users = users;
+    this.#engineOf = engineOf;
+  }
+
   inputPath(hostPath: string): string {
     // Programs run on the host: the file is where it is.
     return hostPath;
   }
-  async canReadInput(hostPath: string): Promise<boolean> {
-    // exec'd programs run as the controller's own user.
-    return access(hostPath, constants.R_OK).then(
-      () => true,
-      () => false,
-    );
+  async canReadInput(hostPath: string, engine: Engine): Promise<boolean> {
+    const owner = await this.#users.ownerFor(engine);
+    if (!owner)
+      return access(hostPath, constants.R_OK).then(
+        () => true,
+        () => false,
+      );
+    // As the user the clients run as: the file's mode, its owner and every folder on its path count.
+    return new Promise((resolve) => {
+      const test = spawn('test', ['-r', hostPath], { stdio: 'ignore', uid: owner.uid, gid: owner.gid });
+      test.once('error', () => resolve(false));
+      test.once('close', (code) => resolve(code === 0));
+    });
   }
   async exec(
-    _id: string,
+    id: string,
     argv: readonly string[],
     env: Readonly<Record<string, string>>,
   ): Promise<ExecSession> {
     const [command, ...args] = argv;
     if (!command) throw new Error('exec needs a program');
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const owner = this.#users.asRoot ? await this.#users.ownerFor(await this.#engineOf(id)) : undefined;
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+    });
     const output = new TailBuffer(64 * 1024);
     const listeners: ((text: string) => void)[] = [];
     // One decoder per stream: a character split across reads is decoded whole.

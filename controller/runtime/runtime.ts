@@ -1,4 +1,4 @@
-import type { Endpoint, Engine } from '../engine/engine.js';
+import type { ClientPlace, Endpoint, Engine } from '../engine/engine.js';
 import type { ExecResult, ExecSession } from '../engine/sessions.js';
 
 export type { ExecResult, ExecSession };
@@ -94,16 +94,22 @@ export interface ServerControl {
   watch(onEvent: (event: RuntimeEvent) => void): () => void;
 }
 
-/** Programs run beside a server (in its container, or on the host): the engine's clients. */
+/**
+ * Programs run beside a server (in its container, or on the host): the engine's clients. They never
+ * run as root: in the container as its user, on the host as the server's OS user when the controller
+ * is root.
+ */
 export interface ProgramsBeside {
+  /** Where they run: on the host, or contained with the server. */
+  readonly place: ClientPlace;
   /** Starts a program beside the server with a writable stdin. */
   exec(id: string, argv: readonly string[], env: Readonly<Record<string, string>>): Promise<ExecSession>;
   /** Where those programs reach the server. */
   endpoint(server: ServerInfo): Endpoint;
   /** Where those programs find the server's `inputFile`. */
   inputPath(hostPath: string): string;
-  /** Whether those programs (as the user they run as) can read that file. */
-  canReadInput(hostPath: string): Promise<boolean>;
+  /** Whether those programs (as the user they run as beside a server of `engine`) can read that file. */
+  canReadInput(hostPath: string, engine: Engine): Promise<boolean>;
 }
 
 /** What datadirs are made for: their on-disk format and their owner. */

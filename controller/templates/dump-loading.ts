@@ -60,17 +60,19 @@ export async function streamDump(
   let clientName = 'client';
   const { result, linesValid } = await engine.loader.load(
     decoded,
-    (format) => {
+    (format = 'sql') => {
       const c = engine.loader.client(
         runtime.programs.endpoint(server),
         context.admin,
         context.database,
         format,
+        runtime.programs.place,
       );
       clientName = c.argv[0] ?? clientName;
       return runtime.programs.exec(server.id, c.argv, c.env).then(context.track);
     },
     log,
+    runtime.programs.place,
   );
   progress.finish();
   return { result, linesValid, clientName, problems: (output) => output };

@@ -21,6 +21,7 @@ export class ImportRunner {
   readonly #imports = new Map<string, RunningImport>();
   readonly #queue: PQueue;
   readonly #log: Logger;
+  #stopped = false;
 
   constructor(concurrency: number, log: Logger) {
     this.#queue = new PQueue({ concurrency });
@@ -48,6 +49,8 @@ export class ImportRunner {
     finished: () => void,
   ): void {
     const controller = new AbortController();
+    // Asked for while stopping (a reconcile still running): nothing may outlive stop().
+    if (this.#stopped) controller.abort('controller stopping');
     const done = this.#queue
       .add(async () => {
         if (controller.signal.aborted) return;
@@ -76,6 +79,7 @@ export class ImportRunner {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     // Aborted imports still queued return at once when their turn comes (clear() would strand them).
     for (const running of this.#imports.values()) running.controller.abort('controller stopping');
     await Promise.allSettled([...this.#imports.values()].map((i) => i.done));

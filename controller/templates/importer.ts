@@ -3,6 +3,7 @@ import type { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Credentials, Engine, ParallelLoad } from '../engine/engine.js';
 import type { ExecSession } from '../engine/sessions.js';
+import { UnsafeDumpError } from '../engine/unsafe-dump.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { ImportProgress, ImportTrigger, VersionMeta } from '../objects/index.js';
@@ -196,7 +197,7 @@ export class Importer {
     let parallel = request.dump.gzip
       ? undefined
       : loader.parallel(loader.format(await readHead(request.dump.path)), request.jobs);
-    if (parallel && !(await this.deps.runtime.programs.canReadInput(request.dump.path))) {
+    if (parallel && !(await this.deps.runtime.programs.canReadInput(request.dump.path, request.engine))) {
       log.info(
         { dump: request.dump.path },
         "the import server's programs cannot read the dump file (its permissions); streaming it instead",
@@ -270,6 +271,7 @@ export class Importer {
         })
     ).catch((error) => {
       attempt.failIfStopped();
+      if (error instanceof UnsafeDumpError) throw new ImportError(error.message, error.line);
       throw new ImportError(`reading the dump failed: ${(error as Error).message}`);
     });
     attempt.failIfStopped();

@@ -81,6 +81,7 @@ export class FakeServers extends Map<string, FakeServer> implements ServerContro
 
 /** Clients that accept anything: reconcile logic never runs one. */
 class FakePrograms implements ProgramsBeside {
+  readonly place = 'container' as const;
   async exec(): Promise<ExecSession> {
     return new FakeSession();
   }
@@ -210,7 +211,11 @@ export class FakeSession implements ExecSession {
   #listeners: ((text: string) => void)[] = [];
   #buffer = '';
 
-  constructor(failOn?: RegExp) {
+  constructor(
+    failOn?: RegExp,
+    /** What the client says when it fails on a line (its number given). */
+    failure = (line: number) => `ERROR 1064 (42000) at line ${line}: bad`,
+  ) {
     this.result = new Promise((resolve) => {
       this.stdin.on('data', (chunk: Buffer) => {
         this.#buffer += chunk.toString('utf8');
@@ -222,7 +227,7 @@ export class FakeSession implements ExecSession {
           this.received.push(line);
           if (failOn?.test(line)) {
             this.stdin.destroy();
-            resolve({ exitCode: 1, output: `ERROR 1064 (42000) at line ${this.received.length}: bad` });
+            resolve({ exitCode: 1, output: failure(this.received.length) });
             return;
           }
           const marker = /^SELECT '(myaas-barrier-\d+)'/.exec(line);

@@ -333,6 +333,11 @@ export class TestBed {
     }
   }
 
+  /** This controller's runtime, as a second instance (servers are found, not remembered). */
+  async runtime(): Promise<Runtime> {
+    return this.#runtime();
+  }
+
   #runtimeInstance: Runtime | undefined;
   async #runtime(): Promise<Runtime> {
     this.#runtimeInstance ??=

@@ -73,17 +73,9 @@ export class MariadbAdmin implements ServerAdmin {
     }
   }
 
-  /** `root` exists as root@'%' and root@'localhost' in the official images: rotate every one. */
+  /** The admin accounts the official image leaves, with this password; any other root account goes. */
   async #rotateAdmin(connection: mysql.Connection, password: string): Promise<void> {
-    const [roots] = await connection.query<mysql.RowDataPacket[]>(
-      'SELECT Host FROM mysql.user WHERE User = ?',
-      [this.user],
-    );
-    for (const row of roots) {
-      await connection.query(
-        `ALTER USER ${connection.escape(this.user)}@${connection.escape(row.Host)} IDENTIFIED BY ${connection.escape(password)}`,
-      );
-    }
+    await keepOfficialAdminAccounts(connection, this.user, password);
   }
 
   async #connect(endpoint: Endpoint, admin: Credentials): Promise<mysql.Connection> {
@@ -103,5 +95,31 @@ export class MariadbAdmin implements ServerAdmin {
     } finally {
       await connection.end().catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Leaves the admin accounts the official image leaves, with `password`: `<admin>@localhost` and
+ * `<admin>@'%'`. The others an image's first start (or mariadb-install-db) may leave go:
+ * `<admin>@127.0.0.1`, `@::1`, `@<hostname>` (servers run with --skip-name-resolve, where an account
+ * named by host name cannot even be altered, and each would keep the image's password), and
+ * anonymous users. Other accounts (mariadb.sys, which owns system views) stay.
+ */
+export async function keepOfficialAdminAccounts(
+  connection: mysql.Connection,
+  admin: string,
+  password: string,
+): Promise<void> {
+  const [accounts] = await connection.query<mysql.RowDataPacket[]>(
+    "SELECT User, Host FROM mysql.user WHERE User IN (?, '')",
+    [admin],
+  );
+  for (const { User, Host } of accounts) {
+    const account = `${connection.escape(User)}@${connection.escape(Host)}`;
+    const keep = User === admin && (Host === 'localhost' || Host === '%');
+    // DROP USER works on an account --skip-name-resolve ignored; ALTER USER does not.
+    await connection.query(
+      keep ? `ALTER USER ${account} IDENTIFIED BY ${connection.escape(password)}` : `DROP USER ${account}`,
+    );
   }
 }

@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import { run } from '../../util/exec.js';
 import type { HostServer, HostServerOptions } from '../engine.js';
 import { SEARCH_PATH, exists, requirePrograms } from '../host-programs.js';
+import { keepOfficialAdminAccounts } from './admin.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
 
 interface Programs {
@@ -34,9 +35,11 @@ export class MariadbHostServer implements HostServer {
     const install = { names: ['mariadb-install-db', 'mysql_install_db'], label: 'mariadb-install-db' };
     const name = this.flavor.name;
     // MySQL initialises a datadir with the server itself (--initialize-insecure).
-    this.#programs = mysqlFamily
+    const programs = mysqlFamily
       ? await requirePrograms({ server, client }, dirs, name, 'mysql-server')
       : await requirePrograms({ server, install, client }, dirs, name, 'mariadb-server mariadb-client');
+    await requireSandbox(programs.client);
+    this.#programs = programs;
   }
 
   async isInitialized(dataDir: string): Promise<boolean> {
@@ -123,6 +126,18 @@ export class MariadbHostServer implements HostServer {
   }
 }
 
+/**
+ * Imports pipe dumps into the host's client, where a dump's `\!` or `system` line would run a shell
+ * command on this host: the client must have the sandbox that refuses them.
+ */
+async function requireSandbox(client: string): Promise<void> {
+  const help = await run(client, ['--no-defaults', '--help']).catch((error: Error) => error.message);
+  if (/^\s*--sandbox\b/m.test(help)) return;
+  throw new Error(
+    `runtime process needs a client with --sandbox (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or later): ${client} has none, and a dump's \\! or system line would run a command on this host; upgrade the client or use --runtime docker`,
+  );
+}
+
 /** Leaves the accounts the official image leaves: root@localhost and root@'%' with the admin password. */
 async function setUpAccounts(
   connection: mysql.Connection,
@@ -131,16 +146,7 @@ async function setUpAccounts(
 ): Promise<void> {
   const pw = connection.escape(adminPassword);
   // install-db may make root@localhost, @127.0.0.1, @::1 and @<hostname>, all without a password.
-  const [users] = await connection.query<mysql.RowDataPacket[]>(
-    "SELECT User, Host FROM mysql.user WHERE User IN ('root', '') AND Host <> '%'",
-  );
-  for (const { User, Host } of users) {
-    const account = `${connection.escape(User)}@${connection.escape(Host)}`;
-    // Only root@localhost and root@'%' stay, as in the official image; host-named ones go
-    // (servers run with skip-name-resolve, where they cannot even be altered).
-    const keep = User === 'root' && Host === 'localhost';
-    await connection.query(keep ? `ALTER USER ${account} IDENTIFIED BY ${pw}` : `DROP USER ${account}`);
-  }
+  await keepOfficialAdminAccounts(connection, ADMIN_USER, adminPassword);
   await connection.query(`CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ${pw}`);
   await connection.query(`GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`);
   if (database) await connection.query(`CREATE DATABASE IF NOT EXISTS ${connection.escapeId(database)}`);

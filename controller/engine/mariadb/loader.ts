@@ -1,7 +1,15 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
-import type { ClientInvocation, Credentials, DumpFormat, DumpLoader, Endpoint } from '../engine.js';
+import type {
+  ClientInvocation,
+  ClientPlace,
+  Credentials,
+  DumpFormat,
+  DumpLoader,
+  Endpoint,
+} from '../engine.js';
 import type { ExecResult, ExecSession } from '../sessions.js';
+import { MAY_NOT_RUN_COMMANDS, UnsafeDumpError } from '../unsafe-dump.js';
 import type { MysqlFlavor } from './flavor.js';
 import { MysqlDumpLoader } from './mysql-dump-loader.js';
 
@@ -33,10 +41,21 @@ export class MariadbLoader implements DumpLoader {
     return undefined;
   }
 
-  client(endpoint: Endpoint, admin: Credentials, database: string): ClientInvocation {
+  client(
+    endpoint: Endpoint,
+    admin: Credentials,
+    database: string,
+    _format: DumpFormat,
+    place: ClientPlace,
+  ): ClientInvocation {
     return {
       argv: [
         this.flavor.client,
+        // The client's own commands that run programs or use files (\! and system, source, tee,
+        // pager, ...) are refused: a dump is code. On the host the client must have the sandbox
+        // (HostServer.check makes sure); in a container, one without it (MySQL's, MariaDB's before
+        // 10.5.25 / 10.6.18 / 10.11.8 / 11.0.6) ignores --loose-sandbox and the container holds the rest.
+        place === 'host' ? '--sandbox' : '--loose-sandbox',
         `--host=${endpoint.host}`,
         `--port=${endpoint.port}`,
         `--user=${admin.user}`,
@@ -56,13 +75,34 @@ export class MariadbLoader implements DumpLoader {
     open: (format?: DumpFormat) => Promise<ExecSession>,
     log: Logger,
   ): Promise<{ result: ExecResult; linesValid: boolean }> {
+    // Every connection the loader opens is the same sandboxed client.
     const loader = new MysqlDumpLoader(() => open('sql'), log);
     const result = await loader.load(input);
-    return { result, linesValid: !loader.rearranged };
+    const linesValid = !loader.rearranged;
+    if (result.exitCode !== 0 && SANDBOX_REFUSAL.test(result.output)) {
+      const line = linesValid ? this.errorLine(result.output) : undefined;
+      throw new UnsafeDumpError(
+        `${MAY_NOT_RUN_COMMANDS}: ${line ? `line ${line} has` : 'the dump has'} a ${this.flavor.client} client command that runs programs or uses files (\\! or system, source, tee, pager, ...), which the client's sandbox refused: ${firstLine(result.output, SANDBOX_REFUSAL)}`,
+        line,
+      );
+    }
+    return { result, linesValid };
   }
 
   errorLine(clientOutput: string): number | undefined {
     const match = /\bat line (\d+)/.exec(clientOutput);
     return match ? Number(match[1]) : undefined;
   }
+}
+
+/** What the client says when its sandbox refuses a command. */
+const SANDBOX_REFUSAL = /Not allowed in the sandbox mode/;
+
+function firstLine(output: string, pattern: RegExp): string {
+  return (
+    output
+      .split('\n')
+      .find((l) => pattern.test(l))
+      ?.trim() ?? ''
+  );
 }

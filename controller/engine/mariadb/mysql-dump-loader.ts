@@ -13,6 +13,8 @@ export interface LoadOptions {
 }
 
 const NEWLINE = 0x0a;
+/** How long a failed load waits for a client that quit to say why. */
+const FAILURE_GRACE_MS = 2000;
 const INSERT_PREFIX = Buffer.from('INSERT INTO `');
 /** mysqldump and mariadb-dump say who they are in the first lines; only their layout is rearranged. */
 const DUMP_HEADER = /^-- (MariaDB|MySQL) dump /m;
@@ -88,9 +90,11 @@ export class MysqlDumpLoader {
       if (recognised && this.#pending.length > 0) await this.#line(this.#pending);
       if (recognised) await this.#endData();
     } catch (error) {
+      // A write fails (EPIPE) as soon as a client quits, often before its exit is seen: give the
+      // client a moment to say why, before ending both.
+      const failed = await this.#failureWithin(FAILURE_GRACE_MS);
       this.#main.abort();
       this.#second?.abort();
-      const failed = await this.#firstFailure();
       if (failed) return failed;
       throw error;
     }
@@ -101,13 +105,19 @@ export class MysqlDumpLoader {
   }
 
   /** When a client died, its result says why (the SQL error), better than the broken pipe it caused. */
-  async #firstFailure(): Promise<ExecResult | undefined> {
-    for (const session of [this.#main, this.#second]) {
-      if (!session?.exited) continue;
-      const result = await session.result;
-      if (result.exitCode !== 0) return result;
+  async #failureWithin(ms: number): Promise<ExecResult | undefined> {
+    const sessions = [this.#main, this.#second].filter((s): s is Session => s !== undefined);
+    const failure = (s: Session) =>
+      s.result.then((r) => (r.exitCode !== 0 ? r : new Promise<never>(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms);
+    });
+    try {
+      return await Promise.race([...sessions.map(failure), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
-    return undefined;
   }
 
   async #lines(chunk: Buffer): Promise<void> {

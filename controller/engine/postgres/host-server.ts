@@ -33,7 +33,7 @@ export class PostgresHostServer implements HostServer {
   async check(): Promise<void> {
     if (this.#programs) return;
     const dirs = await postgresBinDirs();
-    this.#programs = await requirePrograms(
+    const programs = await requirePrograms(
       {
         server: { names: ['postgres'], label: 'postgres' },
         initdb: { names: ['initdb'], label: 'initdb' },
@@ -44,6 +44,8 @@ export class PostgresHostServer implements HostServer {
       'PostgreSQL',
       'postgresql',
     );
+    await requireRestrictedMode(programs.client);
+    this.#programs = programs;
     // Every installed major, for datadirs made by an older one (Debian keeps them side by side).
     for (const dir of dirs) {
       const major = /\/postgresql\/(\d+)\/bin$/.exec(dir)?.[1];
@@ -159,6 +161,18 @@ export class PostgresHostServer implements HostServer {
     if (!this.#programs) throw new Error('check() must run before the process runtime uses the engine');
     return this.#programs;
   }
+}
+
+/**
+ * Imports pipe plain dumps into the host's psql, which runs a dump's meta-commands (`\!`, `\copy ...
+ * program`) on this host: besides the import's own check, psql runs restricted there (`\restrict`).
+ */
+async function requireRestrictedMode(psql: string): Promise<void> {
+  const help = await run(psql, ['--help=commands']).catch((error: Error) => error.message);
+  if (/^\s*\\restrict\b/m.test(help)) return;
+  throw new Error(
+    `runtime process needs psql with \\restrict (PostgreSQL 13.22, 14.19, 15.14, 16.10, 17.6 or later): ${psql} has none, and it would run a dump's meta-commands on this host; upgrade the PostgreSQL client or use --runtime docker`,
+  );
 }
 
 /** uid and gid of a host user, from `id`. */

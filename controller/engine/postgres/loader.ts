@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type {
   ClientInvocation,
+  ClientPlace,
   Credentials,
   DumpFormat,
   DumpLoader,
@@ -9,6 +11,8 @@ import type {
   ParallelLoad,
 } from '../engine.js';
 import type { ExecResult, ExecSession } from '../sessions.js';
+import { MAY_NOT_RUN_COMMANDS, UnsafeDumpError } from '../unsafe-dump.js';
+import { PsqlScriptGuard } from './psql-guard.js';
 
 /** pg_dump's custom format starts with these bytes; everything else is SQL text for psql. */
 const ARCHIVE_MAGIC = Buffer.from('PGDMP');
@@ -106,7 +110,9 @@ export class PostgresLoader implements DumpLoader {
     endpoint: Endpoint,
     admin: Credentials,
     database: string,
-    format: DumpFormat = 'sql',
+    format: DumpFormat,
+    // psql has no switch for its meta-commands: load() checks the dump and, on the host, restricts psql.
+    _place: ClientPlace,
   ): ClientInvocation {
     const target = ['-h', endpoint.host, '-p', String(endpoint.port), '-U', admin.user];
     // One transaction for what pg_dump wrote: with wal_level=minimal, tables created and loaded in the
@@ -139,53 +145,110 @@ export class PostgresLoader implements DumpLoader {
     input: Readable,
     open: (format?: DumpFormat) => Promise<ExecSession>,
     _log: Logger,
+    place: ClientPlace,
   ): Promise<{ result: ExecResult; linesValid: boolean }> {
     let session: ExecSession | undefined;
-    let format: DumpFormat = 'sql';
+    let feed: PlainFeed | undefined;
+    let format = 'sql' as DumpFormat;
     // The first bytes decide the client; they may arrive in pieces smaller than the magic.
     let head = Buffer.alloc(0);
     let exited = false;
-    for await (const piece of input as AsyncIterable<Buffer>) {
-      // The client stopped at an error: reading the rest of the dump would only delay saying so.
-      if (exited) break;
-      let chunk = piece;
-      if (!session) {
-        head = Buffer.concat([head, piece]);
-        if (head.length < HEAD_BYTES) continue;
-        format = dumpFormatOf(head);
-        session = await open(format);
-        void session.result.then(
-          () => {
-            exited = true;
-          },
-          () => {
-            exited = true;
-          },
-        );
-        chunk = head;
-      }
-      if (!session.stdin.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          session!.stdin.once('drain', resolve);
-          session!.result.then(
-            () => resolve(),
-            () => resolve(),
-          );
-        });
-      }
-    }
-    if (!session) {
+    const start = async () => {
       format = dumpFormatOf(head);
       session = await open(format);
-      if (head.length > 0) session.stdin.write(head);
+      feed = format === 'archive' ? undefined : new PlainFeed(place);
+      void session.result.then(
+        () => {
+          exited = true;
+        },
+        () => {
+          exited = true;
+        },
+      );
+      return session;
+    };
+    try {
+      for await (const piece of input as AsyncIterable<Buffer>) {
+        // The client stopped at an error: reading the rest of the dump would only delay saying so.
+        if (exited) break;
+        let chunk = piece;
+        if (!session) {
+          head = Buffer.concat([head, piece]);
+          if (head.length < HEAD_BYTES) continue;
+          await start();
+          chunk = head;
+        }
+        await write(session!, feed ? feed.push(chunk) : chunk);
+      }
+      if (!session) {
+        await start();
+        if (head.length > 0) await write(session!, feed ? feed.push(head) : head);
+      }
+      if (feed && !exited) await write(session!, feed.end());
+    } catch (error) {
+      // Not a line past the refused one reaches psql, and what it ran goes with the import server.
+      if (error instanceof UnsafeDumpError) session?.abort();
+      throw error;
     }
-    session.stdin.end();
-    return { result: await session.result, linesValid: format !== 'archive' };
+    session!.stdin.end();
+    const result = await session!.result;
+    // psql's own restricted mode refused a meta-command (see PlainFeed).
+    if (result.exitCode !== 0 && /backslash commands are restricted/.test(result.output)) {
+      const line = this.errorLine(result.output.replace(/: error: /, ': ERROR: '));
+      throw new UnsafeDumpError(
+        `${MAY_NOT_RUN_COMMANDS}: psql refused a meta-command of the dump${line ? ` at line ${line}` : ''} (it runs restricted): ${result.output.trim().split('\n')[0]}`,
+        line,
+      );
+    }
+    return { result, linesValid: format !== 'archive' };
   }
 
   errorLine(clientOutput: string): number | undefined {
     // psql: "psql:<stdin>:12: ERROR:  ..."
     const match = /psql:[^:\n]*:(\d+): (?:ERROR|FATAL)/.exec(clientOutput);
     return match ? Number(match[1]) : undefined;
+  }
+}
+
+/** Writes to a client's stdin, waiting when its pipe is full (or the client ended). */
+async function write(session: ExecSession, chunk: Buffer): Promise<void> {
+  if (chunk.length === 0 || session.stdin.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    session.stdin.once('drain', resolve);
+    session.result.then(
+      () => resolve(),
+      () => resolve(),
+    );
+  });
+}
+
+/**
+ * A plain dump on its way to psql: through PsqlScriptGuard, which refuses any meta-command. On the
+ * host, psql also runs restricted (`\restrict KEY`, psql 13.22, 14.19, 15.14, 16.10, 17.6 or later;
+ * HostServer.check makes sure): it then refuses every meta-command itself, whatever the guard could not
+ * settle from the text. The key is random and never in the dump's reach; it goes before the dump's
+ * first line, ended by `\\`, so psql's line numbers stay the dump's.
+ */
+class PlainFeed {
+  readonly #guard = new PsqlScriptGuard();
+  #prefix: Buffer | undefined;
+
+  constructor(place: ClientPlace) {
+    if (place === 'host') this.#prefix = Buffer.from(`\\restrict ${randomBytes(24).toString('hex')} \\\\ `);
+  }
+
+  push(chunk: Buffer): Buffer {
+    return this.#first(this.#guard.push(chunk));
+  }
+
+  end(): Buffer {
+    return this.#first(this.#guard.end());
+  }
+
+  #first(bytes: Buffer): Buffer {
+    if (!this.#prefix) return bytes;
+    const prefixed = Buffer.concat([this.#prefix, bytes]);
+    this.#prefix = undefined;
+    return prefixed;
   }
 }

@@ -1,6 +1,7 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MysqlDumpLoader } from '../../../controller/engine/mariadb/mysql-dump-loader.js';
+import type { ExecResult, ExecSession } from '../../../controller/engine/sessions.js';
 import { silentLogger } from '../../../controller/log.js';
 import { FakeSession } from '../../support/fakes.js';
 
@@ -139,5 +140,35 @@ CREATE TABLE \`t\` (
     const alter = main.received.indexOf('ALTER TABLE `t` ADD KEY `k` (`id`);');
     expect(alter).toBeGreaterThan(main.received.indexOf('USE `a`;'));
     expect(alter).toBeLessThan(main.received.indexOf('USE `b`;'));
+  });
+
+  it('reports why a client quit even when the broken pipe comes before its exit', async () => {
+    // A real client that quits: the next write fails (EPIPE) at once, its exit is seen a little later.
+    const stdin = new PassThrough();
+    let quit: (r: ExecResult) => void = () => undefined;
+    const session: ExecSession = {
+      stdin,
+      onOutput: () => undefined,
+      result: new Promise((resolve) => {
+        quit = resolve;
+      }),
+      abort: () => stdin.destroy(),
+    };
+    stdin.on('data', () => {
+      stdin.destroy(new Error('write EPIPE'));
+      setTimeout(
+        () => quit({ exitCode: 1, output: 'ERROR at line 1: Not allowed in the sandbox mode.' }),
+        50,
+      );
+    });
+    const loader = new MysqlDumpLoader(async () => session, silentLogger);
+    const input = new PassThrough();
+    const loaded = loader.load(input);
+    input.write('\\! touch /tmp/x\n');
+    setTimeout(() => input.end('SELECT 1;\n'), 10);
+    expect(await loaded).toEqual({
+      exitCode: 1,
+      output: 'ERROR at line 1: Not allowed in the sandbox mode.',
+    });
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { DumpFormat } from '../../../controller/engine/engine.js';
 import { engineFor } from '../../../controller/engine/engines.js';
 import { PostgresEngine } from '../../../controller/engine/postgres/index.js';
+import { UnsafeDumpError } from '../../../controller/engine/unsafe-dump.js';
 import { silentLogger } from '../../../controller/log.js';
 import { FakeSession } from '../../support/fakes.js';
 
@@ -28,15 +29,15 @@ describe('PostgresEngine', () => {
   });
 
   it('loads plain dumps with psql stopping at the first error, archives with pg_restore; the password only in env', () => {
-    const sql = engine.loader.client(endpoint, admin, 'default', 'sql');
+    const sql = engine.loader.client(endpoint, admin, 'default', 'sql', 'host');
     expect(sql.argv).toEqual(expect.arrayContaining(['psql', '-v', 'ON_ERROR_STOP=1', '-d', 'default']));
     // pg_dump's own output loads in one transaction (with wal_level=minimal its COPYs skip the WAL);
     // other SQL as `psql -f` runs it.
     expect(sql.argv).not.toContain('--single-transaction');
-    expect(engine.loader.client(endpoint, admin, 'default', 'tool-sql').argv).toContain(
+    expect(engine.loader.client(endpoint, admin, 'default', 'tool-sql', 'host').argv).toContain(
       '--single-transaction',
     );
-    const archive = engine.loader.client(endpoint, admin, 'default', 'archive');
+    const archive = engine.loader.client(endpoint, admin, 'default', 'archive', 'host');
     expect(archive.argv).toContain('--single-transaction');
     expect(archive.argv).toEqual(expect.arrayContaining(['pg_restore', '--exit-on-error', '-d', 'default']));
     for (const c of [sql, archive]) {
@@ -151,12 +152,65 @@ describe('PostgresEngine', () => {
         return session;
       },
       silentLogger,
+      'container',
     );
     expect(result.exitCode).toBe(0);
     // The format is decided on the first bytes, even when they arrive in small pieces.
     expect(opened).toEqual([expected]);
     expect(Buffer.concat(chunks).equals(dump)).toBe(true);
     expect(linesValid).toBe(expected !== 'archive');
+  });
+
+  /** Loads a plain dump into one fake psql: what psql read, and the refusal if any. */
+  async function loadPlain(dump: string, place: 'host' | 'container', session = new FakeSession()) {
+    const chunks: Buffer[] = [];
+    session.stdin.on('data', (c: Buffer) => chunks.push(c));
+    const loaded = engine.loader
+      .load(Readable.from([Buffer.from(dump)]), async () => session, silentLogger, place)
+      .then(
+        (r) => ({ result: r.result, error: undefined }),
+        (error: unknown) => ({ result: undefined, error: error as UnsafeDumpError }),
+      );
+    const outcome = await loaded;
+    return { ...outcome, read: Buffer.concat(chunks).toString() };
+  }
+
+  it('on the host, psql runs restricted: a random key before the first line, line numbers unchanged', async () => {
+    const dump = 'CREATE TABLE t (id int);\nSELECT 1;\n';
+    const first = await loadPlain(dump, 'host');
+    const second = await loadPlain(dump, 'host');
+    expect(first.read).toMatch(/^\\restrict [0-9a-f]{48} \\\\ CREATE TABLE t \(id int\);\nSELECT 1;\n$/);
+    expect(first.read.slice(0, 60)).not.toBe(second.read.slice(0, 60));
+    // In a container the dump goes as it is (through the same check).
+    expect((await loadPlain(dump, 'container')).read).toBe(dump);
+  });
+
+  it('a meta-command fails the load before psql reads its line, naming the line', async () => {
+    const session = new FakeSession();
+    let aborted = false;
+    session.abort = () => {
+      aborted = true;
+    };
+    const { error, read } = await loadPlain('SELECT 1;\n\\! touch /tmp/x\n', 'container', session);
+    expect(error).toBeInstanceOf(UnsafeDumpError);
+    expect(error).toMatchObject({ line: 2 });
+    expect(error?.message).toMatch(/^a dump may not run commands: line 2 has the psql meta-command \\!/);
+    expect(read).not.toContain('touch');
+    expect(aborted).toBe(true);
+  });
+
+  it("psql's own refusal (restricted mode) is told the same way", async () => {
+    const session = new FakeSession(
+      /./,
+      (line) =>
+        `psql:<stdin>:${line}: error: backslash commands are restricted; only \\unrestrict is allowed`,
+    );
+    const { error } = await loadPlain('SELECT 1;\n', 'host', session);
+    expect(error).toBeInstanceOf(UnsafeDumpError);
+    expect(error).toMatchObject({ line: 1 });
+    expect(error?.message).toMatch(
+      /^a dump may not run commands: psql refused a meta-command of the dump at line 1/,
+    );
   });
 
   it('knows an initialised datadir by PG_VERSION', async () => {
