@@ -92,6 +92,13 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       '--publish-address <ip>',
       'host address database ports are published on (default: the API host; 127.0.0.1 for a loopback API)',
     ).env('MYAAS_PUBLISH_ADDRESS'),
+    new Option('--container-user <uid:gid>', 'user database containers run as (docker runtime)')
+      .argParser((v) => {
+        if (!/^\d+(:\d+)?$/.test(v)) throw new InvalidArgumentError('expected uid:gid, e.g. 999:999');
+        return v;
+      })
+      .env('MYAAS_CONTAINER_USER')
+      .default(defaults.containerUser),
     new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
       .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
       .env('MYAAS_DATABASE_MEMORY_MIB')
@@ -151,6 +158,7 @@ interface ControllerFlags {
   importMemory: number;
   importJobs: number;
   databaseMemory: number;
+  containerUser: string;
   deletionGuard: number;
   users?: string;
   insecureNoAuth?: boolean;
@@ -182,6 +190,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     importMemoryMiB: options.importMemory,
     importJobs: options.importJobs,
     databaseMemoryMiB: options.databaseMemory,
+    containerUser: options.containerUser,
     deletionGuardMax: options.deletionGuard,
     deletionGuardLimit: options.deletionGuardLimit,
     removalGraceSeconds: options.removalGrace,
@@ -256,7 +265,13 @@ export function registerControllerCommand(program: Command): void {
   const defaults = defaultConfig();
   const command = program
     .command('controller')
-    .description('run the controller: watch the specs dir and make databases and templates match it');
+    .description(
+      'run the controller: watch the specs dir and make MySQL/MariaDB and PostgreSQL databases and templates match it',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas controller --specs ./specs --dumps ./specs/dumps --data ./.data\n  myaas controller --runtime docker --storage btrfs --listen 0.0.0.0:5001 --users users.yaml',
+    );
   for (const option of controllerOptions(defaults)) command.addOption(option);
   command.action((options: ControllerFlags) => runController(configOf(options, defaults)));
 }
