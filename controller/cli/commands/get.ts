@@ -26,9 +26,9 @@ export function templateHeaders(wide: boolean): string[] {
   return [
     'NAME',
     'PHASE',
-    'PROGRESS',
     'VERSION',
     'LAST IMPORT',
+    'PROGRESS',
     'AGE',
     ...(wide ? ['ENGINE', 'SOURCE', 'MESSAGE'] : []),
   ];
@@ -41,9 +41,9 @@ export function templateRow(o: ApiObject, wide: boolean, now = Date.now()): stri
   return [
     o.metadata.name,
     s.phase ?? 'Pending',
-    progressText(s.phase === 'Importing' ? s.progress : undefined),
     s.currentVersion ?? '<none>',
     last ? `${last.result ?? 'Running'} ${age(last.finishedAt ?? last.startedAt, now)} ago` : '<none>',
+    progressText(s.phase === 'Importing' ? s.progress : undefined),
     age(s.createdAt ?? last?.startedAt, now),
     ...(wide
       ? [String(o.spec.engine), String((o.spec.source as { path: string }).path), s.message ?? '']

@@ -216,7 +216,7 @@ async function downOne(
   if (!isManaged(object)) {
     if (!remove && (object.spec.state === 'Stopped' || phase === 'Expired')) return 'skipped';
     context.out(
-      `database/${name} is declared in ${object.source?.file}: ${remove ? 'delete it there' : 'set spec.state: Stopped there'} (myaas leaves spec files to their owner)`,
+      `database/${name} is declared in the spec file ${object.source?.file} (in the controller's specs dir): ${remove ? 'delete it there' : 'set spec.state: Stopped there'}; myaas leaves spec files to their owner`,
     );
     return 'in-file';
   }

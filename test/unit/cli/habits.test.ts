@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ApiObject } from '../../../controller/api/objects.js';
+import { banner } from '../../../controller/cli/banner.js';
 import { sameObject } from '../../../controller/cli/commands/apply.js';
 import { notReadyProblem } from '../../../controller/cli/commands/connect.js';
 import { problemsOf, templateHeaders, templateRow } from '../../../controller/cli/commands/get.js';
@@ -48,8 +49,8 @@ describe('get templates', () => {
       false,
       now,
     );
-    expect(templateHeaders(false)).toEqual(['NAME', 'PHASE', 'PROGRESS', 'VERSION', 'LAST IMPORT', 'AGE']);
-    expect(row).toEqual(['shop', 'Importing', '75% eta 10m', '<none>', 'Running 60s ago', '2d']);
+    expect(templateHeaders(false)).toEqual(['NAME', 'PHASE', 'VERSION', 'LAST IMPORT', 'PROGRESS', 'AGE']);
+    expect(row).toEqual(['shop', 'Importing', '<none>', 'Running 60s ago', '75% eta 10m', '2d']);
   });
 
   it("AGE counts from the template's creation, not from its last import", () => {
@@ -63,7 +64,7 @@ describe('get templates', () => {
       false,
       now,
     );
-    expect(row[2]).toBe('-');
+    expect(row[4]).toBe('-');
     expect(row[5]).toBe('3d');
   });
 });
@@ -146,5 +147,18 @@ describe('validate', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the quick start banner', () => {
+  it('names the API, the three next commands and how to stop everything; the UI only when given', () => {
+    const text = banner('http://127.0.0.1:5001');
+    expect(text).toContain('API: http://127.0.0.1:5001');
+    expect(text).not.toContain('UI');
+    expect(text.match(/^ {2}npx myaas /gm)).toHaveLength(3);
+    expect(text).toContain('To stop everything: npx myaas down');
+    expect(banner('http://127.0.0.1:5001', 'http://127.0.0.1:5001/ui/')).toContain(
+      'Web UI: http://127.0.0.1:5001/ui/',
+    );
   });
 });
