@@ -63,7 +63,7 @@ function registerCreate(program: Command, context: CommandContext): void {
     .requiredOption('-t, --template <template>', 'template to clone')
     .option(
       '--ttl <duration>',
-      `lifetime from now: ${DURATION_HELP} (default: the controller's)`,
+      `lifetime from now: ${DURATION_HELP} (default: your quota's defaultTtl, else none: it lives until deleted)`,
       durationArg,
     )
     .option('--port <port>', 'fixed host port (default: any free port)', portArg)
