@@ -58,6 +58,11 @@ export class ApiServer {
     return boundPort;
   }
 
+  /** Whether some route answers GET of this path (the quick start's banner names /ui/ only when it does). */
+  serves(path: string): boolean {
+    return this.#routes.some((r) => r.method === 'GET' && r.pattern.test(path));
+  }
+
   async close(): Promise<void> {
     const server = this.#server;
     if (!server) return;

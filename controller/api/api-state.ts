@@ -42,7 +42,8 @@ export class ApiState {
           t.object.metadata.name === name ||
           seedTemplateName(t) === name ||
           t.object.metadata.name === canonical,
-      ) ?? templates.find((t) => dumpTemplateName(t) === canonical)
+        // Dump names become template names lower-cased (`Shop.sql` → `shop`), as implicitTemplateName does.
+      ) ?? templates.find((t) => dumpTemplateName(t) === canonical.toLowerCase())
     );
   }
 

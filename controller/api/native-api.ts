@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import {
@@ -10,6 +11,7 @@ import {
   type TrashEntry,
   parseKey,
 } from '../objects/index.js';
+import { nameProblem } from '../spec/names.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
@@ -17,6 +19,7 @@ import { access, applyQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
 import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
+import { objectProblems } from './object-problems.js';
 import { specToCrd, toApiObject } from './objects.js';
 import type { ApiContext, Route } from './routes.js';
 
@@ -43,6 +46,70 @@ export function nativeRoutes(context: ApiContext): Route[] {
       });
     }
     return record;
+  };
+
+  /**
+   * Writes an object into the managed folder: `apply` creates or replaces it, `create` only makes a new
+   * one (409 when it exists; a Database must name a template that exists). Status and `source`, which
+   * the API adds to what it returns, are ignored: `get -o yaml` output applies back unchanged.
+   */
+  const writeObject = async (
+    kind: Kind,
+    name: string,
+    body: Record<string, unknown>,
+    caller: Caller,
+    res: ServerResponse,
+    mode: 'apply' | 'create',
+  ): Promise<void> => {
+    if (kind === 'Template') access.requireAdmin(caller, 'change templates');
+    else access.requireCreate(caller);
+    const { status: _status, source: _source, ...given } = body;
+    const object = { apiVersion: 'myaas.dev/v1alpha1', kind, ...given };
+    const file = `request body (${kind}/${name})`;
+    const result = parseSpecFile(Buffer.from(stringify(object)), file, schemas);
+    if (result.problems.length > 0 || result.objects.length !== 1) {
+      throw new HttpError(400, {
+        status: 'Invalid object',
+        problems:
+          result.problems.length > 0 ? result.problems.map(formatProblem) : ['expected exactly one object'],
+      });
+    }
+    const parsed = result.objects[0]!.object;
+    if (parsed.kind !== kind || parsed.metadata.name !== name) {
+      throw new HttpError(400, {
+        status: `The body is ${parsed.kind}/${parsed.metadata.name}, the path ${kind}/${name}`,
+      });
+    }
+    const existing = running.desired.get(`${kind}/${name}`);
+    if (existing && mode === 'create')
+      throw new HttpError(409, {
+        status: `${kind} "${name}" exists${path.normalize(existing.file) === writer.relativeFile(kind, name) ? '' : ` (declared in ${existing.file})`}: choose another name, or change it with myaas apply`,
+      });
+    if (
+      mode === 'create' &&
+      parsed.kind === 'Database' &&
+      !running.desired.get(`Template/${parsed.spec.template}`)
+    )
+      throw new HttpError(404, {
+        status: `Template "${parsed.spec.template}" does not exist (myaas get templates lists them)`,
+      });
+    if (existing && path.normalize(existing.file) !== writer.relativeFile(kind, name)) {
+      throw new HttpError(409, {
+        status: `${kind} "${name}" is declared in ${existing.file}: change it there`,
+      });
+    }
+    if (existing && kind === 'Database') access.requireOwn(caller, ownerOf(existing.object), name, 'change');
+    const owned =
+      kind === 'Database' ? ownedSpec(object, parsed, existing, caller, state.ownedBy(caller.name)) : object;
+    // Of concurrent creators exactly one made the file (an atomic link) and is told 201.
+    const created = !existing && (await writer.create(kind, name, owned));
+    if (!created && mode === 'create')
+      throw new HttpError(409, { status: `${kind} "${name}" exists: choose another name` });
+    if (!created) await writer.put(kind, name, owned);
+    sendJson(res, created ? 201 : 200, {
+      ...owned,
+      source: { file: writer.relativeFile(kind, name), line: 1 },
+    });
   };
 
   const routes: Route[] = [
@@ -93,6 +160,7 @@ export function nativeRoutes(context: ApiContext): Route[] {
         sendJson(res, 200, {
           items: [
             ...running.desired.problems().map((p) => ({ ...p, text: formatProblem(p) })),
+            ...objectProblems(running).map((p) => ({ ...p, text: formatProblem(p) })),
             ...running.store.unreadableKeys().map((key) => {
               const text = `${key}: state unreadable (${running.store.unreadable(key)}); held with its data: restore the file from a backup, or delete the database explicitly (it goes to the trash)`;
               return { file: running.store.unreadable(key)?.split(':')[0] ?? '', key, message: text, text };
@@ -181,6 +249,36 @@ export function nativeRoutes(context: ApiContext): Route[] {
       },
     },
     {
+      // The database server's own log (its last lines): owner or admin only, like its password.
+      method: 'GET',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/logs$`),
+      handler: async (_q, res, [name], url, caller) => {
+        const record = running.desired.get(`Database/${name}`);
+        const stored = running.store.get(`Database/${name}`);
+        if (!record && !stored) throw new HttpError(404, { status: `Database "${name}" not found` });
+        access.requireOwn(
+          caller,
+          record ? ownerOf(record.object) : stored?.record.owner,
+          name!,
+          'read the log of',
+        );
+        const asked = url.searchParams.get('lines') ?? '100';
+        const lines = Number(asked);
+        if (!/^[0-9]+$/.test(asked) || lines < 1 || lines > 10_000)
+          throw new HttpError(400, { status: `Invalid lines "${asked}": a number from 1 to 10000` });
+        const [server] = (await running.runtime.servers.list())
+          .filter((s) => s.role === 'Database' && s.owner === name)
+          .sort((a, b) => b.createdAt - a.createdAt);
+        if (!server)
+          throw new HttpError(404, {
+            status: `Database "${name}" has no server now (${stored?.status.phase ?? 'Pending'}): no log to show`,
+          });
+        const text = await running.runtime.servers.logs(server.id, lines);
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(text ? `${text}\n` : '');
+      },
+    },
+    {
       method: 'POST',
       pattern: new RegExp(`^/api/v1/templates/${NAME}/reimport$`),
       handler: async (_q, res, [name], _u, caller) => {
@@ -221,51 +319,22 @@ export function nativeRoutes(context: ApiContext): Route[] {
         },
       },
       {
+        // kubectl create: only a new object (409 when it exists).
+        method: 'POST',
+        pattern: new RegExp(`^/api/v1/${plural}$`),
+        handler: async (req, res, _p, _u, caller) => {
+          const body = await readBody(req);
+          const name = (body.metadata as { name?: unknown } | undefined)?.name;
+          const problem = nameProblem(name);
+          if (problem) throw new HttpError(400, { status: `Invalid object: metadata.name ${problem}` });
+          await writeObject(kind, name as string, body, caller, res, 'create');
+        },
+      },
+      {
         method: 'PUT',
         pattern: new RegExp(`^/api/v1/${plural}/${NAME}$`),
-        handler: async (req, res, [name], _u, caller) => {
-          if (kind === 'Template') access.requireAdmin(caller, 'change templates');
-          else access.requireCreate(caller);
-          const body = await readBody(req);
-          const object = { apiVersion: 'myaas.dev/v1alpha1', kind, ...body };
-          const file = `request body (${kind}/${name})`;
-          const result = parseSpecFile(Buffer.from(stringify(object)), file, schemas);
-          if (result.problems.length > 0 || result.objects.length !== 1) {
-            throw new HttpError(400, {
-              status: 'Invalid object',
-              problems:
-                result.problems.length > 0
-                  ? result.problems.map(formatProblem)
-                  : ['expected exactly one object'],
-            });
-          }
-          const parsed = result.objects[0]!.object;
-          if (parsed.kind !== kind || parsed.metadata.name !== name) {
-            throw new HttpError(400, {
-              status: `The body is ${parsed.kind}/${parsed.metadata.name}, the path ${kind}/${name}`,
-            });
-          }
-          const existing = running.desired.get(`${kind}/${name}`);
-          if (existing && path.normalize(existing.file) !== writer.relativeFile(kind, name!)) {
-            throw new HttpError(409, {
-              status: `${kind} "${name}" is declared in ${existing.file}: change it there`,
-            });
-          }
-          if (existing && kind === 'Database')
-            access.requireOwn(caller, ownerOf(existing.object), name!, 'change');
-          const owned =
-            kind === 'Database'
-              ? ownedSpec(object, parsed, existing, caller, state.ownedBy(caller.name))
-              : object;
-          const { status: _ignored, ...withoutStatus } = owned as Record<string, unknown>;
-          // Of concurrent creators exactly one made the file (an atomic link) and is told 201.
-          const created = !existing && (await writer.create(kind, name!, withoutStatus));
-          if (!created) await writer.put(kind, name!, withoutStatus);
-          sendJson(res, created ? 201 : 200, {
-            ...withoutStatus,
-            source: { file: writer.relativeFile(kind, name!), line: 1 },
-          });
-        },
+        handler: async (req, res, [name], _u, caller) =>
+          writeObject(kind, name!, await readBody(req), caller, res, 'apply'),
       },
       {
         method: 'DELETE',

@@ -76,7 +76,10 @@ export function dumpTemplateName(record: DeclaredSpec): string | undefined {
   return source.includes('/') ? undefined : implicitTemplateName(source);
 }
 
-/** The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. */
+/**
+ * The original myaas names allowed `_`; ours are DNS labels: `test_db` means `test-db`. Nothing else is
+ * rewritten: a name in capitals is not a DNS label, and is refused where a name is made.
+ */
 export function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-');
+  return name.replace(/_/g, '-');
 }

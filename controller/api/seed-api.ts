@@ -7,7 +7,8 @@ import {
   OWNER_ANNOTATION,
   type ServerState,
 } from '../objects/index.js';
-import { isValidName } from '../spec/names.js';
+import { DURATION_HELP, parseDuration } from '../spec/duration.js';
+import { NAME_HELP, isValidName, nameProblem } from '../spec/names.js';
 import { since } from '../util/uptime.js';
 import { access, applyQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
@@ -52,15 +53,31 @@ function seedTemplateOf(state: ApiState, record: DeclaredSpec): string {
   return template ? seedTemplateName(template) : (record.object as DatabaseObject).spec.template;
 }
 
-function parseTtl(value: unknown): number | undefined {
+/** A ttl as specs take it: seconds (`3600`, as the original API) or `30s`, `15m`, `8h`, `7d`. */
+export function parseTtl(value: unknown): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const text = String(value).trim();
-  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+  const seconds = parseDuration(typeof value === 'number' ? value : String(value));
+  if (seconds === undefined) {
     throw new HttpError(400, {
-      status: `Invalid ttl ${JSON.stringify(value)}: give a whole number of seconds, e.g. 3600`,
+      status: `Invalid ttl ${JSON.stringify(value)}: give ${DURATION_HELP}, e.g. 3600 or 1h`,
     });
   }
-  return Number(text);
+  return seconds;
+}
+
+/**
+ * The name a database is created under: the original API's `_` reads as `-` (documented), anything
+ * else that is not a DNS label is refused, never rewritten (`MyDB` would silently become another name).
+ */
+export function seedDatabaseName(raw: string): string {
+  const name = canonicalName(raw);
+  if (nameProblem(name)) {
+    const lower = name.toLowerCase();
+    throw new HttpError(400, {
+      status: `Invalid database name "${raw}": ${NAME_HELP} (the original API's _ reads as -)${lower !== name && isValidName(lower) ? `; did you mean "${lower}"?` : ''}`,
+    });
+  }
+  return name;
 }
 
 export function seedRoutes(context: ApiContext): Route[] {
@@ -140,12 +157,7 @@ export function seedRoutes(context: ApiContext): Route[] {
       pattern: new RegExp(`^/db/${NAME}/${NAME}$`),
       handler: async (req, res, [templateName, rawName], url, caller) => {
         access.requireCreate(caller);
-        const name = canonicalName(rawName!);
-        if (!isValidName(name)) {
-          throw new HttpError(400, {
-            status: `Invalid database name "${rawName}": use lower-case letters, digits, - or _ (at most 63, starting and ending with a letter or digit)`,
-          });
-        }
+        const name = seedDatabaseName(rawName!);
         const existing = state.context.running.desired.get(`Database/${name}`);
         const expired = existing !== undefined && isExpired(name);
         const template = state.findTemplate(templateName!);

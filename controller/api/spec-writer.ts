@@ -5,6 +5,9 @@ import { stringify } from 'yaml';
 import type { Kind } from '../objects/index.js';
 import { assertValidName } from '../spec/names.js';
 
+/** The folder under the specs dir where the API and CLI write their objects. */
+export const MANAGED_DIR = 'api-managed';
+
 /**
  * Writes the specs the API and CLI create, into one managed subfolder of the specs dir, so that files,
  * API and CLI all converge on one desired state. Writes are atomic (a hidden temp file, then a rename
@@ -25,14 +28,14 @@ export class SpecWriter {
     written: (relativeFile: string, how: { removed?: boolean }) => Promise<void> = async () => {},
   ) {
     this.#specsDir = specsDir;
-    this.dir = path.join(specsDir, 'api-managed');
+    this.dir = path.join(specsDir, MANAGED_DIR);
     this.#written = written;
   }
 
   /** Relative path (to the specs dir) of the managed file of an object. */
   relativeFile(kind: Kind, name: string): string {
     assertValidName(name, `${kind} name`);
-    return path.join('api-managed', `${kind.toLowerCase()}-${name}.yaml`);
+    return path.join(MANAGED_DIR, `${kind.toLowerCase()}-${name}.yaml`);
   }
 
   file(kind: Kind, name: string): string {

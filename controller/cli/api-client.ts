@@ -31,7 +31,12 @@ export class ApiClient {
     return new ApiClient(process.env.MYAAS_URL ?? 'http://127.0.0.1:5001', token);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    raw = false,
+  ): Promise<{ status: number; body: T }> {
     let response: Response;
     try {
       response = await fetch(new URL(path, this.url), {
@@ -50,8 +55,9 @@ export class ApiClient {
     }
     const text = await response.text();
     let parsed: unknown = text;
+    const json = (response.headers.get('content-type') ?? '').includes('json');
     try {
-      parsed = text ? JSON.parse(text) : undefined;
+      if (!raw || json) parsed = text ? JSON.parse(text) : undefined;
     } catch {
       // not JSON (metrics): keep the text
     }
@@ -62,16 +68,26 @@ export class ApiClient {
     return { status: response.status, body: parsed as T };
   }
 
+  /** A text answer (a log), as it is; from 400 up a CliError with the API's message. */
+  async text(path: string): Promise<string> {
+    const { status, body } = await this.request<unknown>('GET', path, undefined, true);
+    if (status >= 400) throw new CliError(errorText(status, body));
+    return String(body ?? '');
+  }
+
   /** Like request, but any status from 400 up becomes a CliError with the API's message. */
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const { status, body: result } = await this.request<T>(method, path, body);
-    if (status >= 400) {
-      const detail = result as { status?: string; problems?: string[] } | undefined;
-      const problems = detail?.problems ? `\n${detail.problems.join('\n')}` : '';
-      throw new CliError(`${detail?.status ?? `HTTP ${status}`}${problems}`);
-    }
+    if (status >= 400) throw new CliError(errorText(status, result));
     return result;
   }
+}
+
+/** The API's message for an error answer, with the problems it lists. */
+function errorText(status: number, body: unknown): string {
+  const detail = body as { status?: string; problems?: string[] } | undefined;
+  const problems = detail?.problems ? `\n${detail.problems.join('\n')}` : '';
+  return `${detail?.status ?? `HTTP ${status}`}${problems}`;
 }
 
 /** An error the CLI prints as is (no stack) before exiting 1. */

@@ -29,6 +29,7 @@ export async function validatePaths(paths: string[], schemas: SchemaSet): Promis
     }
   }
   const seen = new Map<string, string>();
+  const ports = new Map<number, string>();
   let objects = 0;
   for (const file of files) {
     let bytes: Buffer;
@@ -57,6 +58,19 @@ export async function validatePaths(paths: string[], schemas: SchemaSet): Promis
         seen.set(key, file);
         objects++;
       }
+      // Two databases on one fixed port: the second could never start.
+      const port = parsed.object.kind === 'Database' ? parsed.object.spec.port : undefined;
+      if (port === undefined || first) continue;
+      const holder = ports.get(port);
+      if (holder)
+        problems.push({
+          file,
+          line: parsed.line,
+          key,
+          field: 'spec.port',
+          message: `port ${port} is also fixed by ${holder}; give each database its own port, or none`,
+        });
+      else ports.set(port, `${key} (${file})`);
     }
   }
   return { files: files.length, objects, problems };

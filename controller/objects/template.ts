@@ -73,6 +73,8 @@ export interface TemplateStatus {
   phase: TemplatePhase;
   message?: string;
   observedGeneration?: number;
+  /** When the template was first seen (kept across reimports): what its AGE counts from. */
+  createdAt?: string;
   currentVersion?: string;
   versions: string[];
   progress?: ImportProgress;

@@ -227,6 +227,15 @@ export class DatabaseReconciler {
       return undefined;
     const version = await this.#deps.versions.current(template);
     if (!version) {
+      // A template that is not declared at all is a mistake to show, not a wait to sit through.
+      if (!this.#deps.desired.get(`Template/${template}`))
+        return this.#pending(
+          key,
+          status,
+          record,
+          `template "${template}" does not exist: declare it (kind: Template) or put ${template}.sql in the dumps dir, or change spec.template (\`myaas get templates\` lists them)`,
+          'TemplateNotFound',
+        );
       const why = reset
         ? `reset waits: template ${template} has no ready version`
         : `waiting for template ${template} to have a ready version`;
@@ -359,11 +368,26 @@ export class DatabaseReconciler {
       ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
     };
     const port = db.spec.port ?? record.port;
+    if (db.spec.port !== undefined) {
+      // Said plainly: on the process runtime a second server on a held port fails to bind, and the
+      // login meant for it reaches the holder ("access denied" would be all the status said).
+      const holder = (await runtime.servers.list()).find(
+        (s) =>
+          s.running &&
+          s.hostPort === db.spec.port &&
+          !(s.role === 'Database' && s.owner === db.metadata.name),
+      );
+      if (holder)
+        throw new StartFailure(
+          `port ${db.spec.port} is held by ${holder.role === 'Database' ? `database ${holder.owner}` : `the import of template ${holder.owner}`}: choose another spec.port, or stop ${holder.role === 'Database' ? holder.owner : 'that import'} first`,
+        );
+    }
     try {
       return await runtime.servers.create({ ...spec, ...(port ? { hostPort: port } : {}) });
     } catch (error) {
-      // The old port may be taken now: any port will do unless the spec fixes one.
-      if (db.spec.port !== undefined || port === undefined) throw error;
+      if (db.spec.port !== undefined) throw new StartFailure((error as Error).message);
+      // The old port may be taken now: any port will do.
+      if (port === undefined) throw error;
       log.info({ port, err: (error as Error).message }, 'previous port unavailable; choosing another');
       return runtime.servers.create(spec);
     }
@@ -456,8 +480,9 @@ export class DatabaseReconciler {
     status: DatabaseStatus,
     record: DatabaseRecord,
     message: string,
+    reason = 'TemplateNotReady',
   ): Promise<ReconcileResult> {
-    await this.#notReady(key, status, record, 'Pending', 'TemplateNotReady', message);
+    await this.#notReady(key, status, record, 'Pending', reason, message);
     // The template's import asks for this key when it finishes; look again slowly in any case.
     return { requeueAfterMs: 30_000 };
   }

@@ -104,6 +104,8 @@ export class TemplateReconciler {
     bookkeeping.lastSpec = template.spec;
     const current = versions[0];
     status.observedGeneration = record.generation;
+    // First seen: its oldest version's time when it has one (a status from before this field), else now.
+    status.createdAt ??= new Date(Math.min(Date.now(), ...versions.map((v) => v.createdAt))).toISOString();
     status.currentVersion = current?.version;
     status.versions = versions.map((v) => v.version);
 
@@ -205,6 +207,7 @@ export class TemplateReconciler {
       lastSpec: template.spec,
       lastAttempt: { trigger, startedAt, failures },
     };
+    status.createdAt ??= new Date(startedAt).toISOString();
     status.phase = 'Importing';
     status.message = `importing ${template.spec.source.path} as ${version} (${job.reason})`;
     status.observedGeneration = job.record.generation;

@@ -187,6 +187,12 @@ class DockerServers implements ServerControl {
       await container.start();
     } catch (error) {
       await this.remove(container.id);
+      // "Bind for ... failed: port is already allocated" (another container), "bind: address already in use".
+      const message = (error as Error).message;
+      if (spec.hostPort && /already allocated|address already in use/.test(message))
+        throw new Error(
+          `port ${spec.hostPort} on ${this.#publishAddress}: address already in use (another program or container holds it): stop it or choose another port`,
+        );
       throw error;
     }
     return this.#inspectUntilPort(container.id);

@@ -180,6 +180,8 @@ class ProcessServers implements ServerControl {
       this.#log.warn({ id }, 'replacing a leftover server of the same name');
       await this.remove(id);
     }
+    // A server that cannot bind exits, and its clients would reach whatever holds the port instead.
+    if (spec.hostPort !== undefined) await assertPortFree(this.#bindAddress, spec.hostPort);
     const dir = this.#dir(id);
     await mkdir(dir, { recursive: true });
     const owner = await this.#users.ownerFor(spec.engine);
@@ -444,6 +446,23 @@ class HostDataDirs implements DataDirFormat {
     const owner = await this.#users.ownerFor(engine);
     if (owner) await chown(dataDir, owner.uid, owner.gid);
   }
+}
+
+/** Throws `port N on ADDRESS: address already in use` when something listens on that port now. */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `port ${port} on ${host}: address already in use (another program listens there): stop it or choose another port`
+            : `port ${port} on ${host}: ${error.message}`,
+        ),
+      ),
+    );
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve()));
+  });
 }
 
 /** A port free right now; the server binding it later can still lose a race, and is then restarted. */

@@ -134,10 +134,10 @@ describe('removing a template spec', () => {
     );
     expect(await bed.query('keeper', 'SELECT v FROM meta')).toEqual([{ v: 'gone' }]);
     expect(bed.database('keeper')?.status.phase).toBe('Ready');
-    // A new database of the removed template waits in Pending, with the reason.
+    // A new database of the removed template waits in Pending, saying the template does not exist.
     bed.writeSpec('late.yaml', databaseObject('late', { template: 'gone' }));
     const late = await bed.waitForDatabase('late', 'Pending');
-    expect(late.status.message).toContain('waiting for template gone');
+    expect(late.status.message).toContain('template "gone" does not exist');
   });
 });
 

@@ -19,6 +19,7 @@ export function registerActionCommands(program: Command, { client, out }: Comman
     .command('reset')
     .description("give a database a fresh copy of its template's current data (same name, port, credentials)")
     .argument('<name>', 'database')
+    .addHelpText('after', '\nExample:\n  myaas reset mine')
     .action(async (name: string) => {
       await client().call('POST', `/api/v1/databases/${encodeURIComponent(name)}/reset`);
       out(`database/${name} reset requested`);
@@ -28,6 +29,10 @@ export function registerActionCommands(program: Command, { client, out }: Comman
     .command('reimport')
     .description('import a template again from its dump')
     .argument('<name>', 'template')
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas reimport shop\n  myaas get templates -w     # PROGRESS while it imports',
+    )
     .action(async (name: string) => {
       await client().call('POST', `/api/v1/templates/${encodeURIComponent(name)}/reimport`);
       out(`template/${name} reimport requested`);
@@ -36,6 +41,10 @@ export function registerActionCommands(program: Command, { client, out }: Comman
   program
     .command('confirm-deletions')
     .description('let a held mass removal go ahead')
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas confirm-deletions    # after a look at what is held: curl -s localhost:5001/api/v1/deletions',
+    )
     .action(async () => {
       const result = await client().call<{ databases: string[]; templates: string[] }>(
         'POST',

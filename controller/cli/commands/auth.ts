@@ -40,6 +40,7 @@ export function registerAuthCommands(program: Command, { client, out }: CommandC
   program
     .command('whoami')
     .description('who the controller takes you for')
+    .addHelpText('after', '\nExample:\n  MYAAS_URL=http://db.example.com:5001 myaas whoami')
     .action(async () => {
       const me = await client().call<{ name: string; role: string }>('GET', '/api/v1/whoami');
       out(`${me.name} (${me.role})`);

@@ -4,7 +4,7 @@ import type { ApiObject } from '../../api/objects.js';
 import { DEFAULT_ENGINE, engineFor } from '../../engine/engines.js';
 import type { EngineName } from '../../objects/index.js';
 import { type ApiClient, CliError } from '../api-client.js';
-import type { CommandContext } from './common.js';
+import { type CommandContext, getDatabase, isManaged } from './common.js';
 
 interface SeedDatabase {
   database: string;
@@ -48,6 +48,21 @@ export function commandLine(c: ReturnType<typeof clientFor>): string {
   return [...env, c.command, ...c.args].join(' ');
 }
 
+/** Why `connect` cannot connect to this database now, and what to do about it; undefined when Ready. */
+export function notReadyProblem(object: ApiObject): string | undefined {
+  const name = object.metadata.name;
+  const status = (object.status ?? {}) as { phase?: string; message?: string };
+  const phase = status.phase ?? 'Pending';
+  if (phase === 'Ready') return undefined;
+  if (phase === 'Stopped')
+    return isManaged(object)
+      ? `database ${name} is stopped: start it with \`myaas start ${name} --wait\``
+      : `database ${name} is stopped: set spec.state: Running in ${object.source?.file ?? 'its spec file'} to start it`;
+  if (phase === 'Expired')
+    return `database ${name} has expired: \`myaas restore ${name}\` brings it back from the trash`;
+  return `database ${name} is not ready (${phase}${status.message ? `: ${status.message}` : ''})`;
+}
+
 /** `connect`: the engine's client on a database, or its command line, or a DSN. */
 export function registerConnectCommand(program: Command, { client, out }: CommandContext): void {
   program
@@ -58,13 +73,11 @@ export function registerConnectCommand(program: Command, { client, out }: Comman
     .argument('<name>', 'database')
     .option('--print', 'print the command instead of running it')
     .option('--dsn', 'print a DSN (mysql:// or postgresql://)')
+    .addHelpText('after', '\nExample:\n  myaas connect mine\n  myaas connect mine --dsn')
     .action(async (name: string, options: { print?: boolean; dsn?: boolean }) => {
+      const problem = notReadyProblem(await getDatabase(client(), name));
+      if (problem) throw new CliError(problem);
       const { object, seed } = await seedConnection(client(), name);
-      if ((object.status as { phase?: string } | undefined)?.phase !== 'Ready') {
-        throw new CliError(
-          `database ${name} is not ready (${(object.status as { phase?: string } | undefined)?.phase ?? 'Pending'})`,
-        );
-      }
       const engine = engineFor(
         (object.status as { engine?: EngineName } | undefined)?.engine ?? DEFAULT_ENGINE,
       );

@@ -14,6 +14,7 @@ import { createLogger } from '../../log.js';
 import { ENGINES, type EngineName } from '../../objects/index.js';
 import { startController } from '../../run.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
+import { banner } from '../banner.js';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -92,6 +93,13 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       '--publish-address <ip>',
       'host address database ports are published on (default: the API host; 127.0.0.1 for a loopback API)',
     ).env('MYAAS_PUBLISH_ADDRESS'),
+    new Option('--container-user <uid:gid>', 'user database containers run as (docker runtime)')
+      .argParser((v) => {
+        if (!/^\d+(:\d+)?$/.test(v)) throw new InvalidArgumentError('expected uid:gid, e.g. 999:999');
+        return v;
+      })
+      .env('MYAAS_CONTAINER_USER')
+      .default(defaults.containerUser),
     new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
       .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
       .env('MYAAS_DATABASE_MEMORY_MIB')
@@ -151,6 +159,7 @@ interface ControllerFlags {
   importMemory: number;
   importJobs: number;
   databaseMemory: number;
+  containerUser: string;
   deletionGuard: number;
   users?: string;
   insecureNoAuth?: boolean;
@@ -182,6 +191,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     importMemoryMiB: options.importMemory,
     importJobs: options.importJobs,
     databaseMemoryMiB: options.databaseMemory,
+    containerUser: options.containerUser,
     deletionGuardMax: options.deletionGuard,
     deletionGuardLimit: options.deletionGuardLimit,
     removalGraceSeconds: options.removalGrace,
@@ -195,7 +205,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
 }
 
 /** Starts the controller and its API, then runs until SIGTERM or SIGINT (exit 2 when it cannot start). */
-async function runController(config: ControllerConfig): Promise<void> {
+async function runController(config: ControllerConfig, options: { banner?: boolean } = {}): Promise<void> {
   const log = createLogger();
   const exposed = !isLoopbackHost(
     config.listen.slice(0, Math.max(0, config.listen.lastIndexOf(':'))) || '127.0.0.1',
@@ -223,7 +233,12 @@ async function runController(config: ControllerConfig): Promise<void> {
   let api: ApiServer;
   try {
     api = createApi(running, log, config.apiToken, config.usersFile);
-    await api.listen(config.listen, { insecureNoAuth: config.insecureNoAuth ?? false });
+    const port = await api.listen(config.listen, { insecureNoAuth: config.insecureNoAuth ?? false });
+    if (options.banner) {
+      const host = config.listen.slice(0, Math.max(0, config.listen.lastIndexOf(':'))) || '127.0.0.1';
+      const url = `http://${host}:${port}`;
+      process.stdout.write(`${banner(url, api.serves('/ui/') ? `${url}/ui/` : undefined)}\n`);
+    }
   } catch (error) {
     process.stderr.write(`myaas: ${(error as Error).message}\n`);
     await running.stop();
@@ -256,7 +271,16 @@ export function registerControllerCommand(program: Command): void {
   const defaults = defaultConfig();
   const command = program
     .command('controller')
-    .description('run the controller: watch the specs dir and make databases and templates match it');
+    .description(
+      'run the controller: watch the specs dir and make MySQL/MariaDB and PostgreSQL databases and templates match it',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas controller --specs ./specs --dumps ./specs/dumps --data ./.data\n  myaas controller --runtime docker --storage btrfs --listen 0.0.0.0:5001 --users users.yaml',
+    );
   for (const option of controllerOptions(defaults)) command.addOption(option);
-  command.action((options: ControllerFlags) => runController(configOf(options, defaults)));
+  command.addOption(new Option('--banner', 'print where the API is and what to run next, once it listens'));
+  command.action((options: ControllerFlags & { banner?: boolean }) =>
+    runController(configOf(options, defaults), { banner: options.banner ?? false }),
+  );
 }

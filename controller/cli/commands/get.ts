@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import type { ApiObject } from '../../api/objects.js';
 import type { DatabaseStatus, TemplateStatus } from '../../objects/index.js';
-import { age, table, until } from '../format.js';
+import { age, columnWidths, progressText, table, tableLine, until } from '../format.js';
 import { type CommandContext, plural } from './common.js';
 import { clientFor, commandLine, seedConnection } from './connect.js';
 
@@ -21,34 +21,38 @@ interface Event {
   message: string;
 }
 
-function templateRows(items: ApiObject[], wide: boolean): string {
-  const headers = [
+/** The columns of `get templates`; PROGRESS shows a running import (percent, eta). */
+export function templateHeaders(wide: boolean): string[] {
+  return [
     'NAME',
     'PHASE',
     'VERSION',
     'LAST IMPORT',
+    'PROGRESS',
     'AGE',
     ...(wide ? ['ENGINE', 'SOURCE', 'MESSAGE'] : []),
   ];
-  const rows = items.map((o) => {
-    const s = (o.status ?? {}) as Partial<TemplateStatus>;
-    const last = s.lastImport;
-    return [
-      o.metadata.name,
-      s.phase ?? 'Pending',
-      s.currentVersion ?? '<none>',
-      last ? `${last.result ?? 'Running'} ${age(last.finishedAt ?? last.startedAt)} ago` : '<none>',
-      age(s.lastImport?.startedAt),
-      ...(wide
-        ? [String(o.spec.engine), String((o.spec.source as { path: string }).path), s.message ?? '']
-        : []),
-    ];
-  });
-  return table(headers, rows);
 }
 
-function databaseRows(items: ApiObject[], wide: boolean): string {
-  const headers = [
+/** One template's row. AGE counts from when the template was first seen, whatever reimports since. */
+export function templateRow(o: ApiObject, wide: boolean, now = Date.now()): string[] {
+  const s = (o.status ?? {}) as Partial<TemplateStatus>;
+  const last = s.lastImport;
+  return [
+    o.metadata.name,
+    s.phase ?? 'Pending',
+    s.currentVersion ?? '<none>',
+    last ? `${last.result ?? 'Running'} ${age(last.finishedAt ?? last.startedAt, now)} ago` : '<none>',
+    progressText(s.phase === 'Importing' ? s.progress : undefined),
+    age(s.createdAt ?? last?.startedAt, now),
+    ...(wide
+      ? [String(o.spec.engine), String((o.spec.source as { path: string }).path), s.message ?? '']
+      : []),
+  ];
+}
+
+export function databaseHeaders(wide: boolean): string[] {
+  return [
     'NAME',
     'TEMPLATE',
     'PHASE',
@@ -57,27 +61,32 @@ function databaseRows(items: ApiObject[], wide: boolean): string {
     'AGE',
     ...(wide ? ['VERSION', 'USER', 'DATABASE', 'MESSAGE'] : []),
   ];
-  const rows = items.map((o) => {
-    const s = (o.status ?? {}) as Partial<DatabaseStatus>;
-    return [
-      o.metadata.name,
-      String(o.spec.template),
-      s.phase ?? 'Pending',
-      s.connection ? String(s.connection.port) : '<none>',
-      until(s.expiresAt),
-      age(s.createdAt),
-      ...(wide
-        ? [
-            s.templateVersion ?? '<none>',
-            s.connection?.user ?? '',
-            s.connection?.database ?? '',
-            s.message ?? '',
-          ]
-        : []),
-    ];
-  });
-  return table(headers, rows);
 }
+
+export function databaseRow(o: ApiObject, wide: boolean): string[] {
+  const s = (o.status ?? {}) as Partial<DatabaseStatus>;
+  return [
+    o.metadata.name,
+    String(o.spec.template),
+    s.phase ?? 'Pending',
+    s.connection ? String(s.connection.port) : '<none>',
+    until(s.expiresAt),
+    age(s.createdAt),
+    ...(wide
+      ? [
+          s.templateVersion ?? '<none>',
+          s.connection?.user ?? '',
+          s.connection?.database ?? '',
+          s.message ?? '',
+        ]
+      : []),
+  ];
+}
+
+const headersOf = (p: 'templates' | 'databases', wide: boolean) =>
+  p === 'templates' ? templateHeaders(wide) : databaseHeaders(wide);
+const rowOf = (p: 'templates' | 'databases', o: ApiObject, wide: boolean) =>
+  p === 'templates' ? templateRow(o, wide) : databaseRow(o, wide);
 
 function render(value: unknown, output: string | undefined): string | undefined {
   if (output === 'json') return JSON.stringify(value, null, 2);
@@ -137,36 +146,131 @@ function describeEvents(events: Event[]): string[] {
   ];
 }
 
-/** `get` and `describe`: objects as tables, JSON or YAML, or one in full with its events. */
-export function registerGetCommands(program: Command, { client, out }: CommandContext): void {
-  const output = new Option('-o, --output <format>', 'output format').choices(['wide', 'json', 'yaml']);
+/** Lists objects: the named one, or all of the kind. */
+async function fetchItems(context: CommandContext, p: 'templates' | 'databases', name?: string) {
+  const client = context.client();
+  return name
+    ? [await client.call<ApiObject>('GET', `/api/v1/${p}/${encodeURIComponent(name)}`)]
+    : (await client.call<{ items: ApiObject[] }>('GET', `/api/v1/${p}`)).items;
+}
 
+/**
+ * `get -w`: the list, then every second the objects whose spec or status changed since (a row each, or
+ * the object in JSON/YAML), and `Deleted` rows for those gone; until SIGINT or SIGTERM.
+ */
+async function watch(
+  context: CommandContext,
+  p: 'templates' | 'databases',
+  name: string | undefined,
+  output: string | undefined,
+  intervalMs = 1000,
+): Promise<void> {
+  const wide = output === 'wide';
+  const asTable = output !== 'json' && output !== 'yaml';
+  const seen = new Map<string, string>();
+  let widths: number[] = [];
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for (let first = true; !stopped; first = false) {
+      const items = await fetchItems(context, p, name).catch((error: unknown) => {
+        // One object: gone is a change to show; anything else ends the watch.
+        if (name && /not found/.test((error as Error).message)) return [];
+        throw error;
+      });
+      const changed = items.filter((o) => seen.get(o.metadata.name) !== signature(o));
+      const gone = [...seen.keys()].filter((n) => !items.some((o) => o.metadata.name === n));
+      for (const o of items) seen.set(o.metadata.name, signature(o));
+      for (const n of gone) seen.delete(n);
+      if (asTable) {
+        const rows = [
+          ...changed.map((o) => rowOf(p, o, wide)),
+          ...gone.map((n) => [n, ...(p === 'databases' ? ['', 'Deleted'] : ['Deleted'])]),
+        ];
+        widths = columnWidths(headersOf(p, wide), rows, widths);
+        const lines = rows.map((r) => tableLine(r, widths));
+        if (first) lines.unshift(tableLine(headersOf(p, wide), widths));
+        if (lines.length > 0) context.out(lines.join('\n'));
+      } else {
+        for (const o of changed) context.out(render(o, output)!);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** What a watch compares: everything the API says of an object. */
+function signature(o: ApiObject): string {
+  return JSON.stringify([o.metadata, o.spec, o.status]);
+}
+
+function registerGet(program: Command, context: CommandContext): void {
+  const output = new Option('-o, --output <format>', 'output format').choices(['wide', 'json', 'yaml']);
   program
     .command('get')
     .description('list templates or databases (kubectl get)')
     .argument('<kind>', 'templates | databases')
     .argument('[name]', 'one object')
     .addOption(output)
-    .action(async (kind: string, name: string | undefined, options: { output?: string }) => {
+    .option('-w, --watch', 'then print objects as they change (polls every second) until Ctrl-C')
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas get databases -w\n  myaas get templates             # PROGRESS shows a running import\n  myaas get db mine -o yaml | myaas apply -f -',
+    )
+    .action(async (kind: string, name: string | undefined, options: { output?: string; watch?: boolean }) => {
       const p = plural(kind);
-      const items = name
-        ? [await client().call<ApiObject>('GET', `/api/v1/${p}/${encodeURIComponent(name)}`)]
-        : (await client().call<{ items: ApiObject[] }>('GET', `/api/v1/${p}`)).items;
+      if (options.watch) return watch(context, p, name, options.output);
+      const items = await fetchItems(context, p, name);
       const rendered = render(name ? items[0] : { items }, options.output);
-      if (rendered !== undefined) return out(rendered);
-      if (items.length === 0) return out(`No ${p} found.`);
-      out(
-        p === 'templates'
-          ? templateRows(items, options.output === 'wide')
-          : databaseRows(items, options.output === 'wide'),
+      if (rendered !== undefined) return context.out(rendered);
+      if (items.length === 0) return context.out(`No ${p} found.`);
+      const wide = options.output === 'wide';
+      context.out(
+        table(
+          headersOf(p, wide),
+          items.map((o) => rowOf(p, o, wide)),
+        ),
       );
     });
+}
 
+/** A problem as `GET /api/v1/problems` lists it. */
+interface Problem {
+  file: string;
+  key?: string;
+  text: string;
+}
+
+/** The problems that concern an object: its own, and its file's that name no object. */
+export function problemsOf(object: ApiObject, problems: Problem[]): string[] {
+  const key = `${object.kind}/${object.metadata.name}`;
+  return problems
+    .filter((p) => p.key === key || (!p.key && object.source && p.file === object.source.file))
+    .map((p) => p.text);
+}
+
+function registerDescribe(program: Command, { client, out }: CommandContext): void {
   program
     .command('describe')
-    .description('show one object: spec, status, conditions, recent events (kubectl describe)')
+    .description('show one object: spec, status, conditions, problems, recent events (kubectl describe)')
     .argument('<kind>', 'template | database')
     .argument('<name>')
+    .addHelpText('after', '\nExample:\n  myaas describe database mine')
     .action(async (kind: string, name: string) => {
       const p = plural(kind);
       const object = await client().call<ApiObject>('GET', `/api/v1/${p}/${encodeURIComponent(name)}`);
@@ -176,6 +280,11 @@ export function registerGetCommands(program: Command, { client, out }: CommandCo
         conditions?: Condition[];
       };
       const lines = describeObject(object, status);
+      const problems = problemsOf(
+        object,
+        (await client().call<{ items: Problem[] }>('GET', '/api/v1/problems')).items,
+      );
+      if (problems.length > 0) lines.push('Problems:', ...problems.map((t) => `  ${t}`));
       const events = (await client().call<{ items: Event[] }>('GET', '/api/v1/events')).items.filter(
         (e) => e.object === `${object.kind}/${name}`,
       );
@@ -186,4 +295,10 @@ export function registerGetCommands(program: Command, { client, out }: CommandCo
       }
       out(lines.join('\n'));
     });
+}
+
+/** `get` and `describe`: objects as tables, JSON or YAML, or one in full with its events. */
+export function registerGetCommands(program: Command, context: CommandContext): void {
+  registerGet(program, context);
+  registerDescribe(program, context);
 }

@@ -7,6 +7,7 @@ import type { Out } from './common.js';
 import { registerConnectCommand } from './connect.js';
 import { registerControllerCommand } from './controller.js';
 import { registerGetCommands } from './get.js';
+import { registerLifecycleCommands } from './lifecycle.js';
 
 /** Registers every command on the program, in the order `myaas --help` lists them. */
 export function registerCommands(program: Command, out: Out = (t) => process.stdout.write(`${t}\n`)): void {
@@ -15,6 +16,7 @@ export function registerCommands(program: Command, out: Out = (t) => process.std
   registerValidateCommand(program, context);
   registerGetCommands(program, context);
   registerApplyCommands(program, context);
+  registerLifecycleCommands(program, context);
   registerActionCommands(program, context);
   registerConnectCommand(program, context);
   registerAuthCommands(program, context);

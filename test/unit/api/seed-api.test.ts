@@ -5,6 +5,7 @@ import { ApiState } from '../../../controller/api/api-state.js';
 import { HttpError, MAX_BODY_BYTES, readBody } from '../../../controller/api/http.js';
 import { canonicalName } from '../../../controller/api/objects.js';
 import type { ApiContext } from '../../../controller/api/routes.js';
+import { parseTtl, seedDatabaseName } from '../../../controller/api/seed-api.js';
 import type { SpecObject } from '../../../controller/objects/index.js';
 import { implicitTemplateName } from '../../../controller/source/dumps-folder.js';
 import { FakeDesired } from '../../support/fakes.js';
@@ -36,9 +37,30 @@ describe('request bodies', () => {
 describe('seed names', () => {
   it('maps the original underscore names to DNS labels', () => {
     expect(canonicalName('test_db')).toBe('test-db');
+    expect(seedDatabaseName('test_db')).toBe('test-db');
     expect(implicitTemplateName('test_db.sql')).toBe('test-db');
     expect(implicitTemplateName('Shop.sql.gz')).toBe('shop');
     expect(implicitTemplateName('notes.txt')).toBeUndefined();
+  });
+});
+
+describe('what the original POST takes', () => {
+  it('refuses a name that is not a DNS label instead of rewriting it', () => {
+    expect(() => seedDatabaseName('MyDB')).toThrow(/Invalid database name "MyDB".*did you mean "mydb"/);
+    expect(() => seedDatabaseName('MyDB')).toThrow(HttpError);
+    expect(() => seedDatabaseName('a.b')).toThrow(/Invalid database name "a.b": lower-case letters/);
+    expect(seedDatabaseName('mydb')).toBe('mydb');
+  });
+  it('takes a ttl as seconds or as specs write it', () => {
+    expect(parseTtl('3600')).toBe(3600);
+    expect(parseTtl(3600)).toBe(3600);
+    expect(parseTtl('1h')).toBe(3600);
+    expect(parseTtl('15m')).toBe(900);
+    expect(parseTtl(undefined)).toBeUndefined();
+    expect(() => parseTtl('soon')).toThrow(
+      /Invalid ttl "soon": give a number of seconds or 30s, 15m, 8h, 7d/,
+    );
+    expect(() => parseTtl('0')).toThrow(HttpError);
   });
 });
 
@@ -69,6 +91,8 @@ describe('which template the original routes mean', () => {
     expect(found('test_db')).toBe('shop2');
     expect(found('test-db')).toBe('shop2');
     expect(found('orders')).toBe('orders');
+    // Lookups of a template by its dump's name follow the dump names' lower-casing.
+    expect(found('Test_DB')).toBe('shop2');
     expect(found('nope')).toBeUndefined();
     // A template of that very name wins over one made of a dump of that name.
     desired.set(template('test-db', 'other.sql'));

@@ -101,15 +101,53 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+  const shopTemplate = () =>
+    desired.set({
+      kind: 'Template',
+      metadata: { name: 'shop', labels: {}, annotations: {} },
+      spec: { engine: 'mariadb', source: { path: 'shop.sql' }, import: {} },
+    });
+
   it('waits in Pending while the template has no ready version', async () => {
+    shopTemplate();
     desired.set(db('alice'));
     const result = await reconcile('alice');
     expect(stored('alice')?.status).toMatchObject({
       phase: 'Pending',
-      message: expect.stringContaining('template shop'),
+      message: expect.stringContaining('waiting for template shop'),
     });
     expect(result?.requeueAfterMs).toBeGreaterThan(0);
     expect(runtime.calls).toEqual([]);
+  });
+
+  it('says so when the template does not exist at all, instead of a silent wait', async () => {
+    desired.set(db('alice', { template: 'nope' }));
+    await reconcile('alice');
+    const status = stored('alice')!.status;
+    expect(status).toMatchObject({
+      phase: 'Pending',
+      message: expect.stringContaining('template "nope" does not exist'),
+    });
+    expect(status.conditions.find((c) => c.type === 'Ready')?.reason).toBe('TemplateNotFound');
+  });
+
+  it('a fixed port another database holds fails with its name, not with what a login there says', async () => {
+    await addVersion(VERSION);
+    desired.set(db('alice', { port: 40123 }));
+    await reconcile('alice');
+    expect(stored('alice')?.status.phase).toBe('Ready');
+    desired.set(db('bob', { port: 40123 }));
+    await expect(reconcile('bob')).rejects.toThrow(/port 40123 is held by database alice/);
+    expect(stored('bob')?.status).toMatchObject({
+      phase: 'Failed',
+      message: expect.stringContaining('port 40123 is held by database alice'),
+    });
+    expect(serversOf('bob')).toHaveLength(0);
+    // Once alice lets it go, bob starts on it.
+    desired.set(db('alice', { port: 40123, state: 'Stopped' }));
+    await reconcile('alice');
+    await reconcile('bob');
+    expect(stored('bob')?.status).toMatchObject({ phase: 'Ready', connection: { port: 40123 } });
   });
 
   it('clones the current version, starts a server, sets its own credentials, and reports Ready', async () => {

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import type { Out } from './commands/common.js';
+import { registerCommands } from './commands/index.js';
+import { packageVersion } from './version.js';
+
+/** The `myaas` program: every command, `--version` from package.json. */
+export function buildProgram(out?: Out): Command {
+  const program = new Command('myaas')
+    .description(
+      'Instant, disposable MySQL/MariaDB and PostgreSQL databases cloned from copy-on-write templates',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version of myaas')
+    .showHelpAfterError();
+  registerCommands(program, out);
+  return program;
+}
