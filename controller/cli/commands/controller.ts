@@ -100,6 +100,21 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       })
       .env('MYAAS_CONTAINER_USER')
       .default(defaults.containerUser),
+    new Option(
+      '--database-user <name>',
+      "the user every database gets beside root/postgres (the user's password)",
+    )
+      .argParser((v) => {
+        if (!/^[a-z_][a-z0-9_]{0,30}$/.test(v))
+          throw new InvalidArgumentError(
+            'expected a lower-case SQL user name (letters, digits, _), e.g. myaas',
+          );
+        if (v === 'root' || v === 'postgres')
+          throw new InvalidArgumentError(`${v} is the admin account; pick another name, e.g. myaas`);
+        return v;
+      })
+      .env('MYAAS_DATABASE_USER')
+      .default(defaults.databaseUser),
     new Option('--database-memory <MiB>', 'memory limit of each database container (0: none)')
       .argParser((v) => (Number(v) === 0 ? 0 : positiveInt(v)))
       .env('MYAAS_DATABASE_MEMORY_MIB')
@@ -160,6 +175,7 @@ interface ControllerFlags {
   importJobs: number;
   databaseMemory: number;
   containerUser: string;
+  databaseUser: string;
   deletionGuard: number;
   users?: string;
   insecureNoAuth?: boolean;
@@ -192,6 +208,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     importJobs: options.importJobs,
     databaseMemoryMiB: options.databaseMemory,
     containerUser: options.containerUser,
+    databaseUser: options.databaseUser,
     deletionGuardMax: options.deletionGuard,
     deletionGuardLimit: options.deletionGuardLimit,
     removalGraceSeconds: options.removalGrace,

@@ -14,6 +14,8 @@ const FOREIGN: Record<string, string> = {
   '--single-transaction': 'pg_restore',
   '--privileged': 'docker run',
   '--project': 'vitest',
+  '--sandbox': 'mariadb (the client)',
+  '--create': 'pg_dump',
 };
 
 const flagsIn = (text: string) =>
