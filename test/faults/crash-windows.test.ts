@@ -95,8 +95,16 @@ describe.each([
       'one running server per database',
     ).toEqual([...made].sort());
     expect(servers.length, 'no stopped leftovers').toBe(made.length);
+    // A record copy being written (an atomic write's .tmp) is not a leftover: the controller may still be
+    // writing after a status says Ready. One that stays for seconds is, and fails below.
+    const databasesDir = path.join(bed.dataDir, 'databases');
+    await waitFor(
+      'no write in flight',
+      () => !readdirSync(databasesDir).some((e) => e.endsWith('.tmp')),
+      5000,
+    ).catch(() => undefined);
     expect(
-      readdirSync(path.join(bed.dataDir, 'databases'))
+      readdirSync(databasesDir)
         .filter((e) => !e.endsWith('.record.json'))
         .sort(),
     ).toEqual([...made].sort());
