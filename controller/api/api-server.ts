@@ -8,6 +8,7 @@ import { nativeRoutes } from './native-api.js';
 import type { ApiContext, Route } from './routes.js';
 import { seedRoutes } from './seed-api.js';
 import { SpecWriter } from './spec-writer.js';
+import { uiRoutes, wantsPage } from './ui-assets.js';
 
 /**
  * The HTTP API: the original myaas routes (same paths, fields and codes) and the native `/api/v1`.
@@ -15,12 +16,15 @@ import { SpecWriter } from './spec-writer.js';
  */
 export class ApiServer {
   readonly #routes: Route[];
+  readonly #ui: boolean;
   readonly #users: Users;
   readonly #log: Logger;
   #server: Server | undefined;
 
   constructor(context: ApiContext, users: Users) {
-    this.#routes = [...nativeRoutes(context), ...seedRoutes(context)];
+    const ui = uiRoutes(context.uiDir);
+    this.#ui = ui.length > 0;
+    this.#routes = [...ui, ...nativeRoutes(context, () => users.configured), ...seedRoutes(context)];
     this.#users = users;
     this.#log = context.log.child({ component: 'api' });
   }
@@ -80,6 +84,11 @@ export class ApiServer {
     }
     try {
       const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      // A browser opening the controller's address gets the web UI; clients of the original API, JSON.
+      if (path === '/' && this.#ui && wantsPage(req)) {
+        res.writeHead(302, { location: '/ui/' });
+        return void res.end();
+      }
       let matched: { route: Route; params: string[] } | undefined;
       let pathKnown = false;
       for (const route of this.#routes) {

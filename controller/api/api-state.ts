@@ -1,3 +1,4 @@
+import { engineFor } from '../engine/engines.js';
 import {
   API_VERSION,
   type DatabaseObject,
@@ -6,7 +7,7 @@ import {
   OWNER_ANNOTATION,
   type ObjectKey,
 } from '../objects/index.js';
-import { access } from './access.js';
+import { access, ownerOf } from './access.js';
 import type { Caller } from './auth.js';
 import { HttpError } from './http.js';
 import { canonicalName, dumpTemplateName, seedTemplateName, specToCrd } from './objects.js';
@@ -70,6 +71,38 @@ export class ApiState {
     this.#running.controller.enqueue(key);
     const gone = () => !this.#running.desired.get(key) && !this.#running.store.get(key);
     return this.waitFor(key, gone, timeoutMs);
+  }
+
+  /**
+   * How to reach a database with its secrets: host, port, user, password, the schema, a DSN and the
+   * engine's client command (the password in its environment, as `myaas connect --print` prints it).
+   * Its owner or an admin only; 409 while it has no server to reach.
+   */
+  connection(name: string, caller: Caller) {
+    const record = this.#running.desired.get(`Database/${name}`);
+    const stored = this.databaseStatus(name);
+    if (!record) throw new HttpError(404, { status: `Database "${name}" not found` });
+    if (!access.sees(caller, ownerOf(record.object)))
+      throw new HttpError(404, { status: `Database "${name}" not found` });
+    access.requireOwn(caller, ownerOf(record.object), name, 'see the password of');
+    const connection = stored?.status.connection;
+    if (!stored || !connection)
+      throw new HttpError(409, {
+        status: `Database "${name}" has no server to reach yet (${stored?.status.phase ?? 'Pending'})`,
+      });
+    const info = { ...connection, password: stored.record.user.password };
+    const engine = engineFor(stored.status.engine);
+    const client = engine.client.command(info);
+    return {
+      ...info,
+      engine: engine.name,
+      dsn: engine.client.dsn(info),
+      command: [
+        ...Object.entries(client.env).map(([k, v]) => `${k}=${v}`),
+        client.command,
+        ...client.args,
+      ].join(' '),
+    };
   }
 
   /**

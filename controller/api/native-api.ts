@@ -15,6 +15,7 @@ import { nameProblem } from '../spec/names.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
+import { packageVersion } from '../util/package.js';
 import { access, applyQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
 import type { Caller } from './auth.js';
@@ -22,12 +23,13 @@ import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { objectProblems } from './object-problems.js';
 import { specToCrd, toApiObject } from './objects.js';
 import type { ApiContext, Route } from './routes.js';
+import { serveWatch } from './watch.js';
 
 const NAME = '([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)';
 const KIND_PATHS: Record<string, Kind> = { templates: 'Template', databases: 'Database' };
 
 /** `/api/v1`: whole objects with status, problems, events, and the few actions that are not specs. */
-export function nativeRoutes(context: ApiContext): Route[] {
+export function nativeRoutes(context: ApiContext, authRequired: () => boolean): Route[] {
   const state = new ApiState(context);
   const { running, writer } = context;
   const schemas = loadSchemas();
@@ -177,6 +179,30 @@ export function nativeRoutes(context: ApiContext): Route[] {
         );
         sendJson(res, 200, { items: items.sort((a, b) => a.time.localeCompare(b.time)) });
       },
+    },
+    {
+      // What a client needs before it logs in: whether it must, and what this controller is.
+      method: 'GET',
+      pattern: /^\/api\/v1\/info$/,
+      open: true,
+      handler: async (_q, res) =>
+        sendJson(res, 200, {
+          version: packageVersion(),
+          auth: authRequired(),
+          trashRetentionSeconds: running.config.trashRetentionSeconds,
+        }),
+    },
+    {
+      // Live updates for the web UI (and any client): which kinds changed, as server-sent events.
+      method: 'GET',
+      pattern: /^\/api\/v1\/watch$/,
+      handler: async (req, res) => serveWatch(running, req, res),
+    },
+    {
+      // How to reach a database, secrets included: its owner or an admin, like the password in the seed API.
+      method: 'GET',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/connection$`),
+      handler: async (_q, res, [name], _u, caller) => sendJson(res, 200, state.connection(name!, caller)),
     },
     {
       method: 'GET',

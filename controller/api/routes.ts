@@ -29,4 +29,6 @@ export interface ApiContext {
   readonly log: Logger;
   /** How long POST /db waits for a new database to accept connections. @default 60 */
   readonly waitSeconds: number;
+  /** Where the built web UI is. @default dist/ui of the package */
+  readonly uiDir?: string;
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
+import { packageVersion } from '../util/package.js';
 import type { Out } from './commands/common.js';
 import { registerCommands } from './commands/index.js';
-import { packageVersion } from './version.js';
 
 /** The `myaas` program: every command, `--version` from package.json. */
 export function buildProgram(out?: Out): Command {

@@ -76,6 +76,8 @@ export interface TemplateStatus {
   /** When the template was first seen (kept across reimports): what its AGE counts from. */
   createdAt?: string;
   currentVersion?: string;
+  /** The current version: when it was made, from how large a dump, in how long (what the UI shows of it). */
+  currentVersionInfo?: { createdAt: string; dumpBytes: number; importSeconds: number };
   versions: string[];
   progress?: ImportProgress;
   lastImport?: {

@@ -54,6 +54,9 @@ export class DeletionGuard {
   #confirmed = new Set<ObjectKey>();
   /** How many objects existed when the hold began (for the message). */
   #existing: number | undefined;
+  readonly #listeners = new Set<(held: readonly ObjectKey[]) => void>();
+  /** The held list as last told to listeners. */
+  #told = '';
 
   constructor(options: DeletionGuardOptions) {
     this.#options = options;
@@ -63,6 +66,20 @@ export class DeletionGuard {
   /** Objects held back right now (empty when nothing is held). */
   get held(): readonly ObjectKey[] {
     return this.#held ? [...this.#held].filter((k) => !this.#confirmed.has(k)).sort() : [];
+  }
+
+  /** Called whenever the held list changes (a hold begins, grows, is confirmed or lifted). */
+  subscribe(listener: (held: readonly ObjectKey[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #tell(): void {
+    const held = this.held;
+    const text = held.join(',');
+    if (text === this.#told) return;
+    this.#told = text;
+    for (const listener of this.#listeners) listener(held);
   }
 
   /** A user deleted this object by name (API, CLI): no grace, and it does not count toward a mass removal. */
@@ -99,6 +116,7 @@ export class DeletionGuard {
     const pending = await this.#evaluate();
     const confirmed = [...new Set([...(this.#held ?? []), ...pending])].filter((k) => pending.has(k)).sort();
     this.#confirmed = new Set(confirmed);
+    this.#tell();
     this.#options.log.warn({ count: confirmed.length }, `removal of ${confirmed.length} object(s) confirmed`);
     return confirmed;
   }
@@ -128,6 +146,7 @@ export class DeletionGuard {
       this.#existing = existing.size;
       this.#options.log.warn({ pending: counted.slice(0, 20) }, this.#heldMessage(existing.size));
     }
+    this.#tell();
     return pending;
   }
 

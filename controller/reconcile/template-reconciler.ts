@@ -107,6 +107,7 @@ export class TemplateReconciler {
     // First seen: its oldest version's time when it has one (a status from before this field), else now.
     status.createdAt ??= new Date(Math.min(Date.now(), ...versions.map((v) => v.createdAt))).toISOString();
     status.currentVersion = current?.version;
+    status.currentVersionInfo = current && versionInfo(current);
     status.versions = versions.map((v) => v.version);
 
     const dump = await this.#findDump(key, template, status, bookkeeping, current !== undefined);
@@ -263,6 +264,7 @@ export class TemplateReconciler {
     status.message = undefined;
     status.progress = undefined;
     status.currentVersion = version;
+    status.currentVersionInfo = versionInfo(meta);
     status.versions = (await this.#deps.versions.list(name)).map((v) => v.version);
     status.lastImport = {
       version,
@@ -484,4 +486,13 @@ export function importReason(
   if (current.reimportToken !== trigger.reimportToken) return 'reimport requested';
   if (touchedSince(record, bookkeeping)) return 'spec file touched';
   return undefined;
+}
+
+/** What the status tells of a version. */
+function versionInfo(meta: VersionMeta): NonNullable<TemplateStatus['currentVersionInfo']> {
+  return {
+    createdAt: new Date(meta.createdAt).toISOString(),
+    dumpBytes: meta.dumpBytes,
+    importSeconds: meta.durationSeconds,
+  };
 }

@@ -368,7 +368,7 @@ describe('CLI habits against a running controller (process + copy)', () => {
     expect((await cli(['delete', 'database', 'portd'])).code).toBe(0);
   });
 
-  it('controller --banner (the quick start) prints the API address once it answers, and no UI line while /ui/ is not served', async () => {
+  it('controller --banner (the quick start) prints the API address once it answers, and the web UI line exactly when /ui/ is served', async () => {
     expect(api.serves('/api/v1/databases')).toBe(true);
     const ui = api.serves('/ui/');
     const dir = path.join(bed.dir, 'banner');

@@ -81,6 +81,20 @@ describe('DeletionGuard', () => {
     expect(await guard.confirm()).toHaveLength(6);
     expect((await guard.check('Database/d0')).allowed).toBe(true);
   });
+  it('tells its subscribers when the held list changes, and only then (what the live stream of the UI follows)', async () => {
+    let unwanted = names(6);
+    const { guard } = guardWith(() => ({ existing: names(10), unwanted }));
+    const told: string[][] = [];
+    guard.subscribe((held) => told.push([...held]));
+    await guard.refresh();
+    await guard.refresh();
+    expect(told).toEqual([names(6)]);
+    await guard.confirm();
+    expect(told).toEqual([names(6), []]);
+    unwanted = [];
+    await guard.refresh();
+    expect(told).toHaveLength(2);
+  });
   it('a confirmation covers only what was pending then', async () => {
     let unwanted = names(6);
     const { guard } = guardWith(() => ({ existing: names(10), unwanted }));
