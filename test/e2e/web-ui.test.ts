@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { hashToken } from '../../controller/api/auth.js';
 import { createLogger } from '../../controller/log.js';
+import { brokenDump } from '../support/dumps.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { PROCESS_COPY, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
@@ -260,6 +261,15 @@ describe('the web UI in a real browser (process + copy)', () => {
       100,
     );
     const confirm = page.getByRole('button', { name: 'Confirm 2 removals' });
+    await confirm.waitFor({ timeout: 30_000 });
+    // A template whose dump fails: its card says so, with the dump line.
+    bed.writeDump('bad.sql', brokenDump);
+    bed.writeSpec('bad.yaml', templateObject('bad', { source: { path: 'bad.sql' } }));
+    await page.getByRole('link', { name: 'Templates' }).click();
+    const failure = card(page, 'template', 'bad').locator('.failure');
+    await failure.waitFor({ timeout: 60_000 });
+    expect(await failure.textContent()).toMatch(/Last import failed at dump line 3:.*missing_table/s);
+    await page.getByRole('link', { name: /Problems/ }).click();
     await confirm.waitFor({ timeout: 30_000 });
     await confirm.click();
     await waitFor(

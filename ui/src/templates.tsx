@@ -97,9 +97,9 @@ function TemplateCard({
         </div>
       )}
       {last?.result === 'Failed' && (
-        <p class="failure" role="alert">
-          Last import failed{last.errorLine ? ` at dump line ${last.errorLine}` : ''}: {last.error}
-        </p>
+        <div class="failure" role="alert">
+          Last import failed{last.errorLine ? ` at dump line ${last.errorLine}` : ''}:<pre>{last.error}</pre>
+        </div>
       )}
       {phase === 'Failed' && status?.message && last?.result !== 'Failed' && (
         <p class="failure">{status.message}</p>
