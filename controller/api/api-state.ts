@@ -1,6 +1,8 @@
+import { clientCommandLine } from '../engine/client-line.js';
 import { engineFor } from '../engine/engines.js';
 import {
   API_VERSION,
+  type ConnectionView,
   type DatabaseObject,
   type DeclaredSpec,
   type Kind,
@@ -78,7 +80,7 @@ export class ApiState {
    * engine's client command (the password in its environment, as `myaas connect --print` prints it).
    * Its owner or an admin only; 409 while it has no server to reach.
    */
-  connection(name: string, caller: Caller) {
+  connection(name: string, caller: Caller): ConnectionView {
     const record = this.#running.desired.get(`Database/${name}`);
     const stored = this.databaseStatus(name);
     if (!record) throw new HttpError(404, { status: `Database "${name}" not found` });
@@ -97,11 +99,7 @@ export class ApiState {
       ...info,
       engine: engine.name,
       dsn: engine.client.dsn(info),
-      command: [
-        ...Object.entries(client.env).map(([k, v]) => `${k}=${v}`),
-        client.command,
-        ...client.args,
-      ].join(' '),
+      command: clientCommandLine(client),
     };
   }
 

@@ -3,12 +3,15 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import {
   type DeclaredSpec,
+  type HeldView,
+  type InfoView,
   type Kind,
   OWNER_ANNOTATION,
   type ObjectKey,
   RESET_ANNOTATION,
   type SpecObject,
   type TrashEntry,
+  type TrashItemView,
   parseKey,
 } from '../objects/index.js';
 import { nameProblem } from '../spec/names.js';
@@ -190,7 +193,7 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
           version: packageVersion(),
           auth: authRequired(),
           trashRetentionSeconds: running.config.trashRetentionSeconds,
-        }),
+        } satisfies InfoView),
     },
     {
       // Live updates for the web UI (and any client): which kinds changed, as server-sent events.
@@ -381,13 +384,13 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
 }
 
 /** Held or confirmed removals as the API shows them: names per kind. */
-function namesByKind(keys: readonly ObjectKey[]): { databases: string[]; templates: string[] } {
+function namesByKind(keys: readonly ObjectKey[]): HeldView {
   const of = (kind: Kind) => keys.filter((k) => parseKey(k).kind === kind).map((k) => parseKey(k).name);
   return { databases: of('Database'), templates: of('Template') };
 }
 
 /** A trash entry as the API lists it: what it is and until when, never its credentials. */
-function trashItem(entry: TrashEntry) {
+function trashItem(entry: TrashEntry): TrashItemView {
   const { kind, id, name, reason, trashedAt, expiresAt } = entry;
   return {
     kind,

@@ -8,3 +8,4 @@ export * from './desired-state.js';
 export * from './meta.js';
 export * from './template.js';
 export * from './trash.js';
+export * from './api-views.js';

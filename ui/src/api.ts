@@ -1,20 +1,21 @@
+import type {
+  ConnectionView as Connection,
+  HeldView as Held,
+  InfoView as Info,
+  TrashItemView as TrashItem,
+} from '../../controller/objects/api-views.js';
 import type { DatabaseStatus } from '../../controller/objects/database.js';
 import type { OWNER_ANNOTATION } from '../../controller/objects/meta.js';
 import type { TemplateStatus } from '../../controller/objects/template.js';
 
 /** The controller's HTTP API as the page uses it: the native /api/v1 routes, the token as a header. */
 
+export type { Connection, Held, Info, TrashItem };
+
 export type Role = 'viewer' | 'developer' | 'admin';
 export interface Caller {
   name: string;
   role: Role;
-}
-export interface Info {
-  version: string;
-  /** Whether the controller has users (a token is needed) or is the local single-user mode. */
-  auth: boolean;
-  /** How long removed databases stay restorable (0: no trash). */
-  trashRetentionSeconds: number;
 }
 
 interface ApiObject<Spec, Status> {
@@ -39,35 +40,12 @@ export type Database = ApiObject<
   },
   DatabaseStatus
 >;
-export interface Connection {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-  engine: string;
-  dsn: string;
-  command: string;
-}
 export interface Problem {
   file: string;
   line?: number;
   key?: string;
   message: string;
   text: string;
-}
-export interface TrashItem {
-  kind: 'Database' | 'Template';
-  id: string;
-  name: string;
-  reason: string;
-  trashedAt: string;
-  expiresAt: string;
-  template?: string;
-}
-export interface Held {
-  databases: string[];
-  templates: string[];
 }
 
 export const OWNER: typeof OWNER_ANNOTATION = 'myaas.dev/owner';

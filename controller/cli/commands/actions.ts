@@ -1,17 +1,7 @@
 import type { Command } from 'commander';
+import type { TrashItemView } from '../../objects/index.js';
 import { table } from '../format.js';
 import type { CommandContext } from './common.js';
-
-/** A trash entry as `GET /api/v1/trash` lists it. */
-interface TrashItem {
-  kind: string;
-  id: string;
-  name: string;
-  reason: string;
-  trashedAt: string;
-  expiresAt: string;
-  template?: string;
-}
 
 /** `reset`, `reimport`, `confirm-deletions`, `trash`, `restore`: asking the controller to act on objects. */
 export function registerActionCommands(program: Command, { client, out }: CommandContext): void {
@@ -60,7 +50,7 @@ export function registerActionCommands(program: Command, { client, out }: Comman
     .description('list removed databases and templates that can still be restored')
     .addHelpText('after', '\nExample:\n  myaas trash\n  myaas restore alice-shop')
     .action(async () => {
-      const { items } = await client().call<{ items: TrashItem[] }>('GET', '/api/v1/trash');
+      const { items } = await client().call<{ items: TrashItemView[] }>('GET', '/api/v1/trash');
       const rows = items.map((i) => [
         i.kind.toLowerCase(),
         i.name,

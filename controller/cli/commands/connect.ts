@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { ApiObject } from '../../api/objects.js';
+import { clientCommandLine } from '../../engine/client-line.js';
 import { DEFAULT_ENGINE, engineFor } from '../../engine/engines.js';
 import type { EngineName } from '../../objects/index.js';
 import { type ApiClient, CliError } from '../api-client.js';
@@ -39,15 +40,6 @@ export function clientFor(seed: SeedDatabase, status: unknown) {
   });
 }
 
-/**
- * The client command as a shell line, `MYSQL_PWD=... mariadb --host=...` or `PGPASSWORD=... psql -h ...`
- * (secrets are URL-safe).
- */
-export function commandLine(c: ReturnType<typeof clientFor>): string {
-  const env = Object.entries(c.env).map(([k, v]) => `${k}=${v}`);
-  return [...env, c.command, ...c.args].join(' ');
-}
-
 /** Why `connect` cannot connect to this database now, and what to do about it; undefined when Ready. */
 export function notReadyProblem(object: ApiObject): string | undefined {
   const name = object.metadata.name;
@@ -83,7 +75,7 @@ export function registerConnectCommand(program: Command, { client, out }: Comman
       );
       if (options.dsn) return out(engine.client.dsn({ ...seed, port: Number(seed.port) }));
       const command = clientFor(seed, object.status);
-      if (options.print) return out(commandLine(command));
+      if (options.print) return out(clientCommandLine(command));
       const result = spawnSync(command.command, command.args, {
         stdio: 'inherit',
         env: { ...process.env, ...command.env },

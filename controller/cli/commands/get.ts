@@ -1,10 +1,11 @@
 import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import type { ApiObject } from '../../api/objects.js';
+import { clientCommandLine } from '../../engine/client-line.js';
 import type { DatabaseStatus, TemplateStatus } from '../../objects/index.js';
 import { age, columnWidths, progressText, table, tableLine, until } from '../format.js';
 import { type CommandContext, plural } from './common.js';
-import { clientFor, commandLine, seedConnection } from './connect.js';
+import { clientFor, seedConnection } from './connect.js';
 
 interface Condition {
   type: string;
@@ -291,7 +292,7 @@ function registerDescribe(program: Command, { client, out }: CommandContext): vo
       lines.push(...describeEvents(events));
       if (object.kind === 'Database' && status.phase === 'Ready') {
         const { seed } = await seedConnection(client(), name);
-        lines.push(`Connect:  ${commandLine(clientFor(seed, status))}`);
+        lines.push(`Connect:  ${clientCommandLine(clientFor(seed, status))}`);
       }
       out(lines.join('\n'));
     });
