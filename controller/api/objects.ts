@@ -29,8 +29,14 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
       ...(spec.image ? { image: spec.image } : {}),
       source: { path: spec.source.path },
       ...(spec.database ? { database: spec.database } : {}),
-      ...(spec.import.timeoutSeconds
-        ? { import: { timeout: formatDuration(spec.import.timeoutSeconds) } }
+      ...(Object.keys(spec.import).length > 0
+        ? {
+            import: {
+              ...(spec.import.timeoutSeconds ? { timeout: formatDuration(spec.import.timeoutSeconds) } : {}),
+              ...(spec.import.steps ? { steps: spec.import.steps.map((s) => ({ ...s })) } : {}),
+              ...(spec.import.schemaOnly ? { schemaOnly: true } : {}),
+            },
+          }
         : {}),
     };
   }

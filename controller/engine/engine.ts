@@ -125,6 +125,8 @@ export interface DumpLoader {
     database: string,
     format: DumpFormat,
     place: ClientPlace,
+    /** `schemaOnly`: the client restores no rows (text dumps come already filtered; archives need it). */
+    options?: { schemaOnly?: boolean },
   ): ClientInvocation;
   /**
    * Feeds a dump to clients opened with `open` (each one `client` beside the server), as

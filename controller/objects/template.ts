@@ -10,8 +10,17 @@ export interface TemplateSpec {
   readonly source: { readonly path: string };
   /** Absent means the controller's default schema name. */
   readonly database?: string;
-  readonly import: { readonly timeoutSeconds?: number };
+  readonly import: {
+    readonly timeoutSeconds?: number;
+    /** SQL run after the load, before the version is sealed (masking, subsetting). */
+    readonly steps?: readonly ImportStep[];
+    /** Load the schema only: the dump's rows are skipped as it streams past. */
+    readonly schemaOnly?: boolean;
+  };
 }
+
+/** One post-import step: a script in the dumps dir, or inline SQL. */
+export type ImportStep = { readonly path: string } | { readonly sql: string };
 
 export interface TemplateObject {
   readonly kind: 'Template';
@@ -91,7 +100,9 @@ export interface TemplateStatus {
     jobs?: number;
     result?: 'Succeeded' | 'Failed';
     error?: string;
+    /** The line the error is at: of the dump, or of `errorFile` (a post-import script) when set. */
     errorLine?: number;
+    errorFile?: string;
   };
   conditions: Condition[];
 }

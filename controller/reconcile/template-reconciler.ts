@@ -14,7 +14,15 @@ import {
   type VersionMeta,
   setCondition,
 } from '../objects/index.js';
-import { type DumpFile, DumpNotFoundError, dumpSignature, resolveDump } from '../templates/dump-file.js';
+import {
+  type DumpFile,
+  DumpNotFoundError,
+  type ResolvedStep,
+  dumpSignature,
+  resolveDump,
+  resolveSteps,
+  stepsSignature,
+} from '../templates/dump-file.js';
 import { ImportRunner } from '../templates/import-runner.js';
 import { ImportError, type Importer } from '../templates/importer.js';
 import { explainFailure } from '../util/disk-space.js';
@@ -34,6 +42,7 @@ interface ImportJob {
   readonly record: DeclaredSpec<TemplateObject>;
   readonly trigger: ImportTrigger;
   readonly dump: DumpFile;
+  readonly steps: readonly ResolvedStep[];
   readonly reason: string;
   readonly version: string;
   readonly signal: AbortSignal;
@@ -52,6 +61,9 @@ export function importDigest(spec: TemplateObject['spec'], config: ControllerCon
     image: spec.image ?? defaultImage(config, spec.engine),
     source: spec.source.path,
     database: spec.database ?? config.defaultDatabase,
+    // Only when set: templates without them keep the digest (and version) they had.
+    ...(spec.import.steps ? { steps: spec.import.steps } : {}),
+    ...(spec.import.schemaOnly ? { schemaOnly: true } : {}),
   };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
@@ -110,11 +122,13 @@ export class TemplateReconciler {
     status.currentVersionInfo = current && versionInfo(current);
     status.versions = versions.map((v) => v.version);
 
-    const dump = await this.#findDump(key, template, status, bookkeeping, current !== undefined);
-    if (!dump) return { requeueAfterMs: 30_000 };
+    const found = await this.#findDump(key, template, status, bookkeeping, current !== undefined);
+    if (!found) return { requeueAfterMs: 30_000 };
+    const { dump, steps } = found;
     const trigger: ImportTrigger = {
       specDigest: importDigest(template.spec, this.#deps.config),
-      dump: dumpSignature(dump),
+      // The post-import scripts' files too: a changed script is a changed template.
+      dump: dumpSignature(dump) + stepsSignature(steps),
       // Edge-triggered: a new value asks for an import; the annotation's absence never does.
       reimportToken:
         template.metadata.annotations[REIMPORT_ANNOTATION] || (current?.trigger.reimportToken ?? ''),
@@ -158,24 +172,29 @@ export class TemplateReconciler {
       name,
       version,
       trigger,
-      (signal) => this.#import({ name, template, record, trigger, dump, reason, version, signal, log }),
+      (signal) =>
+        this.#import({ name, template, record, trigger, dump, steps, reason, version, signal, log }),
       () => this.#deps.enqueue(key),
     );
     return undefined;
   }
 
-  /** The template's dump; when it is missing or refused, says so in status and returns nothing. */
+  /**
+   * The template's dump and post-import scripts; when one is missing or refused, says so in status
+   * and returns nothing.
+   */
   async #findDump(
     key: `Template/${string}`,
     template: TemplateObject,
     status: TemplateStatus,
     bookkeeping: TemplateRecord,
     hasVersion: boolean,
-  ): Promise<DumpFile | undefined> {
+  ): Promise<{ dump: DumpFile; steps: ResolvedStep[] } | undefined> {
     try {
       const dump = await resolveDump(this.#deps.config.dumpsDir, template.spec.source.path);
+      const steps = await resolveSteps(this.#deps.config.dumpsDir, template.spec.import.steps ?? []);
       status.conditions = setCondition(status.conditions, 'DumpAvailable', 'True', 'DumpFound', dump.path);
-      return dump;
+      return { dump, steps };
     } catch (error) {
       const missing = error instanceof DumpNotFoundError;
       status.phase = hasVersion ? 'Ready' : missing ? 'Pending' : 'Failed';
@@ -227,6 +246,8 @@ export class TemplateReconciler {
         image: template.spec.image ?? defaultImage(config, template.spec.engine),
         database: template.spec.database ?? config.defaultDatabase,
         dump: job.dump,
+        steps: job.steps,
+        schemaOnly: template.spec.import.schemaOnly ?? false,
         trigger,
         timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
         memoryMiB: config.importMemoryMiB,
@@ -333,6 +354,7 @@ export class TemplateReconciler {
       result: 'Failed',
       error: message,
       ...(error instanceof ImportError && error.line !== undefined ? { errorLine: error.line } : {}),
+      ...(error instanceof ImportError && error.file !== undefined ? { errorFile: error.file } : {}),
     };
     status.conditions = setCondition(status.conditions, 'Importing', 'False', 'ImportFailed', message);
     // Kept in memory (and served) even when it cannot be written.

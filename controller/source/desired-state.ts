@@ -63,7 +63,7 @@ export class CombinedDesiredState implements DesiredState {
       const changed = new Set<ObjectKey>(keys);
       const wanted = new Set(files.map((f) => path.posix.normalize(f.split(path.sep).join('/'))));
       for (const record of this.list('Template')) {
-        if (wanted.has((record.object as TemplateObject).spec.source.path)) changed.add(record.key);
+        if (filesOf(record.object as TemplateObject).some((f) => wanted.has(f))) changed.add(record.key);
       }
       if (changed.size > 0) listener([...changed]);
     });
@@ -73,11 +73,12 @@ export class CombinedDesiredState implements DesiredState {
     };
   }
 
-  /** Implicit templates whose name and dump no spec file claims. */
+  /**
+   * Implicit templates whose name and dump no spec file claims: as its dump, or as a post-import
+   * script (a masking script in the dumps dir is not a dump of its own).
+   */
   #implicit(): Map<ObjectKey, DeclaredSpec> {
-    const claimed = new Set(
-      this.specs.list('Template').map((r) => (r.object as TemplateObject).spec.source.path),
-    );
+    const claimed = new Set(this.specs.list('Template').flatMap((r) => filesOf(r.object as TemplateObject)));
     const out = new Map<ObjectKey, DeclaredSpec>();
     for (const record of this.dumps.records()) {
       if (this.specs.get(record.key)) continue;
@@ -86,4 +87,10 @@ export class CombinedDesiredState implements DesiredState {
     }
     return out;
   }
+}
+
+/** The files of the dumps dir a template reads: its dump and its post-import scripts. */
+function filesOf(template: TemplateObject): string[] {
+  const steps = template.spec.import.steps ?? [];
+  return [template.spec.source.path, ...steps.flatMap((s) => ('path' in s ? [s.path] : []))];
 }

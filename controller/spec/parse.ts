@@ -5,6 +5,7 @@ import { DEFAULT_ENGINE } from '../engine/defaults.js';
 import {
   API_VERSION,
   type DatabaseSpec,
+  type ImportStep,
   KINDS,
   type Kind,
   type ObjectMeta,
@@ -175,7 +176,12 @@ function toObject(
     const sourcePath = (spec.source as { path: string }).path;
     const leaves = dumpPathProblem(sourcePath);
     if (leaves) problems.push({ path: ['spec', 'source', 'path'], message: leaves });
-    const imp = (spec.import ?? {}) as { timeout?: unknown };
+    const imp = (spec.import ?? {}) as { timeout?: unknown; steps?: ImportStep[]; schemaOnly?: boolean };
+    (imp.steps ?? []).forEach((step, i) => {
+      if (!('path' in step)) return;
+      const problem = stepPathProblem(step.path);
+      if (problem) problems.push({ path: ['spec', 'import', 'steps', String(i), 'path'], message: problem });
+    });
     const timeoutSeconds = imp.timeout === undefined ? undefined : parseDuration(imp.timeout);
     if (imp.timeout !== undefined && timeoutSeconds === undefined) {
       problems.push({
@@ -189,7 +195,17 @@ function toObject(
       ...(spec.image === undefined ? {} : { image: spec.image as string }),
       source: { path: path.posix.normalize(sourcePath) },
       ...(spec.database === undefined ? {} : { database: spec.database as string }),
-      import: timeoutSeconds === undefined ? {} : { timeoutSeconds },
+      import: {
+        ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+        ...(imp.steps?.length
+          ? {
+              steps: imp.steps.map((step) =>
+                'path' in step ? { path: path.posix.normalize(step.path) } : step,
+              ),
+            }
+          : {}),
+        ...(imp.schemaOnly ? { schemaOnly: true } : {}),
+      },
     };
     return { key, problems, object: { kind, metadata, spec: templateSpec } };
   }
@@ -232,6 +248,21 @@ export function dumpPathProblem(sourcePath: string): string | undefined {
   const normalized = path.posix.normalize(sourcePath);
   if (!/^[^/].*(\.sql(\.gz)?|\.dump)$/.test(normalized)) {
     return `\`${sourcePath}\` is \`${normalized}\`, which names no dump; give a file name ending in .sql, .sql.gz or .dump, e.g. shop.sql.gz`;
+  }
+  return undefined;
+}
+
+/** Why a post-import script path cannot be used (same rules as a dump's: inside the dumps dir), if so. */
+export function stepPathProblem(stepPath: string): string | undefined {
+  if (
+    path.posix.isAbsolute(stepPath) ||
+    path.win32.isAbsolute(stepPath) ||
+    stepPath.split(/[\\/]/).includes('..')
+  ) {
+    return `\`${stepPath}\` is not inside the dumps dir; give a path relative to it, e.g. mask-emails.sql`;
+  }
+  if (!/^[^/].*\.sql$/.test(path.posix.normalize(stepPath))) {
+    return `\`${stepPath}\` names no SQL script; give a file name ending in .sql, e.g. mask-emails.sql`;
   }
   return undefined;
 }

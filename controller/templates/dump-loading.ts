@@ -1,15 +1,16 @@
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Credentials, Engine, ParallelLoad } from '../engine/engine.js';
 import type { ExecResult, ExecSession } from '../engine/sessions.js';
 import type { Logger } from '../log.js';
 import type { ImportProgress } from '../objects/index.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
-import type { DumpFile } from './dump-file.js';
+import type { DumpFile, ResolvedStep } from './dump-file.js';
 import { ProgressCounter, ProgressReporter, eachLine } from './import-progress.js';
+import { SchemaOnlyFilter } from './schema-only.js';
 
 /** Everything a load strategy works with: the import server, its admin, the dump and where to report. */
 export interface LoadContext {
@@ -25,6 +26,8 @@ export interface LoadContext {
   readonly log: Logger;
   /** Every client session goes through this, so an abort can end it. */
   readonly track: (session: ExecSession) => ExecSession;
+  /** Load no rows (spec.import.schemaOnly): text dumps are filtered as they stream, archives by a flag. */
+  readonly schemaOnly?: boolean;
 }
 
 /** What a load ended with, and how to read its client's output. */
@@ -45,7 +48,7 @@ export async function streamDump(
   context: LoadContext,
   opened: (file: ReturnType<typeof createReadStream>) => void,
 ): Promise<LoadOutcome> {
-  const { runtime, server, engine, dump, log } = context;
+  const { dump, log } = context;
   const progress = new ProgressCounter(
     new ProgressReporter(dump.size, context.onProgress, log),
     context.hash,
@@ -57,9 +60,38 @@ export async function streamDump(
   file.on('error', (error) => decoded.destroy(error));
   progress.on('error', (error) => decoded.destroy(error));
   file.pipe(progress).pipe(decoded);
+  let input: Readable = decoded;
+  if (context.schemaOnly) {
+    const filter = new SchemaOnlyFilter();
+    decoded.on('error', (error) => filter.destroy(error));
+    input = decoded.pipe(filter);
+    filter.once('end', () =>
+      log.info({ skippedLines: filter.skippedLines }, 'schema only: the rows were skipped'),
+    );
+  }
+  const outcome = await loadThroughClient(context, input);
+  progress.finish();
+  return outcome;
+}
+
+/**
+ * A post-import step: its script (or inline SQL) through the engine's client, as a dump is, so the
+ * same refusal of commands applies; its "at line N" counts the script's lines.
+ */
+export async function runScript(context: LoadContext, step: ResolvedStep): Promise<LoadOutcome> {
+  const input = step.file ? createReadStream(step.file.path) : Readable.from([Buffer.from(step.sql ?? '')]);
+  try {
+    return await loadThroughClient(context, input);
+  } finally {
+    input.destroy();
+  }
+}
+
+async function loadThroughClient(context: LoadContext, input: Readable): Promise<LoadOutcome> {
+  const { runtime, server, engine, log } = context;
   let clientName = 'client';
   const { result, linesValid } = await engine.loader.load(
-    decoded,
+    input,
     (format = 'sql') => {
       const c = engine.loader.client(
         runtime.programs.endpoint(server),
@@ -67,6 +99,7 @@ export async function streamDump(
         context.database,
         format,
         runtime.programs.place,
+        { schemaOnly: context.schemaOnly ?? false },
       );
       clientName = c.argv[0] ?? clientName;
       return runtime.programs.exec(server.id, c.argv, c.env).then(context.track);
@@ -74,7 +107,6 @@ export async function streamDump(
     log,
     runtime.programs.place,
   );
-  progress.finish();
   return { result, linesValid, clientName, problems: (output) => output };
 }
 

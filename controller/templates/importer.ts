@@ -14,8 +14,15 @@ import { explainFailure } from '../util/disk-space.js';
 import { faultPoint } from '../util/fault-points.js';
 import { newSecret } from '../util/files.js';
 import { DataDirCache } from './datadir-cache.js';
-import { type DumpFile, dumpSignature } from './dump-file.js';
-import { type LoadContext, type LoadOutcome, loadFromFile, readHead, streamDump } from './dump-loading.js';
+import { type DumpFile, type ResolvedStep, dumpSignature } from './dump-file.js';
+import {
+  type LoadContext,
+  type LoadOutcome,
+  loadFromFile,
+  readHead,
+  runScript,
+  streamDump,
+} from './dump-loading.js';
 import type { TemplateVersions } from './template-versions.js';
 
 export interface ImportRequest {
@@ -25,6 +32,10 @@ export interface ImportRequest {
   readonly image: string;
   readonly database: string;
   readonly dump: DumpFile;
+  /** SQL run after the load, before the seal (masking, subsetting). */
+  readonly steps?: readonly ResolvedStep[];
+  /** Load the schema only: the dump's rows are skipped as it streams. */
+  readonly schemaOnly?: boolean;
   readonly trigger: ImportTrigger;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
@@ -35,11 +46,13 @@ export interface ImportRequest {
   readonly signal: AbortSignal;
 }
 
-/** An import that failed: the client's first lines, and the dump line when it said. */
+/** An import that failed: the client's first lines, and the line (of the dump, or of `file`) when it said. */
 export class ImportError extends Error {
   constructor(
     message: string,
     readonly line?: number,
+    /** The post-import script the line is in; absent for the dump. */
+    readonly file?: string,
   ) {
     super(message);
   }
@@ -147,6 +160,7 @@ export class Importer {
       log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
       const hash = createHash('sha256');
       await this.#load(request, attempt, { ...plan, server, hash, log });
+      await this.#runSteps(request, attempt, { ...plan, server, hash, log });
       const loadedAt = Date.now();
       log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; shutting the server down cleanly');
       await this.#seal(request, attempt, server);
@@ -194,9 +208,11 @@ export class Importer {
     // Loaded from its file by several connections where the engine and the dump allow it (a
     // seekable, uncompressed file); streamed otherwise.
     const loader = request.engine.loader;
-    let parallel = request.dump.gzip
-      ? undefined
-      : loader.parallel(loader.format(await readHead(request.dump.path)), request.jobs);
+    // A schema-only load is short and streams through the filter: never the parallel path.
+    let parallel =
+      request.dump.gzip || request.schemaOnly
+        ? undefined
+        : loader.parallel(loader.format(await readHead(request.dump.path)), request.jobs);
     if (parallel && !(await this.deps.runtime.programs.canReadInput(request.dump.path, request.engine))) {
       log.info(
         { dump: request.dump.path },
@@ -263,6 +279,7 @@ export class Importer {
       dump: request.dump,
       onProgress: request.onProgress,
       track: attempt.track,
+      schemaOnly: request.schemaOnly ?? false,
     };
     const loaded: LoadOutcome = await (plan.parallel
       ? loadFromFile(context, plan.parallel)
@@ -284,11 +301,48 @@ export class Importer {
     }
   }
 
+  /** Runs the post-import steps in order; the first that fails fails the import, naming it and its line. */
+  async #runSteps(
+    request: ImportRequest,
+    attempt: ImportAttempt,
+    plan: ImportPlan & Pick<LoadContext, 'server' | 'hash' | 'log'>,
+  ): Promise<void> {
+    for (const step of request.steps ?? []) {
+      plan.log.info({ step: step.name }, 'running a post-import step');
+      const context: LoadContext = {
+        ...plan,
+        runtime: this.deps.runtime,
+        engine: request.engine,
+        database: request.database,
+        dump: request.dump,
+        onProgress: () => undefined,
+        track: attempt.track,
+      };
+      const ran = await runScript(context, step).catch((error) => {
+        attempt.failIfStopped();
+        if (error instanceof UnsafeDumpError)
+          throw new ImportError(`post-import step ${step.name}: ${error.message}`, error.line, step.name);
+        throw new ImportError(`post-import step ${step.name} could not be read: ${(error as Error).message}`);
+      });
+      attempt.failIfStopped();
+      if (ran.result.exitCode !== 0) {
+        const text = ran.problems(ran.result.output).trim().split('\n').slice(0, 5).join('\n');
+        throw new ImportError(
+          `post-import step ${step.name} failed: ${ran.clientName} exited with ${ran.result.exitCode}: ${text || '(no output)'}`,
+          ran.linesValid ? request.engine.loader.errorLine(ran.result.output) : undefined,
+          step.name,
+        );
+      }
+    }
+  }
+
   /** Checks the dump did not change, shuts the server down cleanly and seals the work volume. */
   async #seal(request: ImportRequest, attempt: ImportAttempt, server: ServerInfo): Promise<void> {
     const { runtime, storage, layout } = this.deps;
     const after = await stat(request.dump.path);
-    if (dumpSignature(after) !== request.trigger.dump) {
+    // The trigger's signature is the dump's, then its scripts' (`+...`): the dump is what is checked here;
+    // a script changed meanwhile differs from the version's trigger and is imported again next.
+    if (dumpSignature(after) !== request.trigger.dump.split('+')[0]) {
       throw new ImportError('the dump changed while it was being imported; importing again');
     }
     // A clean shutdown, so clones start without crash recovery.

@@ -98,7 +98,11 @@ function TemplateCard({
       )}
       {last?.result === 'Failed' && (
         <div class="failure" role="alert">
-          Last import failed{last.errorLine ? ` at dump line ${last.errorLine}` : ''}:<pre>{last.error}</pre>
+          Last import failed
+          {last.errorLine
+            ? ` at ${last.errorFile ? `${last.errorFile}` : 'dump'} line ${last.errorLine}`
+            : ''}
+          :<pre>{last.error}</pre>
         </div>
       )}
       {phase === 'Failed' && status?.message && last?.result !== 'Failed' && (

@@ -113,6 +113,7 @@ export class PostgresLoader implements DumpLoader {
     format: DumpFormat,
     // psql has no switch for its meta-commands: load() checks the dump and, on the host, restricts psql.
     _place: ClientPlace,
+    options: { schemaOnly?: boolean } = {},
   ): ClientInvocation {
     const target = ['-h', endpoint.host, '-p', String(endpoint.port), '-U', admin.user];
     // One transaction for what pg_dump wrote: with wal_level=minimal, tables created and loaded in the
@@ -132,6 +133,7 @@ export class PostgresLoader implements DumpLoader {
               '--no-owner',
               '--no-privileges',
               '--single-transaction',
+              ...(options.schemaOnly ? ['--schema-only'] : []),
             ]
           : format === 'tool-sql'
             ? [...psql, '--single-transaction', '-f', '-']

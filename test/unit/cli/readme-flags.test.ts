@@ -16,6 +16,7 @@ const FOREIGN: Record<string, string> = {
   '--project': 'vitest',
   '--sandbox': 'mariadb (the client)',
   '--create': 'pg_dump',
+  '--schema-only': 'pg_restore',
 };
 
 const flagsIn = (text: string) =>

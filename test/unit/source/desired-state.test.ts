@@ -77,6 +77,28 @@ describe('implicit templates from the dumps dir', () => {
     ]);
   });
 
+  it("a template's post-import scripts are not dumps of their own, and a changed script asks for its template", async () => {
+    writeFileSync(path.join(dir, 'dumps', 'shop.sql'), 'select 1;');
+    writeFileSync(path.join(dir, 'dumps', 'mask.sql'), 'update t set x = 1;');
+    writeFileSync(
+      path.join(dir, 'specs', 'masked.yaml'),
+      specFile(
+        templateObject('masked', { source: { path: 'shop.sql' }, import: { steps: [{ path: 'mask.sql' }] } }),
+      ),
+    );
+    await start();
+    expect(
+      desired
+        .list('Template')
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(['Template/masked']);
+    const seen: ObjectKey[] = [];
+    desired.subscribe((keys) => seen.push(...keys));
+    writeFileSync(path.join(dir, 'dumps', 'mask.sql'), 'update t set x = 2;');
+    await waitFor('template masked asked for', () => seen.includes('Template/masked'), 5000);
+  });
+
   it('implicit templates are MariaDB unless configured otherwise', async () => {
     writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
     await start();

@@ -165,4 +165,32 @@ describe('parseSpecFile', () => {
       'specs/x.yaml:7: Database/a: metadata.annotations.n: expected a string, got number; quote the value',
     ]);
   });
+
+  it('post-import steps: scripts inside the dumps dir ending in .sql, or inline SQL, one of the two per step', () => {
+    const withSteps = (steps: unknown[], extra: Record<string, unknown> = {}) =>
+      parse(specFile(templateObject('m', { import: { steps, ...extra } })));
+    const ok = withSteps([{ path: './masks/emails.sql' }, { sql: 'DELETE FROM orders' }], {
+      schemaOnly: true,
+    });
+    expect(ok.problems).toEqual([]);
+    expect(ok.objects[0]!.object.spec).toMatchObject({
+      import: { steps: [{ path: 'masks/emails.sql' }, { sql: 'DELETE FROM orders' }], schemaOnly: true },
+    });
+    expect(withSteps([{ path: '../etc/x.sql' }]).problems.map(formatProblem)).toEqual([
+      expect.stringMatching(
+        /^specs\/x\.yaml:\d+: Template\/m: spec\.import\.steps\.0\.path: `\.\.\/etc\/x\.sql` is not inside the dumps dir/,
+      ),
+    ]);
+    expect(withSteps([{ path: 'notes.txt' }]).problems.map(formatProblem)).toEqual([
+      expect.stringMatching(
+        /spec\.import\.steps\.0\.path: `notes\.txt` is not valid: SQL script relative to the dumps dir, ending in \.sql/,
+      ),
+    ]);
+    expect(
+      withSteps([{ path: 'a.sql', sql: 'x' }])
+        .problems.map(formatProblem)
+        .join('\n'),
+    ).toMatch(/spec\.import\.steps\.0: .*either path .* or sql .*not both/);
+    expect(withSteps([{}]).problems.map(formatProblem).join('\n')).toMatch(/either path .* or sql/);
+  });
 });
