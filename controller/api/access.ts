@@ -104,6 +104,21 @@ export function applyQuota(
   return ttl;
 }
 
+/**
+ * The memory limit (MiB) a database of this caller gets: what it asks for, within its quota's limit,
+ * or that limit when it asks for none (undefined: the controller's default). 403 above the limit.
+ */
+export function memoryQuota(caller: Caller, asked: number | undefined): number | undefined {
+  const limit = caller.quota.memoryMiB;
+  if (limit === undefined) return asked;
+  if (asked !== undefined && asked > limit) {
+    throw new HttpError(403, {
+      status: `Quota: a memory limit of ${asked} MiB is over ${caller.name}'s maximum of ${limit} MiB per database: ask for less`,
+    });
+  }
+  return asked ?? limit;
+}
+
 function forbidden(caller: Caller, what: string): HttpError {
   return new HttpError(403, { status: `Forbidden: ${caller.name} (${caller.role}) may not ${what}` });
 }

@@ -16,6 +16,8 @@ export interface Quota {
   readonly maxTtlSeconds?: number;
   /** ttl (seconds) of a database created without one. */
   readonly defaultTtlSeconds?: number;
+  /** Memory limit (MiB) of each database this user creates: its default and its maximum. */
+  readonly memoryMiB?: number;
 }
 
 /** Who is calling: from a token in the users file, the single MYAAS_API_TOKEN, or the local user. */
@@ -188,13 +190,22 @@ function parseUsers(text: string, file: string): UserEntry[] {
 function quotaOf(value: unknown, where: string): Quota {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object')
-    throw new UsersFileError(`${where}: expected {maxDatabases, maxTtl, defaultTtl}`);
-  const out: { maxDatabases?: number; maxTtlSeconds?: number; defaultTtlSeconds?: number } = {};
+    throw new UsersFileError(`${where}: expected {maxDatabases, maxTtl, defaultTtl, memory}`);
+  const out: {
+    maxDatabases?: number;
+    maxTtlSeconds?: number;
+    defaultTtlSeconds?: number;
+    memoryMiB?: number;
+  } = {};
   for (const [key, raw] of Object.entries(value)) {
     if (key === 'maxDatabases') {
       if (!Number.isInteger(raw) || (raw as number) < 0)
         throw new UsersFileError(`${where}.maxDatabases: expected a whole number`);
       out.maxDatabases = raw as number;
+    } else if (key === 'memory') {
+      if (!Number.isInteger(raw) || (raw as number) < 64)
+        throw new UsersFileError(`${where}.memory: expected MiB as a whole number of at least 64, e.g. 512`);
+      out.memoryMiB = raw as number;
     } else if (key === 'maxTtl' || key === 'defaultTtl') {
       const seconds = parseDuration(raw);
       if (seconds === undefined)
@@ -204,7 +215,7 @@ function quotaOf(value: unknown, where: string): Quota {
       if (key === 'maxTtl') out.maxTtlSeconds = seconds;
       else out.defaultTtlSeconds = seconds;
     } else {
-      throw new UsersFileError(`${where}.${key}: unknown field (maxDatabases, maxTtl, defaultTtl)`);
+      throw new UsersFileError(`${where}.${key}: unknown field (maxDatabases, maxTtl, defaultTtl, memory)`);
     }
   }
   return out;

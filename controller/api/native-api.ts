@@ -19,7 +19,7 @@ import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
 import { loadSchemas } from '../spec/schema.js';
 import { packageVersion } from '../util/package.js';
-import { access, applyQuota, ownerOf } from './access.js';
+import { access, applyQuota, memoryQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
 import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
@@ -426,6 +426,10 @@ function ownedSpec(
     const ttl = applyQuota(caller, ownedNow, parsed.spec.ttlSeconds);
     if (parsed.spec.ttlSeconds === undefined && parsed.spec.expiresAt === undefined && ttl !== undefined)
       spec.ttl = ttl;
+  }
+  if (parsed.kind === 'Database') {
+    const memory = memoryQuota(caller, parsed.spec.memoryMiB);
+    if (memory !== undefined) spec.memoryMiB = memory;
   }
   const metadata = (object.metadata ?? {}) as { annotations?: Record<string, string> };
   return {

@@ -47,6 +47,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
     ...(spec.expiresAt !== undefined ? { expiresAt: new Date(spec.expiresAt).toISOString() } : {}),
     state: spec.state,
     ...(spec.port !== undefined ? { port: spec.port } : {}),
+    ...(spec.memoryMiB !== undefined ? { memoryMiB: spec.memoryMiB } : {}),
     ...(spec.protected ? { protected: true } : {}),
   };
 }

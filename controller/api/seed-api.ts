@@ -10,7 +10,7 @@ import {
 import { DURATION_HELP, parseDuration } from '../spec/duration.js';
 import { NAME_HELP, isValidName, nameProblem } from '../spec/names.js';
 import { since } from '../util/uptime.js';
-import { access, applyQuota, ownerOf } from './access.js';
+import { access, applyQuota, memoryQuota, ownerOf } from './access.js';
 import { ApiState } from './api-state.js';
 import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
@@ -211,7 +211,13 @@ export function seedRoutes(context: ApiContext): Route[] {
               ...(expired ? { [INCARNATION_ANNOTATION]: new Date().toISOString() } : {}),
             },
           },
-          spec: { template: template.object.metadata.name, ttl },
+          spec: {
+            template: template.object.metadata.name,
+            ttl,
+            ...(memoryQuota(caller, undefined) !== undefined
+              ? { memoryMiB: memoryQuota(caller, undefined) }
+              : {}),
+          },
         };
         if (expired) await context.writer.put('Database', name, spec);
         else if (!(await context.writer.create('Database', name, spec))) return sendEmpty(res, 304); // a concurrent request made it first

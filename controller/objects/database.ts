@@ -12,6 +12,8 @@ export interface DatabaseSpec {
   readonly expiresAt?: number;
   readonly state: DatabaseState;
   readonly port?: number;
+  /** Memory limit of the server (containers), MiB; absent: the controller's default. */
+  readonly memoryMiB?: number;
   readonly protected: boolean;
 }
 

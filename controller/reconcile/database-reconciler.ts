@@ -365,7 +365,10 @@ export class DatabaseReconciler {
       dataDir: layout.databaseDir(db.metadata.name),
       engine,
       args: engine.image.serveArgs(),
-      ...(config.databaseMemoryMiB ? { memoryMiB: config.databaseMemoryMiB } : {}),
+      // The spec's own limit (the API sets it from the owner's quota), else the controller's default.
+      ...((db.spec.memoryMiB ?? config.databaseMemoryMiB)
+        ? { memoryMiB: db.spec.memoryMiB ?? config.databaseMemoryMiB }
+        : {}),
     };
     const port = db.spec.port ?? record.port;
     if (db.spec.port !== undefined) {

@@ -231,6 +231,7 @@ function toObject(
     ...(expiresAt === undefined ? {} : { expiresAt }),
     state: (spec.state as DatabaseSpec['state'] | undefined) ?? 'Running',
     ...(spec.port === undefined ? {} : { port: spec.port as number }),
+    ...(spec.memoryMiB === undefined ? {} : { memoryMiB: spec.memoryMiB as number }),
     protected: (spec.protected as boolean | undefined) ?? false,
   };
   return { key, problems, object: { kind, metadata, spec: databaseSpec } };

@@ -17,6 +17,7 @@ const TOKENS = {
   alice: 'tok-alice-41b2d8',
   bob: 'tok-bob-9c0e17',
   val: 'tok-viewer-5d6e22',
+  carl: 'tok-carl-2b8f0a',
 };
 
 /** Issue 14 on docker + btrfs: users and roles, ownership, quotas, closed by default, no cross-site writes, audit. */
@@ -48,6 +49,7 @@ users:
   - { name: alice, role: developer, tokenSha256: ${hashToken(TOKENS.alice)} }
   - { name: bob, role: developer, tokenSha256: ${hashToken(TOKENS.bob)} }
   - { name: val, role: viewer, tokenSha256: ${hashToken(TOKENS.val)} }
+  - { name: carl, role: developer, tokenSha256: ${hashToken(TOKENS.carl)}, quota: { memory: 256 } }
 `,
     );
     bed.declareShop();
@@ -118,6 +120,29 @@ users:
     expect(long.status).toBe(403);
     expect(String(long.body.status)).toContain('maximum of 86400s');
     expect(bed.running!.desired.get('Database/alice3')).toBeUndefined();
+  });
+
+  it("a user's memory quota is each of its databases' limit: the container gets it, more is refused with 403", async () => {
+    const asked = await call('carl', 'POST', '/api/v1/databases', {
+      metadata: { name: 'carl-big' },
+      spec: { template: 'shop', memoryMiB: 512 },
+    });
+    expect(asked.status).toBe(403);
+    expect(String(asked.body.status)).toContain(
+      "a memory limit of 512 MiB is over carl's maximum of 256 MiB",
+    );
+    expect(bed.running!.desired.get('Database/carl-big')).toBeUndefined();
+    const made = await call('carl', 'POST', '/db/shop/carl1');
+    expect(made.status).toBe(201);
+    const [server] = await bed.serversOf('carl1');
+    const inspected = await bed.docker.getContainer(server!.id).inspect();
+    expect(inspected.HostConfig.Memory).toBe(256 * 1024 * 1024);
+    expect((await call('carl', 'GET', '/api/v1/databases/carl1')).body.spec).toMatchObject({
+      memoryMiB: 256,
+    });
+    // Without a quota of its own a database gets the controller's default (1024 MiB).
+    const [alices] = await bed.serversOf('alice1');
+    expect((await bed.docker.getContainer(alices!.id).inspect()).HostConfig.Memory).toBe(1024 * 1024 * 1024);
   });
 
   it('refuses a cross-site form post and changes nothing', async () => {
