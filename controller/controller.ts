@@ -183,6 +183,8 @@ export class Controller {
     for (const name of await listNames(layout.templatesDir)) keys.push(`Template/${name}`);
     for (const entry of await listNames(layout.workDir, true)) keys.push(`Template/${entry.split('@')[0]}`);
     for (const name of await listNames(layout.databasesDir)) keys.push(`Database/${name}`);
+    // A branch point left by a branch removed while the controller was down goes too.
+    for (const name of await listNames(layout.branchesDir)) keys.push(`Database/${name}`);
     for (const server of await runtime.servers.list()) {
       if (isValidName(server.owner))
         keys.push(`${server.role === 'Import' ? 'Template' : 'Database'}/${server.owner}`);

@@ -8,6 +8,7 @@ import { assertValidName } from './spec/names.js';
  * encodes its owner, so a restarted controller finds what it made by looking:
  *   templates/<name>/<version>       read-only version     templates/<name>/<version>.json  its metadata
  *   databases/<name>                 writable clone        work/<name>@<version>           import in progress
+ *   branches/<name>                  a branch's branch point (read-only): what its reset goes back to
  *   state/<kind>s/<name>.json        status + bookkeeping
  *   trash/<kind>s/<name>@<stamp>/    a removed database's clone, or a removed template's versions,
  *   trash/<kind>s/<name>@<stamp>.json   restorable until the entry's retention ends
@@ -23,6 +24,18 @@ export class Layout {
   }
   get workDir(): string {
     return path.join(this.root, 'work');
+  }
+  get branchesDir(): string {
+    return path.join(this.root, 'branches');
+  }
+  /** A branch's copy of its source at the branch point (read-only; its resets clone it again). */
+  branchPointDir(name: string): string {
+    assertValidName(name, 'database name');
+    return path.join(this.branchesDir, name);
+  }
+  /** Where a branch point is copied to before it is sealed (never a valid name: never taken for one). */
+  branchPointPartial(name: string): string {
+    return `${this.branchPointDir(name)}.partial`;
   }
   get stateDir(): string {
     return path.join(this.root, 'state');

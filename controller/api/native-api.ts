@@ -90,7 +90,15 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
       throw new HttpError(409, {
         status: `${kind} "${name}" exists${path.normalize(existing.file) === writer.relativeFile(kind, name) ? '' : ` (declared in ${existing.file})`}: choose another name, or change it with myaas apply`,
       });
-    if (
+    if (mode === 'create' && parsed.kind === 'Database' && parsed.spec.source) {
+      // A branch copies the source's data: only who may read that database's data may branch it.
+      const source = running.desired.get(`Database/${parsed.spec.source.database}`);
+      if (!source)
+        throw new HttpError(404, {
+          status: `Database "${parsed.spec.source.database}" does not exist (myaas get databases lists them)`,
+        });
+      access.requireOwn(caller, ownerOf(source.object), parsed.spec.source.database, 'branch');
+    } else if (
       mode === 'create' &&
       parsed.kind === 'Database' &&
       !running.desired.get(`Template/${parsed.spec.template}`)

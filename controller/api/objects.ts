@@ -42,7 +42,8 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
   }
   const spec = (object as DatabaseObject).spec;
   return {
-    template: spec.template,
+    ...(spec.template !== undefined ? { template: spec.template } : {}),
+    ...(spec.source ? { source: { database: spec.source.database } } : {}),
     ...(spec.ttlSeconds !== undefined ? { ttl: formatDuration(spec.ttlSeconds) } : {}),
     ...(spec.expiresAt !== undefined ? { expiresAt: new Date(spec.expiresAt).toISOString() } : {}),
     state: spec.state,

@@ -49,8 +49,13 @@ function seedDatabaseBody(state: ApiState, record: DeclaredSpec, caller: Caller)
 }
 
 function seedTemplateOf(state: ApiState, record: DeclaredSpec): string {
-  const template = state.findTemplate((record.object as DatabaseObject).spec.template);
-  return template ? seedTemplateName(template) : (record.object as DatabaseObject).spec.template;
+  // A branch has no template of its own: the original API knows it by the one under its data.
+  const own =
+    (record.object as DatabaseObject).spec.template ??
+    state.databaseStatus(record.object.metadata.name)?.status.template ??
+    '';
+  const template = state.findTemplate(own);
+  return template ? seedTemplateName(template) : own;
 }
 
 /** A ttl as specs take it: seconds (`3600`, as the original API) or `30s`, `15m`, `8h`, `7d`. */

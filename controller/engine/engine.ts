@@ -187,6 +187,18 @@ export interface ServerAdmin {
     admin: Credentials,
     database: string,
   ): Promise<void>;
+  /**
+   * Runs `copy` (which copies the running server's datadir) at a moment the engine makes consistent,
+   * and says how long writes were held: MariaDB holds FLUSH TABLES WITH READ LOCK around it (tables
+   * of every engine flushed, commits blocked; InnoDB recovers the rest from its redo log), PostgreSQL
+   * checkpoints first so the copy's crash recovery is short (it needs no lock: WAL makes any atomic
+   * copy consistent).
+   */
+  atConsistentPoint<T>(
+    endpoint: Endpoint,
+    admin: Credentials,
+    copy: () => Promise<T>,
+  ): Promise<{ result: T; lockMs: number }>;
   /** Adjusts a fresh clone's files before its first start (e.g. MySQL's server_uuid). */
   prepareClone(dataDir: string): Promise<void>;
   /**

@@ -6,7 +6,10 @@ import type { EngineName, ObjectMeta } from './meta.js';
 export type DatabaseState = 'Running' | 'Stopped';
 
 export interface DatabaseSpec {
-  readonly template: string;
+  /** The template whose current version is cloned; absent for a branch (`source`). */
+  readonly template?: string;
+  /** A branch: the data comes from another database, copied at a consistent point while it runs. */
+  readonly source?: { readonly database: string };
   readonly ttlSeconds?: number;
   /** Epoch milliseconds. */
   readonly expiresAt?: number;
@@ -36,6 +39,25 @@ export interface ServerState {
   exitCode?: number;
 }
 
+/**
+ * Where a branch's data came from: the source database at a point in time, the template version under
+ * it, and what taking the copy cost the source (writes held; the server paused where the copy is not
+ * an atomic snapshot).
+ */
+export interface BranchLineage {
+  readonly database: string;
+  /** When the branch point was taken (ISO 8601). */
+  readonly at: string;
+  readonly template: string;
+  readonly templateVersion: string;
+  /** How the branch point was copied: `snapshot` (atomic, btrfs) or `reflink`/`copy` under a pause. */
+  readonly method: CloneMethod;
+  /** How long the source's writes were held (MariaDB's FLUSH TABLES WITH READ LOCK), ms. */
+  readonly lockMs: number;
+  /** How long the source's server was paused while its files were copied, ms (0: not paused). */
+  readonly pausedMs: number;
+}
+
 export interface DatabaseStatus {
   phase: DatabasePhase;
   message?: string;
@@ -52,6 +74,8 @@ export interface DatabaseStatus {
   server?: ServerState;
   /** The last reset acted on: its annotation value and when (a reset fires once per new value). */
   lastReset?: { token: string; at: string };
+  /** Set for a branch: the database and point in time its data came from. */
+  branchedFrom?: BranchLineage;
   /** Set when this incarnation came back from the trash. */
   restoredFrom?: { entry: string; at: string };
   /** When the running server was first seen ready. */
@@ -67,7 +91,10 @@ export interface Credentials {
 
 /** The controller's bookkeeping for one database: credentials and lifetime, never what exists. */
 export interface DatabaseRecord {
+  /** The template under the data (for a branch: its source's). */
   template: string;
+  /** Set for a branch: where its branch point came from (a reset goes back to that point). */
+  branch?: BranchLineage;
   /** Epoch ms of the clone's creation: ttl counts from here. */
   createdAt?: number;
   user: Credentials;
@@ -100,4 +127,9 @@ export function expiryOf(spec: DatabaseSpec, record: Pick<DatabaseRecord, 'creat
   if (spec.ttlSeconds !== undefined && record.createdAt !== undefined)
     return record.createdAt + spec.ttlSeconds * 1000;
   return undefined;
+}
+
+/** What a database's data comes from: a template, or (a branch) another database. */
+export function sourceOf(spec: DatabaseSpec): { template: string } | { database: string } {
+  return spec.source ? { database: spec.source.database } : { template: spec.template ?? '' };
 }

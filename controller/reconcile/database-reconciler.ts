@@ -1,3 +1,4 @@
+import { takeBranchPoint } from '../branches/branch-point.js';
 import { DEFAULT_ENGINE, defaultImage } from '../engine/defaults.js';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
@@ -5,13 +6,13 @@ import {
   type DatabaseObject,
   type DatabasePhase,
   type DatabaseRecord,
+  type DatabaseSpec,
   type DatabaseStatus,
   type DeclaredSpec,
   OWNER_ANNOTATION,
   RESET_ANNOTATION,
   type ServerState,
   type TrashReason,
-  type VersionMeta,
   expiryOf,
   setCondition,
 } from '../objects/index.js';
@@ -105,7 +106,7 @@ export class DatabaseReconciler {
     const db = spec.object;
     const status: DatabaseStatus = stored?.status ?? { phase: 'Pending', conditions: [] };
     status.observedGeneration = spec.generation;
-    status.template = db.spec.template;
+    status.template = db.spec.template ?? stored?.record.template;
     const observed: Observed = { key, db, status, servers, cloneExists };
 
     const restoring = this.#deps.restores.has(name);
@@ -147,7 +148,7 @@ export class DatabaseReconciler {
   /** Credentials and bookkeeping for a database seen for the first time (or again after expiry). */
   #newRecord(db: DatabaseObject): DatabaseRecord {
     return {
-      template: db.spec.template,
+      template: db.spec.template ?? '',
       user: { user: this.#deps.config.databaseUser, password: newSecret() },
       adminPassword: newSecret(),
       configured: false,
@@ -217,7 +218,6 @@ export class DatabaseReconciler {
     log: Logger,
   ): Promise<ReconcileResult | undefined> {
     const { key, db, status, servers } = observed;
-    const template = db.spec.template;
     // Edge-triggered: a value not acted on yet fires; the annotation's absence (an apply of a file
     // without it) never does.
     const resetToken = db.metadata.annotations[RESET_ANNOTATION];
@@ -225,6 +225,8 @@ export class DatabaseReconciler {
     if (observed.cloneExists && !reset) return undefined;
     if (!observed.cloneExists && (await this.#restoreFromTrash(observed, record, fresh, log)))
       return undefined;
+    if (db.spec.source) return this.#ensureBranch(observed, record, reset, resetToken, log);
+    const template = db.spec.template ?? '';
     const version = await this.#deps.versions.current(template);
     if (!version) {
       // A template that is not declared at all is a mistake to show, not a wait to sit through.
@@ -241,31 +243,185 @@ export class DatabaseReconciler {
         : `waiting for template ${template} to have a ready version`;
       return this.#pending(key, status, record, why);
     }
-    if (reset) {
-      log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
-      // The data a reset replaces goes to the trash like any removal.
-      await this.#retire(db.metadata.name, record, status, servers, true, 'Reset');
-      record.resetToken = resetToken ?? '';
-      status.lastReset = { token: record.resetToken, at: new Date().toISOString() };
-    } else if (resetToken) {
-      // A fresh clone answers any reset asked for so far (a crash after the old clone went to the
-      // trash, before the new token was saved, must not reset the new clone once more).
-      record.resetToken = resetToken;
-    }
-    await this.#cloneVersion(observed, record, version);
-    servers.length = 0;
-    return undefined;
-  }
-
-  async #cloneVersion(observed: Observed, record: DatabaseRecord, version: VersionMeta): Promise<void> {
-    const { key, db, status, servers } = observed;
-    const { store, storage, runtime, layout } = this.#deps;
-    const clone = layout.databaseDir(db.metadata.name);
+    if (reset) log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
+    await this.#answerReset(observed, record, reset, resetToken);
+    record.template = template;
     record.templateVersion = version.version;
     record.templateAdminPassword = version.adminPassword;
     record.database = version.database;
     record.image = version.image;
     record.engine = version.engine;
+    await this.#cloneData(
+      observed,
+      record,
+      this.#deps.layout.versionDir(template, version.version),
+      `${template}/${version.version}`,
+    );
+    servers.length = 0;
+    return undefined;
+  }
+
+  /**
+   * Before a fresh clone: a reset puts the data it replaces into the trash, like any removal, and is
+   * then acted on. A fresh clone answers any reset asked for so far (a crash after the old clone went
+   * to the trash, before the new token was saved, must not reset the new clone once more).
+   */
+  async #answerReset(
+    observed: Observed,
+    record: DatabaseRecord,
+    reset: boolean,
+    resetToken: string | undefined,
+  ): Promise<void> {
+    const { db, status, servers } = observed;
+    if (reset) {
+      await this.#retire(db.metadata.name, record, status, servers, true, 'Reset');
+      record.resetToken = resetToken ?? '';
+      status.lastReset = { token: record.resetToken, at: new Date().toISOString() };
+    } else if (resetToken) {
+      record.resetToken = resetToken;
+    }
+  }
+
+  /**
+   * A branch: its data is a copy of another database, taken once at a consistent point in time while
+   * that database runs (the branch point, kept read-only); the branch is a clone of that point, and a
+   * reset clones the same point again. Returns a result when it has to wait for the source.
+   */
+  async #ensureBranch(
+    observed: Observed,
+    record: DatabaseRecord,
+    reset: boolean,
+    resetToken: string | undefined,
+    log: Logger,
+  ): Promise<ReconcileResult | undefined> {
+    const { key, db, status, servers } = observed;
+    const { storage, layout } = this.#deps;
+    const name = db.metadata.name;
+    const point = layout.branchPointDir(name);
+    if (!record.branch || !(await storage.exists(point))) {
+      if (reset && record.branch)
+        return this.#pending(
+          key,
+          status,
+          record,
+          `reset waits: the branch point of ${record.branch.database} (${record.branch.at}) is gone (it is not kept in the trash): delete this database and branch it again for a new point`,
+          'BranchPointMissing',
+        );
+      const waiting = await this.#takeBranchPoint(observed, record, log);
+      if (waiting) return waiting;
+    }
+    const branch = record.branch!;
+    if (reset) log.info({ source: branch.database, at: branch.at }, 'resetting to the branch point');
+    await this.#answerReset(observed, record, reset, resetToken);
+    status.branchedFrom = branch;
+    status.template = record.template;
+    await this.#cloneData(observed, record, point, `the branch point of ${branch.database} (${branch.at})`);
+    servers.length = 0;
+    return undefined;
+  }
+
+  /**
+   * Copies the source database's data as it is now into the branch point: from its running server at
+   * a consistent point (see takeBranchPoint), or straight from its datadir when it is stopped (a clean
+   * shutdown left it consistent). The branch inherits the source's lineage and first-login password.
+   */
+  async #takeBranchPoint(
+    observed: Observed,
+    record: DatabaseRecord,
+    log: Logger,
+  ): Promise<ReconcileResult | undefined> {
+    const { key, db, status } = observed;
+    const { store, storage, layout, runtime } = this.#deps;
+    const name = db.metadata.name;
+    const sourceName = db.spec.source!.database;
+    if (sourceName === name)
+      return this.#pending(
+        key,
+        status,
+        record,
+        'spec.source.database names this database itself: name another database',
+        'SourceNotFound',
+      );
+    const source = store.get(`Database/${sourceName}`);
+    if (!this.#deps.desired.get(`Database/${sourceName}`) || !source)
+      return this.#pending(
+        key,
+        status,
+        record,
+        `source database "${sourceName}" does not exist: create it first, or change spec.source.database (\`myaas get databases\` lists them)`,
+        'SourceNotFound',
+        5_000,
+      );
+    const server = (await runtime.servers.list()).find(
+      (s) => s.role === 'Database' && s.owner === sourceName && s.running,
+    );
+    const stopped = !server && source.status.phase === 'Stopped';
+    if (!stopped && (!server || source.status.phase !== 'Ready' || !source.record.configured))
+      return this.#pending(
+        key,
+        status,
+        record,
+        `waiting for database ${sourceName} to be Ready (or Stopped): a branch is copied from it as it runs`,
+        'SourceNotReady',
+        2_000,
+      );
+    const engine = this.#deps.engineFor(source.record.engine ?? DEFAULT_ENGINE);
+    const partial = layout.branchPointPartial(name);
+    status.phase = 'Cloning';
+    await store.save(key, status, record);
+    await storage.remove(partial);
+    await storage.remove(layout.branchPointDir(name));
+    const taken = stopped
+      ? {
+          at: new Date(),
+          method: await storage.clone(layout.databaseDir(sourceName), partial),
+          lockMs: 0,
+          pausedMs: 0,
+        }
+      : await takeBranchPoint(
+          { runtime, storage, log },
+          {
+            name: sourceName,
+            server: server!,
+            dataDir: layout.databaseDir(sourceName),
+            engine,
+            admin: { user: engine.admin.user, password: source.record.adminPassword },
+          },
+          partial,
+        );
+    await storage.seal(partial, layout.branchPointDir(name));
+    record.branch = {
+      database: sourceName,
+      at: taken.at.toISOString(),
+      template: source.record.template,
+      templateVersion: source.record.templateVersion ?? '',
+      method: taken.method,
+      lockMs: taken.lockMs,
+      pausedMs: taken.pausedMs,
+    };
+    record.template = source.record.template;
+    record.templateVersion = source.record.templateVersion;
+    // The copy has the source's accounts: the first login uses its admin password, then replaces it.
+    record.templateAdminPassword = source.record.adminPassword;
+    record.database = source.record.database;
+    record.image = source.record.image;
+    record.engine = source.record.engine;
+    status.branchedFrom = record.branch;
+    await store.save(key, status, record);
+    await store.event(
+      key,
+      'Normal',
+      'Branched',
+      `branch point of ${sourceName} taken (${taken.method}; writes held ${taken.lockMs} ms, server paused ${taken.pausedMs} ms)`,
+    );
+    return undefined;
+  }
+
+  /** A fresh writable clone of `source` (a template version or a branch point) as the database's data. */
+  async #cloneData(observed: Observed, record: DatabaseRecord, source: string, what: string): Promise<void> {
+    const { key, db, status, servers } = observed;
+    const { store, storage, runtime, layout } = this.#deps;
+    const clone = layout.databaseDir(db.metadata.name);
     record.configured = false;
     record.createdAt ??= Date.now();
     status.phase = 'Cloning';
@@ -275,14 +431,9 @@ export class DatabaseReconciler {
     faultPoint('database:after-record');
     for (const server of servers) await runtime.servers.remove(server.id);
     await storage.remove(clone);
-    status.cloneMethod = await storage.clone(layout.versionDir(db.spec.template, version.version), clone);
-    await this.#deps.engineFor(version.engine).admin.prepareClone(clone);
-    await store.event(
-      key,
-      'Normal',
-      'Cloned',
-      `cloned ${db.spec.template}/${version.version} (${status.cloneMethod})`,
-    );
+    status.cloneMethod = await storage.clone(source, clone);
+    await this.#deps.engineFor(record.engine ?? DEFAULT_ENGINE).admin.prepareClone(clone);
+    await store.event(key, 'Normal', 'Cloned', `cloned ${what} (${status.cloneMethod})`);
     faultPoint('database:after-clone');
   }
 
@@ -359,7 +510,7 @@ export class DatabaseReconciler {
     const spec: ServerSpec = {
       role: 'Database',
       owner: db.metadata.name,
-      template: db.spec.template,
+      template: record.template,
       templateVersion: record.templateVersion ?? '',
       image: record.image ?? defaultImage(config, record.engine ?? DEFAULT_ENGINE),
       dataDir: layout.databaseDir(db.metadata.name),
@@ -413,7 +564,7 @@ export class DatabaseReconciler {
     if (record.configured) return engine.admin.waitReady(endpoint, admin, deadline, alive);
     const templateAdmins = record.templateAdminPassword
       ? [{ user: engine.admin.user, password: record.templateAdminPassword }]
-      : (await this.#deps.versions.list(observed.db.spec.template))
+      : (await this.#deps.versions.list(record.template))
           .filter((v) => v.version === record.templateVersion)
           .map((v) => ({ user: engine.admin.user, password: v.adminPassword }));
     await engine.admin
@@ -484,10 +635,11 @@ export class DatabaseReconciler {
     record: DatabaseRecord,
     message: string,
     reason = 'TemplateNotReady',
+    /** The template's import asks for this key when it finishes; others look again sooner. */
+    retryAfterMs = 30_000,
   ): Promise<ReconcileResult> {
     await this.#notReady(key, status, record, 'Pending', reason, message);
-    // The template's import asks for this key when it finishes; look again slowly in any case.
-    return { requeueAfterMs: 30_000 };
+    return { requeueAfterMs: retryAfterMs };
   }
 
   /** Records a phase other than Ready, with the Ready condition saying why. */
@@ -521,6 +673,7 @@ export class DatabaseReconciler {
     const { store } = this.#deps;
     const stored = store.get(key);
     if (servers.length === 0 && !cloneExists) {
+      await this.#deps.storage.remove(this.#deps.layout.branchPointDir(name));
       if (store.get(key)) await store.delete(key);
       return undefined;
     }
@@ -564,6 +717,8 @@ export class DatabaseReconciler {
     }
     for (const server of servers) await runtime.servers.remove(server.id);
     servers.length = 0;
+    // A branch's point goes with the branch (a reset keeps it: it is what the reset goes back to).
+    if (reason !== 'Reset') await this.#deps.storage.remove(layout.branchPointDir(name));
     if (!cloneExists) return;
     const snapshot = JSON.parse(JSON.stringify({ record, status })) as {
       record: DatabaseRecord;
@@ -603,7 +758,7 @@ export class DatabaseReconciler {
         ? await trash.find('Database', name, ['SpecRemoved'])
         : undefined;
     if (requested) restores.delete(name);
-    if (!entry || (!requested && entry.record.template !== db.spec.template)) return false;
+    if (!entry || (!requested && !sameSource(entry.record, db.spec))) return false;
     await trash.takeDatabase(entry, layout.databaseDir(name));
     const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? entry.record.resetToken;
     Object.assign(record, entry.record, {
@@ -642,6 +797,13 @@ export class DatabaseReconciler {
     for (const server of servers) await this.#deps.runtime.servers.remove(server.id);
     if (clone) await this.#deps.storage.remove(clone);
   }
+}
+
+/** Whether a trashed database's data came from what `spec` asks for (the same template, or branch source). */
+function sameSource(record: DatabaseRecord, spec: DatabaseSpec): boolean {
+  return spec.source
+    ? record.branch?.database === spec.source.database
+    : !record.branch && record.template === spec.template;
 }
 
 /** The server's state in status: neutral words (the seed API says it as Docker would). */

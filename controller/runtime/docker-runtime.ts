@@ -204,6 +204,17 @@ class DockerServers implements ServerControl {
       if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
     }
   }
+  async pause(id: string): Promise<void> {
+    await this.#docker.getContainer(id).pause();
+  }
+  async resume(id: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).unpause();
+    } catch (error) {
+      // Not paused (409) or gone (404): nothing is frozen.
+      if (statusCode(error) !== 404 && statusCode(error) !== 409) throw error;
+    }
+  }
   async remove(id: string): Promise<void> {
     try {
       await this.#docker.getContainer(id).remove({ force: true, v: true });

@@ -217,6 +217,22 @@ class ProcessServers implements ServerControl {
     await this.#write(file);
     await this.#terminate(file, timeoutSeconds);
   }
+  async pause(id: string): Promise<void> {
+    const file = await this.#read(id);
+    if (!file?.pid || !(await this.#alive(file))) throw new Error(`server ${id} is not running`);
+    // The server was spawned detached, so it leads its own process group: a signal to the group
+    // reaches its children too (PostgreSQL's backends, checkpointer and WAL writer).
+    process.kill(-file.pid, 'SIGSTOP');
+  }
+  async resume(id: string): Promise<void> {
+    const file = await this.#read(id);
+    if (!file?.pid) return;
+    try {
+      process.kill(-file.pid, 'SIGCONT');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
   async remove(id: string): Promise<void> {
     const file = await this.#read(id);
     if (file) {

@@ -86,6 +86,13 @@ export interface ServerControl {
   create(spec: ServerSpec): Promise<ServerInfo>;
   /** Clean shutdown within `timeoutSeconds`, then a kill. */
   stop(id: string, timeoutSeconds: number): Promise<void>;
+  /**
+   * Freezes a running server's processes where they are (no clean shutdown, no lost connection):
+   * its files then hold still for a copy. `resume` thaws it. Containers: the cgroup freezer (docker
+   * pause); host processes: SIGSTOP/SIGCONT to the server's process group.
+   */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
   /** Removes a server (stopping it hard if it runs); a missing one is fine. */
   remove(id: string): Promise<void>;
   /** Last lines of the server's log, for error messages. */

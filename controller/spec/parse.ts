@@ -224,9 +224,33 @@ function toObject(
       message: `${JSON.stringify(spec.expiresAt)} is not an RFC 3339 time`,
     });
   }
+  if (spec.template === undefined && spec.source === undefined)
+    problems.push({
+      path: ['spec', 'template'],
+      message:
+        'is required: name the Template to clone (e.g. template: shop), or give source.database to branch another database',
+    });
+  if (spec.template !== undefined && spec.source !== undefined)
+    problems.push({
+      path: ['spec', 'source'],
+      message:
+        'template and source are exclusive: keep template to clone a template, or source to branch a database',
+    });
   if (problems.length > 0) return { key, problems };
+  const source = spec.source as { database: string } | undefined;
+  if (source && source.database === metadata.name)
+    return {
+      key,
+      problems: [
+        {
+          path: ['spec', 'source', 'database'],
+          message: 'names this database itself: name another database',
+        },
+      ],
+    };
   const databaseSpec: DatabaseSpec = {
-    template: spec.template as string,
+    ...(spec.template === undefined ? {} : { template: spec.template as string }),
+    ...(source ? { source: { database: source.database } } : {}),
     ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     ...(expiresAt === undefined ? {} : { expiresAt }),
     state: (spec.state as DatabaseSpec['state'] | undefined) ?? 'Running',

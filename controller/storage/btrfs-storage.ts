@@ -8,6 +8,7 @@ import { moveVolume, pathExists } from './volume-files.js';
 /** btrfs subvolumes: clones and versions are snapshots, made in milliseconds whatever the size. */
 export class BtrfsStorage implements Storage {
   readonly name = 'btrfs' as const;
+  readonly atomicClone = true;
 
   /** Throws with the fix when `dir` is not on btrfs or subvolumes cannot be made there. */
   static async check(dir: string): Promise<void> {

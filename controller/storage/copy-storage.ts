@@ -18,6 +18,7 @@ const REFLINK_REFUSED = /failed to clone|operation not supported|invalid cross-d
  */
 export class CopyStorage implements Storage {
   readonly name = 'copy' as const;
+  readonly atomicClone = false;
   readonly #log: Logger;
   /** Source and target devices (st_dev) whose filesystems refused `cp --reflink=always`. */
   readonly #cannotReflink = new Set<string>();

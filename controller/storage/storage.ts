@@ -6,6 +6,11 @@ import type { CloneMethod } from '../objects/index.js';
  */
 export interface Storage {
   readonly name: 'btrfs' | 'copy';
+  /**
+   * Whether `clone` of a volume in use is one atomic point in time (a btrfs snapshot), as a crash
+   * would leave it; otherwise files are copied one by one, and a live source must hold still meanwhile.
+   */
+  readonly atomicClone: boolean;
   /** Makes an empty writable volume at `target` (parents are created). */
   createVolume(target: string): Promise<void>;
   /** Makes a writable clone of `source` at `target`; says which method it used. */

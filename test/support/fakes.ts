@@ -67,6 +67,12 @@ export class FakeServers extends Map<string, FakeServer> implements ServerContro
     const s = this.get(id);
     if (s) this.set(id, { ...s, running: false, since: Date.now(), exitCode: 0 });
   }
+  async pause(id: string): Promise<void> {
+    this.calls.push(`pause ${id}`);
+  }
+  async resume(id: string): Promise<void> {
+    this.calls.push(`resume ${id}`);
+  }
   async remove(id: string): Promise<void> {
     this.calls.push(`remove ${id}`);
     this.delete(id);
@@ -129,6 +135,13 @@ export class FakeAdmin implements ServerAdmin {
     if (this.notReady) throw this.notReady;
   }
   async adoptImportServer(): Promise<void> {}
+  async atConsistentPoint<T>(
+    _endpoint: Endpoint,
+    _admin: Credentials,
+    copy: () => Promise<T>,
+  ): Promise<{ result: T; lockMs: number }> {
+    return { result: await copy(), lockMs: 0 };
+  }
   async prepareClone(): Promise<void> {}
   async configureClone(
     _endpoint: Endpoint,

@@ -388,6 +388,8 @@ export class TestBed {
     subvolumes.push(
       ...list(path.join(this.dataDir, 'databases')).filter((p) => !p.endsWith('.json')),
       ...list(path.join(this.dataDir, 'work')),
+      // Branch points are read-only subvolumes: rm -rf cannot remove them.
+      ...list(path.join(this.dataDir, 'branches')),
       ...list(path.join(this.dataDir, 'cache')).filter((p) => !p.endsWith('.json')),
     );
     for (const s of subvolumes) await storage.remove(s).catch(() => undefined);

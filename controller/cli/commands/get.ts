@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import type { ApiObject } from '../../api/objects.js';
 import { clientCommandLine } from '../../engine/client-line.js';
-import type { DatabaseStatus, TemplateStatus } from '../../objects/index.js';
+import type { BranchLineage, DatabaseStatus, TemplateStatus } from '../../objects/index.js';
 import { age, columnWidths, progressText, table, tableLine, until } from '../format.js';
 import { type CommandContext, plural } from './common.js';
 import { clientFor, seedConnection } from './connect.js';
@@ -68,7 +68,7 @@ export function databaseRow(o: ApiObject, wide: boolean): string[] {
   const s = (o.status ?? {}) as Partial<DatabaseStatus>;
   return [
     o.metadata.name,
-    String(o.spec.template),
+    o.spec.source ? `${(o.spec.source as { database: string }).database} (branch)` : String(o.spec.template),
     s.phase ?? 'Pending',
     s.connection ? String(s.connection.port) : '<none>',
     until(s.expiresAt),
@@ -106,13 +106,19 @@ function indented(value: unknown): string[] {
 /** The head of `describe`: what the object is, its spec, status and conditions. */
 function describeObject(
   object: ApiObject,
-  status: { phase?: string; message?: string; conditions?: Condition[] },
+  status: { phase?: string; message?: string; conditions?: Condition[]; branchedFrom?: BranchLineage },
 ): string[] {
+  const branch = status.branchedFrom;
   return [
     `Name:     ${object.metadata.name}`,
     `Kind:     ${object.kind}`,
     `Source:   ${object.source?.file ?? '<none>'}`,
     `Phase:    ${status.phase ?? 'Pending'}`,
+    ...(branch
+      ? [
+          `Branched: from database ${branch.database} at ${branch.at}, on template ${branch.template}/${branch.templateVersion} (${branch.method}; writes held ${branch.lockMs} ms, server paused ${branch.pausedMs} ms)`,
+        ]
+      : []),
     ...(status.message ? [`Message:  ${status.message}`] : []),
     'Spec:',
     ...indented(object.spec),
@@ -279,6 +285,7 @@ function registerDescribe(program: Command, { client, out }: CommandContext): vo
         phase?: string;
         message?: string;
         conditions?: Condition[];
+        branchedFrom?: BranchLineage;
       };
       const lines = describeObject(object, status);
       const problems = problemsOf(

@@ -57,10 +57,13 @@ async function changeSpec(
 function registerCreate(program: Command, context: CommandContext): void {
   program
     .command('create')
-    .description('create a database from a template (kubectl create; fails when the name exists)')
+    .description(
+      'create a database from a template, or a branch of another database (kubectl create; fails when the name exists)',
+    )
     .argument('<kind>', 'database')
     .argument('<name>', 'a DNS label: lower-case letters, digits and -')
-    .requiredOption('-t, --template <template>', 'template to clone')
+    .option('-t, --template <template>', 'template to clone')
+    .option('--from <database>', 'branch: copy this database as it is now (it keeps running)')
     .option(
       '--ttl <duration>',
       `lifetime from now: ${DURATION_HELP} (default: your quota's defaultTtl, else none: it lives until deleted)`,
@@ -71,20 +74,32 @@ function registerCreate(program: Command, context: CommandContext): void {
     .addOption(timeoutOption())
     .addHelpText(
       'after',
-      '\nExample:\n  myaas create database mine --template shop --ttl 8h --wait\n  myaas connect mine',
+      '\nExample:\n  myaas create database mine --template shop --ttl 8h --wait\n  myaas connect mine\n  myaas create database before-migration --from mine --wait',
     )
     .action(
       async (
         kind: string,
         name: string,
-        options: { template: string; ttl?: number; port?: number; wait?: boolean; timeout: number },
+        options: {
+          template?: string;
+          from?: string;
+          ttl?: number;
+          port?: number;
+          wait?: boolean;
+          timeout: number;
+        },
       ) => {
         if (!/^(db|databases?)$/i.test(kind))
           throw new CliError(
             'create makes databases; declare templates in a spec file and `myaas apply -f` it',
           );
+        if (Boolean(options.template) === Boolean(options.from))
+          throw new CliError(
+            'give --template T (a clone of a template) or --from DB (a branch of a database), one of them',
+          );
         const spec = {
-          template: options.template,
+          ...(options.template ? { template: options.template } : {}),
+          ...(options.from ? { source: { database: options.from } } : {}),
           ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
           ...(options.port !== undefined ? { port: options.port } : {}),
         };

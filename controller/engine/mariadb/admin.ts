@@ -44,6 +44,29 @@ export class MariadbAdmin implements ServerAdmin {
     }
   }
 
+  async atConsistentPoint<T>(
+    endpoint: Endpoint,
+    admin: Credentials,
+    copy: () => Promise<T>,
+  ): Promise<{ result: T; lockMs: number }> {
+    const connection = await this.#connect(endpoint, admin);
+    try {
+      // A long-running statement would keep FTWRL waiting while every new write queues behind it:
+      // give up after a while and say so, rather than stall the source.
+      await connection.query('SET SESSION lock_wait_timeout = 30');
+      await connection.query('FLUSH TABLES WITH READ LOCK');
+      const locked = Date.now();
+      try {
+        const result = await copy();
+        return { result, lockMs: Date.now() - locked };
+      } finally {
+        await connection.query('UNLOCK TABLES');
+      }
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
   async prepareClone(dataDir: string): Promise<void> {
     // MySQL keeps server_uuid in auto.cnf: clones must not share it (replication and GTIDs rely on it).
     if (this.flavor.isMysql) await rm(path.join(dataDir, 'auto.cnf'), { force: true });

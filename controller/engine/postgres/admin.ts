@@ -50,6 +50,20 @@ export class PostgresAdmin implements ServerAdmin {
     }
   }
 
+  async atConsistentPoint<T>(
+    endpoint: Endpoint,
+    admin: Credentials,
+    copy: () => Promise<T>,
+  ): Promise<{ result: T; lockMs: number }> {
+    const client = await connect(endpoint, admin);
+    try {
+      await client.query('CHECKPOINT');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    return { result: await copy(), lockMs: 0 };
+  }
+
   async prepareClone(dataDir: string): Promise<void> {
     // Absent after a clean shutdown; a stale one would make the clone's server refuse to start.
     await rm(path.join(dataDir, 'postmaster.pid'), { force: true });

@@ -38,7 +38,7 @@ describe('parseSpecFile', () => {
   it('names file, line, object, field and what is allowed for an unknown field', () => {
     const text = specFile(databaseObject('alice', { tll: '8h' }));
     expect(messages(text)).toEqual([
-      'specs/x.yaml:7: Database/alice: spec.tll: unknown field; allowed fields here: template, ttl, expiresAt, state, port, memoryMiB, protected',
+      'specs/x.yaml:7: Database/alice: spec.tll: unknown field; allowed fields here: template, source, ttl, expiresAt, state, port, memoryMiB, protected',
     ]);
   });
 
@@ -122,8 +122,27 @@ describe('parseSpecFile', () => {
         specFile({ apiVersion: 'myaas.dev/v1alpha1', kind: 'Database', metadata: { name: 'a' }, spec: {} }),
       ),
     ).toEqual([
-      'specs/x.yaml:5: Database/a: spec.template: is required: Name of the Template to clone (a DNS-1123 label, e.g. shop).',
+      'specs/x.yaml:5: Database/a: spec.template: is required: name the Template to clone (e.g. template: shop), or give source.database to branch another database',
     ]);
+  });
+
+  it('takes a branch (spec.source.database) instead of a template, never both, never itself', () => {
+    const db = (spec: Record<string, unknown>) =>
+      specFile({ apiVersion: 'myaas.dev/v1alpha1', kind: 'Database', metadata: { name: 'b' }, spec });
+    const branch = parse(db({ source: { database: 'alice-shop' }, ttl: '2h' }));
+    expect(branch.problems).toEqual([]);
+    expect(branch.objects[0]?.object.spec).toMatchObject({
+      source: { database: 'alice-shop' },
+      ttlSeconds: 7200,
+    });
+    expect(branch.objects[0]?.object.spec).not.toHaveProperty('template');
+    expect(messages(db({ template: 'shop', source: { database: 'alice-shop' } }))).toEqual([
+      'specs/x.yaml:8: Database/b: spec.source: template and source are exclusive: keep template to clone a template, or source to branch a database',
+    ]);
+    expect(messages(db({ source: { database: 'b' } }))).toEqual([
+      'specs/x.yaml:7: Database/b: spec.source.database: names this database itself: name another database',
+    ]);
+    expect(messages(db({ source: { db: 'x' } }))[0]).toMatch(/spec\.source\.(db|database)/);
   });
 
   it('reports wrong apiVersion and kind', () => {
