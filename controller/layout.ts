@@ -142,6 +142,16 @@ function parseStamp(stamp: string): number {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
+/**
+ * The template version a work dir entry belongs to: `<name>@<version>` (an import's work volume) or
+ * `<name>@<version>.partial-<hex>` (a copy of one being made); undefined for anything else.
+ */
+export function workEntryVersion(entry: string, name: string): string | undefined {
+  if (!entry.startsWith(`${name}@`)) return undefined;
+  const version = entry.slice(name.length + 1).replace(/\.partial-[0-9a-f]+$/, '');
+  return isVersionId(version) ? version : undefined;
+}
+
 export function isVersionId(value: string): boolean {
   return VERSION.test(value);
 }

@@ -5,6 +5,7 @@ import {
   SEED_NAME_ANNOTATION,
   type SpecObject,
   type TemplateObject,
+  dumpPathOf,
 } from '../objects/index.js';
 import { implicitTemplateName } from '../source/dumps-folder.js';
 import { formatDuration } from '../spec/duration.js';
@@ -27,7 +28,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
     return {
       engine: spec.engine,
       ...(spec.image ? { image: spec.image } : {}),
-      source: { path: spec.source.path },
+      source: { ...spec.source },
       ...(spec.database ? { database: spec.database } : {}),
       ...(Object.keys(spec.import).length > 0
         ? {
@@ -80,8 +81,8 @@ export function seedTemplateName(record: DeclaredSpec): string {
  */
 export function dumpTemplateName(record: DeclaredSpec): string | undefined {
   if (record.object.kind !== 'Template') return undefined;
-  const source = (record.object as TemplateObject).spec.source.path;
-  return source.includes('/') ? undefined : implicitTemplateName(source);
+  const source = dumpPathOf((record.object as TemplateObject).spec);
+  return source === undefined || source.includes('/') ? undefined : implicitTemplateName(source);
 }
 
 /**

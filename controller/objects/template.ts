@@ -1,4 +1,5 @@
 import type { Condition } from './conditions.js';
+import type { BranchLineage } from './database.js';
 import type { EngineName, ObjectMeta } from './meta.js';
 
 /** Template: spec (what is asked), status (what users read), record (the controller's bookkeeping). */
@@ -7,7 +8,8 @@ export interface TemplateSpec {
   readonly engine: EngineName;
   /** Absent means the controller's default image for the engine. */
   readonly image?: string;
-  readonly source: { readonly path: string };
+  /** A dump in the dumps dir, or (a snapshot template) a database whose data each import copies. */
+  readonly source: TemplateSource;
   /** Absent means the controller's default schema name. */
   readonly database?: string;
   readonly import: {
@@ -17,6 +19,18 @@ export interface TemplateSpec {
     /** Load the schema only: the dump's rows are skipped as it streams past. */
     readonly schemaOnly?: boolean;
   };
+}
+
+export type TemplateSource = { readonly path: string } | { readonly database: string };
+
+/** The dump a template imports, when its source is a dump (not a database). */
+export function dumpPathOf(spec: Pick<TemplateSpec, 'source'>): string | undefined {
+  return 'path' in spec.source ? spec.source.path : undefined;
+}
+
+/** The database a snapshot template copies, when its source is one. */
+export function sourceDatabaseOf(spec: Pick<TemplateSpec, 'source'>): string | undefined {
+  return 'database' in spec.source ? spec.source.database : undefined;
 }
 
 /** One post-import step: a script in the dumps dir, or inline SQL. */
@@ -73,6 +87,8 @@ export interface VersionMeta {
   readonly dumpSha256: string;
   readonly dumpBytes: number;
   readonly durationSeconds: number;
+  /** Set for a snapshot template's version: the database it was copied from, and when. */
+  readonly fromDatabase?: BranchLineage;
   /** Connections the dump was loaded with: 1 when streamed to one client, more when read in parallel. */
   readonly loadJobs?: number;
   readonly phases?: ImportPhases;

@@ -1,4 +1,4 @@
-import { takeBranchPoint } from '../branches/branch-point.js';
+import { copyBranchSource, findBranchSource, isUnavailable, lineageOf } from '../branches/branch-source.js';
 import { DEFAULT_ENGINE, defaultImage } from '../engine/defaults.js';
 import type { Endpoint, Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
@@ -331,74 +331,28 @@ export class DatabaseReconciler {
     log: Logger,
   ): Promise<ReconcileResult | undefined> {
     const { key, db, status } = observed;
-    const { store, storage, layout, runtime } = this.#deps;
+    const { store, storage, layout } = this.#deps;
     const name = db.metadata.name;
     const sourceName = db.spec.source!.database;
-    if (sourceName === name)
+    const deps = { ...this.#deps, log };
+    const source = await findBranchSource(deps, sourceName, 'spec.source.database');
+    if (isUnavailable(source))
       return this.#pending(
         key,
         status,
         record,
-        'spec.source.database names this database itself: name another database',
-        'SourceNotFound',
+        source.message,
+        source.reason,
+        source.reason === 'SourceNotFound' ? 5_000 : 2_000,
       );
-    const source = store.get(`Database/${sourceName}`);
-    if (!this.#deps.desired.get(`Database/${sourceName}`) || !source)
-      return this.#pending(
-        key,
-        status,
-        record,
-        `source database "${sourceName}" does not exist: create it first, or change spec.source.database (\`myaas get databases\` lists them)`,
-        'SourceNotFound',
-        5_000,
-      );
-    const server = (await runtime.servers.list()).find(
-      (s) => s.role === 'Database' && s.owner === sourceName && s.running,
-    );
-    const stopped = !server && source.status.phase === 'Stopped';
-    if (!stopped && (!server || source.status.phase !== 'Ready' || !source.record.configured))
-      return this.#pending(
-        key,
-        status,
-        record,
-        `waiting for database ${sourceName} to be Ready (or Stopped): a branch is copied from it as it runs`,
-        'SourceNotReady',
-        2_000,
-      );
-    const engine = this.#deps.engineFor(source.record.engine ?? DEFAULT_ENGINE);
     const partial = layout.branchPointPartial(name);
     status.phase = 'Cloning';
     await store.save(key, status, record);
     await storage.remove(partial);
     await storage.remove(layout.branchPointDir(name));
-    const taken = stopped
-      ? {
-          at: new Date(),
-          method: await storage.clone(layout.databaseDir(sourceName), partial),
-          lockMs: 0,
-          pausedMs: 0,
-        }
-      : await takeBranchPoint(
-          { runtime, storage, log },
-          {
-            name: sourceName,
-            server: server!,
-            dataDir: layout.databaseDir(sourceName),
-            engine,
-            admin: { user: engine.admin.user, password: source.record.adminPassword },
-          },
-          partial,
-        );
+    const taken = await copyBranchSource(deps, source, partial);
     await storage.seal(partial, layout.branchPointDir(name));
-    record.branch = {
-      database: sourceName,
-      at: taken.at.toISOString(),
-      template: source.record.template,
-      templateVersion: source.record.templateVersion ?? '',
-      method: taken.method,
-      lockMs: taken.lockMs,
-      pausedMs: taken.pausedMs,
-    };
+    record.branch = lineageOf(source, taken);
     record.template = source.record.template;
     record.templateVersion = source.record.templateVersion;
     // The copy has the source's accounts: the first login uses its admin password, then replaces it.

@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readdir, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type BranchSource,
+  copyBranchSource,
+  findBranchSource,
+  isUnavailable,
+  lineageOf,
+} from '../branches/branch-source.js';
 import type { ControllerConfig } from '../config.js';
 import { defaultImage } from '../engine/defaults.js';
-import { newVersionId } from '../layout.js';
+import { newVersionId, workEntryVersion } from '../layout.js';
 import type { Logger } from '../log.js';
 import {
   type DeclaredSpec,
@@ -12,7 +20,9 @@ import {
   type TemplateRecord,
   type TemplateStatus,
   type VersionMeta,
+  dumpPathOf,
   setCondition,
+  sourceDatabaseOf,
 } from '../objects/index.js';
 import {
   type DumpFile,
@@ -24,7 +34,7 @@ import {
   stepsSignature,
 } from '../templates/dump-file.js';
 import { ImportRunner } from '../templates/import-runner.js';
-import { ImportError, type Importer } from '../templates/importer.js';
+import { ImportError, type Importer, type SnapshotInput } from '../templates/importer.js';
 import { explainFailure } from '../util/disk-space.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -41,13 +51,16 @@ interface ImportJob {
   readonly template: TemplateObject;
   readonly record: DeclaredSpec<TemplateObject>;
   readonly trigger: ImportTrigger;
-  readonly dump: DumpFile;
+  /** What the import reads: a dump, or a database copied as it is (a snapshot template). */
+  readonly input: ImportInput;
   readonly steps: readonly ResolvedStep[];
   readonly reason: string;
   readonly version: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
 }
+
+type ImportInput = { readonly dump: DumpFile } | { readonly database: BranchSource };
 
 /** Dumps younger than this are still being written (cp, scp): wait before importing them. */
 const DUMP_SETTLE_MS = 2000;
@@ -59,7 +72,7 @@ export function importDigest(spec: TemplateObject['spec'], config: ControllerCon
   const relevant = {
     engine: spec.engine,
     image: spec.image ?? defaultImage(config, spec.engine),
-    source: spec.source.path,
+    source: dumpPathOf(spec) ?? { database: sourceDatabaseOf(spec) },
     database: spec.database ?? config.defaultDatabase,
     // Only when set: templates without them keep the digest (and version) they had.
     ...(spec.import.steps ? { steps: spec.import.steps } : {}),
@@ -122,13 +135,25 @@ export class TemplateReconciler {
     status.currentVersionInfo = current && versionInfo(current);
     status.versions = versions.map((v) => v.version);
 
-    const found = await this.#findDump(key, template, status, bookkeeping, current !== undefined);
-    if (!found) return { requeueAfterMs: 30_000 };
-    const { dump, steps } = found;
+    const sourceDatabase = sourceDatabaseOf(template.spec);
+    const found = sourceDatabase
+      ? await this.#findSourceDatabase(
+          key,
+          sourceDatabase,
+          template,
+          status,
+          bookkeeping,
+          current !== undefined,
+        )
+      : await this.#findDump(key, template, status, bookkeeping, current !== undefined);
+    if (!found) return { requeueAfterMs: sourceDatabase ? 5_000 : 30_000 };
+    const { input, steps } = found;
     const trigger: ImportTrigger = {
       specDigest: importDigest(template.spec, this.#deps.config),
-      // The post-import scripts' files too: a changed script is a changed template.
-      dump: dumpSignature(dump) + stepsSignature(steps),
+      // The post-import scripts' files too: a changed script is a changed template. A database
+      // source is imported again only when asked (a touch, the annotation, a changed spec).
+      dump:
+        ('dump' in input ? dumpSignature(input.dump) : `database:${sourceDatabase}`) + stepsSignature(steps),
       // Edge-triggered: a new value asks for an import; the annotation's absence never does.
       reimportToken:
         template.metadata.annotations[REIMPORT_ANNOTATION] || (current?.trigger.reimportToken ?? ''),
@@ -162,7 +187,7 @@ export class TemplateReconciler {
       await store.save(key, status, bookkeeping);
       return { requeueAfterMs: retryInMs };
     }
-    const age = Date.now() - dump.mtimeMs;
+    const age = 'dump' in input ? Date.now() - input.dump.mtimeMs : Number.POSITIVE_INFINITY;
     if (age < DUMP_SETTLE_MS) return { requeueAfterMs: DUMP_SETTLE_MS - age };
     const version = newVersionId(new Date(), [
       ...versions.map((v) => v.version),
@@ -173,7 +198,7 @@ export class TemplateReconciler {
       version,
       trigger,
       (signal) =>
-        this.#import({ name, template, record, trigger, dump, steps, reason, version, signal, log }),
+        this.#import({ name, template, record, trigger, input, steps, reason, version, signal, log }),
       () => this.#deps.enqueue(key),
     );
     return undefined;
@@ -189,12 +214,12 @@ export class TemplateReconciler {
     status: TemplateStatus,
     bookkeeping: TemplateRecord,
     hasVersion: boolean,
-  ): Promise<{ dump: DumpFile; steps: ResolvedStep[] } | undefined> {
+  ): Promise<{ input: ImportInput; steps: ResolvedStep[] } | undefined> {
     try {
-      const dump = await resolveDump(this.#deps.config.dumpsDir, template.spec.source.path);
+      const dump = await resolveDump(this.#deps.config.dumpsDir, dumpPathOf(template.spec) ?? '');
       const steps = await resolveSteps(this.#deps.config.dumpsDir, template.spec.import.steps ?? []);
       status.conditions = setCondition(status.conditions, 'DumpAvailable', 'True', 'DumpFound', dump.path);
-      return { dump, steps };
+      return { input: { dump }, steps };
     } catch (error) {
       const missing = error instanceof DumpNotFoundError;
       status.phase = hasVersion ? 'Ready' : missing ? 'Pending' : 'Failed';
@@ -210,6 +235,66 @@ export class TemplateReconciler {
       // The dumps dir watcher asks again when the file appears; the caller polls slowly in case it cannot.
       return undefined;
     }
+  }
+
+  /**
+   * A snapshot template's source database and its post-import scripts; when the database does not
+   * exist or is not ready, says so in status (a template with versions stays Ready) and returns nothing.
+   */
+  async #findSourceDatabase(
+    key: `Template/${string}`,
+    name: string,
+    template: TemplateObject,
+    status: TemplateStatus,
+    bookkeeping: TemplateRecord,
+    hasVersion: boolean,
+  ): Promise<{ input: ImportInput; steps: ResolvedStep[] } | undefined> {
+    const source = await findBranchSource(this.#deps, name, 'spec.source.database');
+    if (isUnavailable(source)) {
+      status.phase = hasVersion ? 'Ready' : 'Pending';
+      status.message = source.message;
+      status.conditions = setCondition(
+        status.conditions,
+        'SourceAvailable',
+        'False',
+        source.reason,
+        source.message,
+      );
+      await this.#deps.store.save(key, status, bookkeeping);
+      return undefined;
+    }
+    try {
+      const steps = await resolveSteps(this.#deps.config.dumpsDir, template.spec.import.steps ?? []);
+      status.conditions = setCondition(
+        status.conditions,
+        'SourceAvailable',
+        'True',
+        'SourceReady',
+        `database ${name}`,
+      );
+      return { input: { database: source }, steps };
+    } catch (error) {
+      status.phase = hasVersion ? 'Ready' : 'Failed';
+      status.message = (error as Error).message;
+      await this.#deps.store.save(key, status, bookkeeping);
+      return undefined;
+    }
+  }
+
+  /**
+   * How a snapshot import takes its data: the source database found again when the import runs (it
+   * may have restarted since the import was queued) and copied at a consistent point.
+   */
+  #snapshotOf(found: BranchSource, log: Logger): SnapshotInput {
+    return {
+      take: async (target) => {
+        const deps = { ...this.#deps, log };
+        const source = await findBranchSource(deps, found.name, 'spec.source.database');
+        if (isUnavailable(source)) throw new ImportError(source.message);
+        const taken = await copyBranchSource(deps, source, target);
+        return { admin: source.admin, lineage: lineageOf(source, taken) };
+      },
+    };
   }
 
   /** One import, run by the ImportRunner: status says it started, then how it ended. */
@@ -229,23 +314,32 @@ export class TemplateReconciler {
     };
     status.createdAt ??= new Date(startedAt).toISOString();
     status.phase = 'Importing';
-    status.message = `importing ${template.spec.source.path} as ${version} (${job.reason})`;
+    const input = job.input;
+    status.message = `importing ${'dump' in input ? dumpPathOf(template.spec) : `a snapshot of database ${input.database.name}`} as ${version} (${job.reason})`;
     status.observedGeneration = job.record.generation;
     status.lastImport = { version, startedAt: new Date(startedAt).toISOString() };
-    status.progress = { bytesRead: 0, bytesTotal: job.dump.size, bytesPerSecond: 0, etaSeconds: -1 };
+    status.progress = {
+      bytesRead: 0,
+      bytesTotal: 'dump' in input ? input.dump.size : 0,
+      bytesPerSecond: 0,
+      etaSeconds: -1,
+    };
     status.conditions = setCondition(status.conditions, 'Importing', 'True', 'ImportStarted', status.message);
     try {
       // Written before any work: a controller killed mid-import finds the attempt and starts again.
       // Inside the try: when even this write fails (a full disk), it is a failed attempt with backoff.
       await store.save(key, status, bookkeeping);
       await store.event(key, 'Normal', 'ImportStarted', status.message);
+      // A snapshot's data is in its source's format: its engine and image, whatever the spec says.
+      const source = 'database' in input ? input.database : undefined;
+      const engine = source?.engine ?? this.#deps.engineFor(template.spec.engine);
       const meta = await this.#deps.importer.run({
         template: name,
         version,
-        engine: this.#deps.engineFor(template.spec.engine),
-        image: template.spec.image ?? defaultImage(config, template.spec.engine),
-        database: template.spec.database ?? config.defaultDatabase,
-        dump: job.dump,
+        engine,
+        image: source?.record.image ?? template.spec.image ?? defaultImage(config, engine.name),
+        database: source?.record.database ?? template.spec.database ?? config.defaultDatabase,
+        ...('dump' in input ? { dump: input.dump } : { snapshot: this.#snapshotOf(input.database, log) }),
         steps: job.steps,
         schemaOnly: template.spec.import.schemaOnly ?? false,
         trigger,
@@ -375,10 +469,11 @@ export class TemplateReconciler {
       // no work dir yet
     }
     for (const entry of work) {
-      const version = entry.slice(name.length + 1);
-      if (inflight?.version === version) continue;
-      log.info({ version }, 'removing an interrupted import');
-      await storage.remove(layout.workVolume(name, version));
+      // `<name>@<version>`, or a copy storage's partial clone of it (`….partial-<hex>`) while it is made.
+      const version = workEntryVersion(entry, name);
+      if (!version || inflight?.version === version) continue;
+      log.info({ version, entry }, 'removing an interrupted import');
+      await storage.remove(path.join(layout.workDir, entry));
     }
     for (const server of await runtime.servers.list()) {
       if (server.role === 'Import' && server.owner === name && inflight?.version !== server.templateVersion) {
@@ -451,7 +546,9 @@ export class TemplateReconciler {
     const entry = await trash.find('Template', name, ['SpecRemoved']);
     if (!entry || entry.versions.length === 0) return false;
     const sameSource =
-      entry.spec?.source.path === template.spec.source.path && entry.spec?.engine === template.spec.engine;
+      entry.spec !== undefined &&
+      JSON.stringify(entry.spec.source) === JSON.stringify(template.spec.source) &&
+      entry.spec.engine === template.spec.engine;
     if (!sameSource) return false;
     await trash.takeTemplate(entry, (meta) => versions.writeMeta(name, meta));
     log.info(

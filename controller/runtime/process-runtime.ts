@@ -220,18 +220,17 @@ class ProcessServers implements ServerControl {
   async pause(id: string): Promise<void> {
     const file = await this.#read(id);
     if (!file?.pid || !(await this.#alive(file))) throw new Error(`server ${id} is not running`);
-    // The server was spawned detached, so it leads its own process group: a signal to the group
-    // reaches its children too (PostgreSQL's backends, checkpointer and WAL writer).
-    process.kill(-file.pid, 'SIGSTOP');
+    // The server first, so it starts no new child meanwhile; then every descendant. Not a signal to
+    // the process group: PostgreSQL's backends call setsid() and leave it, and a backend still
+    // writing while the files are copied would make the copy inconsistent.
+    process.kill(file.pid, 'SIGSTOP');
+    for (const pid of await descendantsOf(file.pid)) signalIfAlive(pid, 'SIGSTOP');
   }
   async resume(id: string): Promise<void> {
     const file = await this.#read(id);
     if (!file?.pid) return;
-    try {
-      process.kill(-file.pid, 'SIGCONT');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
+    for (const pid of await descendantsOf(file.pid)) signalIfAlive(pid, 'SIGCONT');
+    signalIfAlive(file.pid, 'SIGCONT');
   }
   async remove(id: string): Promise<void> {
     const file = await this.#read(id);
@@ -492,4 +491,34 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Every process under `root` (children, their children...), read from /proc. */
+async function descendantsOf(root: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses; the last ')' ends it.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }

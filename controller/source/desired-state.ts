@@ -7,6 +7,7 @@ import type {
   ObjectOfKind,
   TemplateObject,
 } from '../objects/index.js';
+import { dumpPathOf } from '../objects/index.js';
 import type { SpecProblem } from '../spec/problems.js';
 import type { DumpsFolder } from './dumps-folder.js';
 import type { SpecFolder } from './spec-folder.js';
@@ -82,7 +83,7 @@ export class CombinedDesiredState implements DesiredState {
     const out = new Map<ObjectKey, DeclaredSpec>();
     for (const record of this.dumps.records()) {
       if (this.specs.get(record.key)) continue;
-      if (claimed.has((record.object as TemplateObject).spec.source.path)) continue;
+      if (claimed.has(dumpPathOf((record.object as TemplateObject).spec) ?? '')) continue;
       out.set(record.key, record);
     }
     return out;
@@ -92,5 +93,6 @@ export class CombinedDesiredState implements DesiredState {
 /** The files of the dumps dir a template reads: its dump and its post-import scripts. */
 function filesOf(template: TemplateObject): string[] {
   const steps = template.spec.import.steps ?? [];
-  return [template.spec.source.path, ...steps.flatMap((s) => ('path' in s ? [s.path] : []))];
+  const dump = dumpPathOf(template.spec);
+  return [...(dump ? [dump] : []), ...steps.flatMap((s) => ('path' in s ? [s.path] : []))];
 }

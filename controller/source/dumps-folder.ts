@@ -8,6 +8,7 @@ import {
   type ObjectKey,
   SEED_NAME_ANNOTATION,
   type TemplateObject,
+  dumpPathOf,
 } from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
 import { digestOf } from '../spec/parse.js';
@@ -285,7 +286,8 @@ export class DumpsFolder {
 }
 
 function serializeDumps(records: Map<ObjectKey, DeclaredSpec>): string {
-  const dumps = [...records.values()].map((r) => (r.object as TemplateObject).spec.source.path).sort();
+  // Implicit templates are all made of dumps.
+  const dumps = [...records.values()].map((r) => dumpPathOf((r.object as TemplateObject).spec) ?? '').sort();
   const saved: SavedDumps = { version: 1, dumps };
   return `${JSON.stringify(saved)}\n`;
 }

@@ -173,8 +173,17 @@ function toObject(
 
   const spec = raw.spec as Record<string, unknown>;
   if (kind === 'Template') {
-    const sourcePath = (spec.source as { path: string }).path;
-    const leaves = dumpPathProblem(sourcePath);
+    const source = spec.source as { path?: string; database?: string };
+    const sourcePath = source.path;
+    if ((sourcePath === undefined) === (source.database === undefined))
+      problems.push({
+        path: ['spec', 'source'],
+        message:
+          sourcePath === undefined
+            ? 'needs path (a dump in the dumps dir, e.g. shop.sql.gz) or database (a Database to snapshot)'
+            : 'path and database are exclusive: keep path to import a dump, or database to snapshot a database',
+      });
+    const leaves = sourcePath === undefined ? undefined : dumpPathProblem(sourcePath);
     if (leaves) problems.push({ path: ['spec', 'source', 'path'], message: leaves });
     const imp = (spec.import ?? {}) as { timeout?: unknown; steps?: ImportStep[]; schemaOnly?: boolean };
     (imp.steps ?? []).forEach((step, i) => {
@@ -193,7 +202,10 @@ function toObject(
     const templateSpec: TemplateSpec = {
       engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? DEFAULT_ENGINE,
       ...(spec.image === undefined ? {} : { image: spec.image as string }),
-      source: { path: path.posix.normalize(sourcePath) },
+      source:
+        sourcePath === undefined
+          ? { database: source.database as string }
+          : { path: path.posix.normalize(sourcePath) },
       ...(spec.database === undefined ? {} : { database: spec.database as string }),
       import: {
         ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),

@@ -30,6 +30,9 @@ export interface LoadContext {
   readonly schemaOnly?: boolean;
 }
 
+/** What running a script needs: the load's context without the dump (a snapshot template has none). */
+export type ScriptContext = Omit<LoadContext, 'dump' | 'hash' | 'onProgress'>;
+
 /** What a load ended with, and how to read its client's output. */
 export interface LoadOutcome {
   readonly result: ExecResult;
@@ -78,7 +81,7 @@ export async function streamDump(
  * A post-import step: its script (or inline SQL) through the engine's client, as a dump is, so the
  * same refusal of commands applies; its "at line N" counts the script's lines.
  */
-export async function runScript(context: LoadContext, step: ResolvedStep): Promise<LoadOutcome> {
+export async function runScript(context: ScriptContext, step: ResolvedStep): Promise<LoadOutcome> {
   const input = step.file ? createReadStream(step.file.path) : Readable.from([Buffer.from(step.sql ?? '')]);
   try {
     return await loadThroughClient(context, input);
@@ -87,7 +90,7 @@ export async function runScript(context: LoadContext, step: ResolvedStep): Promi
   }
 }
 
-async function loadThroughClient(context: LoadContext, input: Readable): Promise<LoadOutcome> {
+async function loadThroughClient(context: ScriptContext, input: Readable): Promise<LoadOutcome> {
   const { runtime, server, engine, log } = context;
   let clientName = 'client';
   const { result, linesValid } = await engine.loader.load(

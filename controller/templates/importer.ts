@@ -6,7 +6,7 @@ import type { ExecSession } from '../engine/sessions.js';
 import { UnsafeDumpError } from '../engine/unsafe-dump.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { ImportProgress, ImportTrigger, VersionMeta } from '../objects/index.js';
+import type { BranchLineage, ImportProgress, ImportTrigger, VersionMeta } from '../objects/index.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import type { Storage } from '../storage/storage.js';
@@ -18,6 +18,7 @@ import { type DumpFile, type ResolvedStep, dumpSignature } from './dump-file.js'
 import {
   type LoadContext,
   type LoadOutcome,
+  type ScriptContext,
   loadFromFile,
   readHead,
   runScript,
@@ -31,7 +32,9 @@ export interface ImportRequest {
   readonly engine: Engine;
   readonly image: string;
   readonly database: string;
-  readonly dump: DumpFile;
+  /** The dump to load; absent for a snapshot (`snapshot`), whose data is a copy of a database. */
+  readonly dump?: DumpFile;
+  readonly snapshot?: SnapshotInput;
   /** SQL run after the load, before the seal (masking, subsetting). */
   readonly steps?: readonly ResolvedStep[];
   /** Load the schema only: the dump's rows are skipped as it streams. */
@@ -44,6 +47,15 @@ export interface ImportRequest {
   readonly onProgress: (progress: ImportProgress) => void;
   /** Aborting removes the import server; the import then fails with the signal's reason. */
   readonly signal: AbortSignal;
+}
+
+/**
+ * A snapshot template's input: a copy of a database's data at a consistent point, made into the work
+ * volume, instead of a dump loaded into an empty datadir.
+ */
+export interface SnapshotInput {
+  /** Copies the data to `target`; says the login the copy's data has, and where it came from. */
+  take(target: string): Promise<{ admin: Credentials; lineage: BranchLineage }>;
 }
 
 /** An import that failed: the client's first lines, and the line (of the dump, or of `file`) when it said. */
@@ -131,6 +143,8 @@ interface ImportPlan {
   readonly admin: Credentials;
   /** Set when the dump is read from its file by several connections. */
   readonly parallel: ParallelLoad | undefined;
+  /** A snapshot's: where its data came from. */
+  readonly lineage?: BranchLineage;
 }
 
 /**
@@ -151,7 +165,9 @@ export class Importer {
     const attempt = new ImportAttempt(request, this.deps.runtime, log);
     try {
       log.info(
-        { image: request.image, dump: request.dump.path, bytes: request.dump.size },
+        request.dump
+          ? { image: request.image, dump: request.dump.path, bytes: request.dump.size }
+          : { image: request.image, snapshot: true },
         'import starting',
       );
       const plan = await this.#prepare(request, attempt, log);
@@ -159,8 +175,8 @@ export class Importer {
       const readyAt = Date.now();
       log.info({ seconds: (readyAt - started) / 1000 }, 'import server ready; loading the dump');
       const hash = createHash('sha256');
-      await this.#load(request, attempt, { ...plan, server, hash, log });
-      await this.#runSteps(request, attempt, { ...plan, server, hash, log });
+      if (request.dump) await this.#load(request, request.dump, attempt, { ...plan, server, hash, log });
+      await this.#runSteps(request, attempt, { ...plan, server, log });
       const loadedAt = Date.now();
       log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; shutting the server down cleanly');
       await this.#seal(request, attempt, server);
@@ -173,8 +189,9 @@ export class Importer {
         database: request.database,
         adminPassword: plan.admin.password,
         trigger: request.trigger,
-        dumpSha256: hash.digest('hex'),
-        dumpBytes: request.dump.size,
+        dumpSha256: request.dump ? hash.digest('hex') : '',
+        dumpBytes: request.dump?.size ?? 0,
+        ...(plan.lineage ? { fromDatabase: plan.lineage } : {}),
         durationSeconds: (Date.now() - started) / 1000,
         loadJobs: plan.parallel ? request.jobs : 1,
         phases: {
@@ -201,21 +218,38 @@ export class Importer {
 
   /** The work volume (a copy of the cached initialised datadir), the credentials, the load strategy. */
   async #prepare(request: ImportRequest, attempt: ImportAttempt, log: Logger): Promise<ImportPlan> {
+    const user = request.engine.admin.user;
+    if (!request.dump) {
+      // A snapshot: the work volume is a consistent copy of the source database's data, which the
+      // import server recovers as after a crash, then shuts down cleanly like any import.
+      const work = this.deps.layout.workVolume(request.template, request.version);
+      const taken = await request.snapshot!.take(work);
+      // The copy of a running server has its lock files (PostgreSQL's postmaster.pid names the live
+      // source's pid, and the server would refuse to start): cleared as for any clone.
+      await request.engine.admin.prepareClone(work);
+      attempt.failIfStopped();
+      return {
+        current: taken.admin,
+        admin: { user, password: newSecret() },
+        parallel: undefined,
+        lineage: taken.lineage,
+      };
+    }
+    const dump = request.dump;
     const cached = await this.#cache.get(request, log);
     attempt.failIfStopped();
     await this.deps.storage.clone(cached.dir, this.deps.layout.workVolume(request.template, request.version));
-    const user = request.engine.admin.user;
     // Loaded from its file by several connections where the engine and the dump allow it (a
     // seekable, uncompressed file); streamed otherwise.
     const loader = request.engine.loader;
     // A schema-only load is short and streams through the filter: never the parallel path.
     let parallel =
-      request.dump.gzip || request.schemaOnly
+      dump.gzip || request.schemaOnly
         ? undefined
-        : loader.parallel(loader.format(await readHead(request.dump.path)), request.jobs);
-    if (parallel && !(await this.deps.runtime.programs.canReadInput(request.dump.path, request.engine))) {
+        : loader.parallel(loader.format(await readHead(dump.path)), request.jobs);
+    if (parallel && !(await this.deps.runtime.programs.canReadInput(dump.path, request.engine))) {
       log.info(
-        { dump: request.dump.path },
+        { dump: dump.path },
         "the import server's programs cannot read the dump file (its permissions); streaming it instead",
       );
       parallel = undefined;
@@ -241,7 +275,7 @@ export class Importer {
         dataDir: this.deps.layout.workVolume(request.template, request.version),
         engine: request.engine,
         args: request.engine.loader.serverArgs(request.memoryMiB, plan.parallel ? request.jobs : 1),
-        ...(plan.parallel ? { inputFile: request.dump.path } : {}),
+        ...(plan.parallel && request.dump ? { inputFile: request.dump.path } : {}),
       });
       attempt.failIfStopped();
       return attempt.server;
@@ -268,6 +302,7 @@ export class Importer {
   /** Loads the dump the planned way; a client that failed says why, and at which dump line. */
   async #load(
     request: ImportRequest,
+    dump: DumpFile,
     attempt: ImportAttempt,
     plan: ImportPlan & Pick<LoadContext, 'server' | 'hash' | 'log'>,
   ): Promise<void> {
@@ -276,7 +311,7 @@ export class Importer {
       runtime: this.deps.runtime,
       engine: request.engine,
       database: request.database,
-      dump: request.dump,
+      dump,
       onProgress: request.onProgress,
       track: attempt.track,
       schemaOnly: request.schemaOnly ?? false,
@@ -305,17 +340,15 @@ export class Importer {
   async #runSteps(
     request: ImportRequest,
     attempt: ImportAttempt,
-    plan: ImportPlan & Pick<LoadContext, 'server' | 'hash' | 'log'>,
+    plan: ImportPlan & Pick<LoadContext, 'server' | 'log'>,
   ): Promise<void> {
     for (const step of request.steps ?? []) {
       plan.log.info({ step: step.name }, 'running a post-import step');
-      const context: LoadContext = {
+      const context: ScriptContext = {
         ...plan,
         runtime: this.deps.runtime,
         engine: request.engine,
         database: request.database,
-        dump: request.dump,
-        onProgress: () => undefined,
         track: attempt.track,
       };
       const ran = await runScript(context, step).catch((error) => {
@@ -339,10 +372,9 @@ export class Importer {
   /** Checks the dump did not change, shuts the server down cleanly and seals the work volume. */
   async #seal(request: ImportRequest, attempt: ImportAttempt, server: ServerInfo): Promise<void> {
     const { runtime, storage, layout } = this.deps;
-    const after = await stat(request.dump.path);
     // The trigger's signature is the dump's, then its scripts' (`+...`): the dump is what is checked here;
     // a script changed meanwhile differs from the version's trigger and is imported again next.
-    if (dumpSignature(after) !== request.trigger.dump.split('+')[0]) {
+    if (request.dump && dumpSignature(await stat(request.dump.path)) !== request.trigger.dump.split('+')[0]) {
       throw new ImportError('the dump changed while it was being imported; importing again');
     }
     // A clean shutdown, so clones start without crash recovery.

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  copyFileSync,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -393,6 +394,15 @@ export class TestBed {
       ...list(path.join(this.dataDir, 'cache')).filter((p) => !p.endsWith('.json')),
     );
     for (const s of subvolumes) await storage.remove(s).catch(() => undefined);
+    // MYAAS_TEST_LOGS=DIR keeps each bed's controller log there (the bed's folder goes).
+    const keepLogs = process.env.MYAAS_TEST_LOGS;
+    if (keepLogs && existsSync(path.join(this.dir, 'controller.log'))) {
+      mkdirSync(keepLogs, { recursive: true });
+      copyFileSync(
+        path.join(this.dir, 'controller.log'),
+        path.join(keepLogs, `${path.basename(this.dir)}.log`),
+      );
+    }
     rmSync(this.dir, { recursive: true, force: true });
     const leftovers = liveServersUnder(this.dir);
     if (leftovers.length > 0)

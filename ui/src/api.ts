@@ -26,12 +26,14 @@ interface ApiObject<Spec, Status> {
   source?: { file: string; line: number };
 }
 export type Template = ApiObject<
-  { engine: string; image?: string; source: { path: string }; database?: string },
+  { engine: string; image?: string; source: { path?: string; database?: string }; database?: string },
   TemplateStatus
 >;
 export type Database = ApiObject<
   {
-    template: string;
+    /** Absent for a branch (`source`). */
+    template?: string;
+    source?: { database: string };
     ttl?: string;
     expiresAt?: string;
     state: 'Running' | 'Stopped';

@@ -153,9 +153,18 @@ function DatabaseCard({
       <dl class="facts">
         <dt>Template</dt>
         <dd>
-          {database.spec.template}
+          {status?.template ?? database.spec.template}
           {status?.templateVersion && <code class="muted"> {status.templateVersion}</code>}
         </dd>
+        {status?.branchedFrom && (
+          <>
+            <dt>Branched from</dt>
+            <dd>
+              {status.branchedFrom.database}{' '}
+              <span class="muted">at {new Date(status.branchedFrom.at).toLocaleString()}</span>
+            </dd>
+          </>
+        )}
         {showOwner && (
           <>
             <dt>Owner</dt>

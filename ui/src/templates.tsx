@@ -76,7 +76,13 @@ function TemplateCard({
         <dd>{status?.versions.length ?? 0}</dd>
         <dt>Source</dt>
         <dd>
-          <code>{template.spec.source.path}</code>
+          {template.spec.source.database ? (
+            <>
+              snapshot of database <code>{template.spec.source.database}</code>
+            </>
+          ) : (
+            <code>{template.spec.source.path}</code>
+          )}
         </dd>
       </dl>
       {phase === 'Importing' && (

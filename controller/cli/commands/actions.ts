@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { TrashItemView } from '../../objects/index.js';
+import { CliError } from '../api-client.js';
 import { table } from '../format.js';
 import type { CommandContext } from './common.js';
 
@@ -26,6 +27,40 @@ export function registerActionCommands(program: Command, { client, out }: Comman
     .action(async (name: string) => {
       await client().call('POST', `/api/v1/templates/${encodeURIComponent(name)}/reimport`);
       out(`template/${name} reimport requested`);
+    });
+
+  program
+    .command('snapshot')
+    .description(
+      "save a database's data as it is now as a template the team can clone (a Template with source.database; again: a new version)",
+    )
+    .argument('<database>', 'the database to copy (it keeps running)')
+    .requiredOption('-t, --template <template>', 'the template to make (or give a new version)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas snapshot alice-shop --template shop-after-migration\n  myaas create database bob-shop --template shop-after-migration',
+    )
+    .action(async (database: string, options: { template: string }) => {
+      const route = `/api/v1/templates/${encodeURIComponent(options.template)}`;
+      const found = await client().request<{ spec?: { source?: { database?: string } } }>('GET', route);
+      if (found.status === 404) {
+        await client().call('PUT', route, {
+          apiVersion: 'myaas.dev/v1alpha1',
+          kind: 'Template',
+          metadata: { name: options.template },
+          spec: { source: { database } },
+        });
+        out(`template/${options.template} created: a snapshot of database/${database} is being taken`);
+        return;
+      }
+      if (found.status >= 400) await client().call('GET', route);
+      const current = found.body.spec?.source?.database;
+      if (current !== database)
+        throw new CliError(
+          `template ${options.template} exists and is ${current ? `a snapshot of database ${current}` : 'made of a dump'}: choose another --template name`,
+        );
+      await client().call('POST', `${route}/reimport`);
+      out(`template/${options.template}: a new snapshot of database/${database} requested`);
     });
 
   program

@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +14,9 @@ import { type Pair, TestBed } from '../../support/testbed.js';
 import { waitFor } from '../../support/wait.js';
 
 type EngineName = 'mariadb' | 'postgres';
+
+const run = promisify(execFile);
+const MAIN = path.resolve(import.meta.dirname, '../../../dist/controller/main.js');
 
 /** A table rows go into, and (MariaDB) an Aria table: FTWRL must make non-InnoDB tables consistent too. */
 function ledgerDump(engine: EngineName): string {
@@ -130,7 +137,12 @@ export function describeBranches(pair: Pair, engine: EngineName): void {
         method: pair.storage === 'btrfs' ? 'snapshot' : expect.stringMatching(/^(reflink|copy)$/),
       });
       if (pair.storage === 'btrfs') expect(lineage.pausedMs).toBe(0);
-      else expect(lineage.pausedMs).toBeGreaterThan(0);
+      else {
+        expect(lineage.pausedMs).toBeGreaterThan(0);
+        // The pause froze the whole server, the writer's own backend included (PostgreSQL backends
+        // leave the postmaster's process group): a commit waited through most of it.
+        expect(longestMs).toBeGreaterThan(lineage.pausedMs * 0.5);
+      }
       expect(branch.status.template).toBe('ledger');
       // Fresh credentials: the branch's own password, and the source's is refused there.
       const source = bed.database('src')!;
@@ -184,6 +196,63 @@ export function describeBranches(pair: Pair, engine: EngineName): void {
       // Same point, same credentials and port.
       expect(bed.database('br')!.status.branchedFrom).toEqual(before.status.branchedFrom);
       expect(bed.database('br')!.status.connection?.port).toBe(before.status.connection?.port);
+    });
+
+    it('a template from a database (myaas snapshot) serves that state to new clones, masked by its steps, and takes a new snapshot on a touch', async () => {
+      bed.writeSpec(
+        'snap.yaml',
+        templateObject('snap', {
+          engine,
+          source: { database: 'src' },
+          import: { steps: [{ sql: "UPDATE ledger SET note = 'masked' WHERE id = 2" }] },
+        }),
+      );
+      const first = await bed.waitForTemplate('snap', (s) => s.phase === 'Ready', 'Ready', 120_000);
+      bed.writeSpec('from-snap.yaml', databaseObject('from-snap', { template: 'snap' }));
+      await bed.waitForDatabase('from-snap', 'Ready', 120_000);
+      expect(await ids('from-snap')).toEqual(expect.arrayContaining([1, 2, 3, 5]));
+      expect((await notes('from-snap'))[1]).toBe('masked');
+      expect((await notes('src'))[1]).toBe('before');
+      const meta = JSON.parse(
+        readFileSync(
+          path.join(bed.dataDir, 'templates', 'snap', `${first.status.currentVersion}.json`),
+          'utf8',
+        ),
+      ) as { fromDatabase?: { database: string }; engine: string };
+      expect(meta).toMatchObject({ fromDatabase: { database: 'src' }, engine });
+
+      await bed.query('src', "INSERT INTO ledger VALUES (7, 'after-snapshot')");
+      expect(await ids('from-snap')).not.toContain(7);
+      // A touch of the spec file (the cron job's way) takes a new snapshot as a new version.
+      const now = new Date();
+      utimesSync(path.join(bed.specsDir, 'snap.yaml'), now, now);
+      const second = await bed.waitForTemplate(
+        'snap',
+        (s) => s.phase === 'Ready' && s.currentVersion !== first.status.currentVersion,
+        'a new version',
+        120_000,
+      );
+      expect(second.status.versions).toContain(first.status.currentVersion);
+      bed.writeSpec('from-snap2.yaml', databaseObject('from-snap2', { template: 'snap' }));
+      await bed.waitForDatabase('from-snap2', 'Ready', 120_000);
+      expect(await ids('from-snap2')).toContain(7);
+      expect(await ids('from-snap')).not.toContain(7);
+
+      // The CLI writes such a spec, and asks for a new snapshot of the same database again.
+      const cli = (...args: string[]) =>
+        run(process.execPath, [MAIN, ...args], { env: { ...process.env, MYAAS_URL: base } });
+      expect((await cli('snapshot', 'src', '--template', 'snap-cli')).stdout).toMatch(/created/);
+      const made = await bed.waitForTemplate('snap-cli', (s) => s.phase === 'Ready', 'Ready', 120_000);
+      expect((await cli('snapshot', 'src', '--template', 'snap-cli')).stdout).toMatch(/new snapshot/);
+      await bed.waitForTemplate(
+        'snap-cli',
+        (s) => s.phase === 'Ready' && s.currentVersion !== made.status.currentVersion,
+        'a new version',
+        120_000,
+      );
+      await expect(cli('snapshot', 'br', '--template', 'snap-cli')).rejects.toMatchObject({
+        stderr: expect.stringContaining('a snapshot of database src'),
+      });
     });
 
     it('a branch of a branch, through the API; removing the source never breaks a branch', async () => {
