@@ -7,6 +7,7 @@ import { assertValidName } from './spec/names.js';
  * Paths under the data root. Names are validated before any path is built from them, and every path
  * encodes its owner, so a restarted controller finds what it made by looking:
  *   templates/<name>/<version>       read-only version     templates/<name>/<version>.json  its metadata
+ *                                                          templates/<name>/<version>.schema.json  its schema
  *   databases/<name>                 writable clone        work/<name>@<version>           import in progress
  *   branches/<name>                  a branch's branch point (read-only): what its reset goes back to
  *   state/<kind>s/<name>.json        status + bookkeeping
@@ -72,6 +73,10 @@ export class Layout {
   }
   versionMetaFile(name: string, version: string): string {
     return `${this.versionDir(name, version)}.json`;
+  }
+  /** The version's schema as read at its import (what `myaas diff` compares a clone with). */
+  versionSchemaFile(name: string, version: string): string {
+    return `${this.versionDir(name, version)}.schema.json`;
   }
   databaseDir(name: string): string {
     assertValidName(name, 'database name');

@@ -8,7 +8,10 @@ import {
   type Kind,
   OWNER_ANNOTATION,
   type ObjectKey,
+  type SchemaDiffView,
 } from '../objects/index.js';
+import { SchemaDiffUnavailable } from '../schema/base-schema.js';
+import { SchemaReadError, diffDatabase } from '../schema/database-diff.js';
 import { access, ownerOf } from './access.js';
 import type { Caller } from './auth.js';
 import { HttpError } from './http.js';
@@ -81,12 +84,7 @@ export class ApiState {
    * Its owner or an admin only; 409 while it has no server to reach.
    */
   connection(name: string, caller: Caller): ConnectionView {
-    const record = this.#running.desired.get(`Database/${name}`);
-    const stored = this.databaseStatus(name);
-    if (!record) throw new HttpError(404, { status: `Database "${name}" not found` });
-    if (!access.sees(caller, ownerOf(record.object)))
-      throw new HttpError(404, { status: `Database "${name}" not found` });
-    access.requireOwn(caller, ownerOf(record.object), name, 'see the password of');
+    const stored = this.#ownDatabase(name, caller, 'see the password of');
     const connection = stored?.status.connection;
     if (!stored || !connection)
       throw new HttpError(409, {
@@ -101,6 +99,39 @@ export class ApiState {
       dsn: engine.client.dsn(info),
       command: clientCommandLine(client),
     };
+  }
+
+  /**
+   * What a database changed in its schema since the template version it was cloned from: read live
+   * from its server. Its owner or an admin, as its connection (a schema says much about the data).
+   * 409 when it cannot be compared now (stopped, not cloned yet, no recorded base), saying why.
+   */
+  async schemaDiff(name: string, caller: Caller): Promise<SchemaDiffView> {
+    const stored = this.#ownDatabase(name, caller, 'compare the schema of');
+    if (!stored)
+      throw new HttpError(409, { status: `Database "${name}" cannot be compared yet: it is Pending` });
+    const { layout, runtime } = this.#running;
+    try {
+      return await diffDatabase({ layout, runtime }, name, stored.record, stored.status);
+    } catch (error) {
+      const message = `Database "${name}" cannot be compared with its base: ${(error as Error).message}`;
+      if (error instanceof SchemaDiffUnavailable) throw new HttpError(409, { status: message });
+      if (error instanceof SchemaReadError) throw new HttpError(502, { status: message });
+      throw error;
+    }
+  }
+
+  /**
+   * A declared database the caller may act on as its owner (or an admin), and its stored state if any:
+   * 404 for one it may not even see, 403 for one it sees but does not own.
+   */
+  #ownDatabase(name: string, caller: Caller, what: string) {
+    const record = this.#running.desired.get(`Database/${name}`);
+    if (!record) throw new HttpError(404, { status: `Database "${name}" not found` });
+    if (!access.sees(caller, ownerOf(record.object)))
+      throw new HttpError(404, { status: `Database "${name}" not found` });
+    access.requireOwn(caller, ownerOf(record.object), name, what);
+    return this.databaseStatus(name);
   }
 
   /**

@@ -216,6 +216,13 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
       handler: async (_q, res, [name], _u, caller) => sendJson(res, 200, state.connection(name!, caller)),
     },
     {
+      // What its schema changed since its template version, read from its server: as its connection.
+      method: 'GET',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/diff$`),
+      handler: async (_q, res, [name], _u, caller) =>
+        sendJson(res, 200, await state.schemaDiff(name!, caller)),
+    },
+    {
       method: 'GET',
       pattern: /^\/api\/v1\/whoami$/,
       handler: async (_q, res, _p, _u, caller) => sendJson(res, 200, caller),

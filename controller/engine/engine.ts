@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { Credentials, EngineName } from '../objects/index.js';
+import type { Credentials, EngineName, SchemaSnapshot } from '../objects/index.js';
 import type { ExecResult, ExecSession } from './sessions.js';
 
 export type { Credentials };
@@ -164,7 +164,7 @@ export interface ParallelLoad {
   problems(output: string): string;
 }
 
-/** Administering a running server over SQL: readiness, the admin and user accounts, clones. */
+/** Administering a running server over SQL: readiness, the admin and user accounts, clones, schemas. */
 export interface ServerAdmin {
   /** The account the controller administers servers with. */
   readonly user: string;
@@ -211,6 +211,12 @@ export interface ServerAdmin {
     newAdmin: Credentials,
     user: Credentials,
   ): Promise<void>;
+  /**
+   * The schema of `database` (MariaDB: that schema; PostgreSQL: that database's non-system schemas),
+   * sorted and normalised so that an unchanged server reads the same JSON every time: what an import
+   * records and `myaas diff` compares with.
+   */
+  readSchema(endpoint: Endpoint, admin: Credentials, database: string): Promise<SchemaSnapshot>;
 }
 
 /** What a user's tools need (`myaas connect`). */

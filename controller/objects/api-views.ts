@@ -1,4 +1,5 @@
 import type { EngineName } from './meta.js';
+import type { SchemaChange } from './schema.js';
 
 /**
  * What the native API answers beside whole objects, as its clients (CLI, web UI) read it: one
@@ -46,4 +47,14 @@ export interface InfoView {
 export interface HeldView {
   databases: string[];
   templates: string[];
+}
+
+/**
+ * `GET /api/v1/databases/NAME/diff`: what the database's schema changed against the template version
+ * it was cloned from (its base), sorted by kind, then name.
+ */
+export interface SchemaDiffView {
+  database: string;
+  base: { template: string; version: string };
+  changes: SchemaChange[];
 }

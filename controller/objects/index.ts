@@ -6,6 +6,7 @@ export * from './conditions.js';
 export * from './database.js';
 export * from './desired-state.js';
 export * from './meta.js';
+export * from './schema.js';
 export * from './template.js';
 export * from './trash.js';
 export * from './api-views.js';

@@ -6,7 +6,13 @@ import type { ExecSession } from '../engine/sessions.js';
 import { UnsafeDumpError } from '../engine/unsafe-dump.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
-import type { BranchLineage, ImportProgress, ImportTrigger, VersionMeta } from '../objects/index.js';
+import type {
+  BranchLineage,
+  ImportProgress,
+  ImportTrigger,
+  SchemaSnapshot,
+  VersionMeta,
+} from '../objects/index.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import type { Storage } from '../storage/storage.js';
@@ -178,9 +184,13 @@ export class Importer {
       if (request.dump) await this.#load(request, request.dump, attempt, { ...plan, server, hash, log });
       await this.#runSteps(request, attempt, { ...plan, server, log });
       const loadedAt = Date.now();
-      log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; shutting the server down cleanly');
+      log.info({ seconds: (loadedAt - readyAt) / 1000 }, 'dump loaded; reading its schema');
+      const schema = await this.#readSchema(request, attempt, { ...plan, server, log });
+      log.info('shutting the import server down cleanly');
       await this.#seal(request, attempt, server);
       faultPoint('template:after-seal');
+      // Beside the version, before its metadata: a version is complete, schema and all, once that is written.
+      if (schema) await this.deps.versions.writeSchema(request.template, request.version, schema);
       const meta: VersionMeta = {
         version: request.version,
         createdAt: Date.now(),
@@ -369,6 +379,29 @@ export class Importer {
     }
   }
 
+  /**
+   * The schema as loaded (steps included), for `myaas diff`: read now, while the import server runs,
+   * so a diff never needs a second server. A failure to read it is logged and the import goes on:
+   * the version serves clones all the same, and a diff against it says no schema was recorded.
+   */
+  async #readSchema(
+    request: ImportRequest,
+    attempt: ImportAttempt,
+    plan: ImportPlan & { server: ServerInfo; log: Logger },
+  ): Promise<SchemaSnapshot | undefined> {
+    const endpoint = { host: this.deps.runtime.connectHost, port: plan.server.hostPort ?? 0 };
+    try {
+      return await request.engine.admin.readSchema(endpoint, plan.admin, request.database);
+    } catch (error) {
+      attempt.failIfStopped();
+      plan.log.warn(
+        { err: error },
+        'reading the imported schema failed: the version is kept, but `myaas diff` cannot compare its clones with it',
+      );
+      return undefined;
+    }
+  }
+
   /** Checks the dump did not change, shuts the server down cleanly and seals the work volume. */
   async #seal(request: ImportRequest, attempt: ImportAttempt, server: ServerInfo): Promise<void> {
     const { runtime, storage, layout } = this.deps;
@@ -397,5 +430,6 @@ export class Importer {
     if (server) await runtime.servers.remove(server.id).catch(() => undefined);
     await storage.remove(layout.workVolume(request.template, request.version)).catch(() => undefined);
     await storage.remove(layout.versionDir(request.template, request.version)).catch(() => undefined);
+    await this.deps.versions.removeMeta(request.template, request.version).catch(() => undefined);
   }
 }

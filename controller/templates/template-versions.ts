@@ -1,8 +1,11 @@
 import { readdir, rm } from 'node:fs/promises';
 import type { Layout } from '../layout.js';
 import { compareVersionIds, isVersionId } from '../layout.js';
-import type { VersionMeta } from '../objects/index.js';
+import type { SchemaSnapshot, VersionMeta } from '../objects/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
+
+/** As Layout.versionSchemaFile names a recorded schema. */
+const SCHEMA_SUFFIX = '.schema.json';
 
 /** The complete versions of each template, found on disk every time (newest first). */
 export class TemplateVersions {
@@ -45,12 +48,16 @@ export class TemplateVersions {
       throw error;
     }
     const dirs = new Set(entries.filter(isVersionId));
-    const metas = new Set(
-      entries
-        .filter((e) => e.endsWith('.json'))
-        .map((e) => e.slice(0, -5))
-        .filter(isVersionId),
-    );
+    const withSuffix = (suffix: string) =>
+      new Set(
+        entries
+          .filter((e) => e.endsWith(suffix))
+          .map((e) => e.slice(0, -suffix.length))
+          .filter(isVersionId),
+      );
+    const metas = withSuffix('.json');
+    // A recorded schema is part of its version: one left alone (a crash before the metadata) is a leftover.
+    const schemas = withSuffix(SCHEMA_SUFFIX);
     const complete: VersionMeta[] = [];
     const damaged: { version: string; error: string }[] = [];
     for (const id of metas) {
@@ -63,7 +70,9 @@ export class TemplateVersions {
         damaged.push({ version: id, error: (error as Error).message });
       }
     }
-    const incomplete = [...new Set([...dirs, ...metas])].filter((id) => !dirs.has(id) || !metas.has(id));
+    const incomplete = [...new Set([...dirs, ...metas, ...schemas])].filter(
+      (id) => !dirs.has(id) || !metas.has(id),
+    );
     // Ordered by the sequence in the id (see newVersionId), never by the wall clock alone.
     complete.sort((a, b) => compareVersionIds(b.version, a.version));
     return { complete, incomplete, damaged };
@@ -73,8 +82,15 @@ export class TemplateVersions {
     return writeJsonAtomic(this.layout.versionMetaFile(template, meta.version), meta);
   }
 
+  /** Removes a version's metadata and recorded schema (its data is the storage's to remove). */
   async removeMeta(template: string, version: string): Promise<void> {
     await rm(this.layout.versionMetaFile(template, version), { force: true });
+    await rm(this.layout.versionSchemaFile(template, version), { force: true });
+  }
+
+  /** Records the schema a version was imported with; written before its metadata, like its data. */
+  writeSchema(template: string, version: string, schema: SchemaSnapshot): Promise<void> {
+    return writeJsonAtomic(this.layout.versionSchemaFile(template, version), schema);
   }
 
   /** Names of templates that have anything on disk. */

@@ -1,4 +1,4 @@
-import { readdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { type Layout, newTrashId, trashIdName } from '../layout.js';
 import type { Logger } from '../log.js';
@@ -64,12 +64,16 @@ export class Trash {
     return full;
   }
 
-  /** Moves a template's versions (data and metadata files) into the trash; with the trash off, removes them. */
+  /**
+   * Moves a template's versions (data, recorded schema and metadata files) into the trash; with the
+   * trash off, removes them.
+   */
   async putTemplate(entry: NewEntry<TrashedTemplate>): Promise<TrashedTemplate | undefined> {
     const { layout, storage } = this.#o;
     if (!this.enabled) {
       for (const v of entry.versions) {
         await storage.remove(layout.versionDir(entry.name, v.version));
+        await rm(layout.versionSchemaFile(entry.name, v.version), { force: true });
         await rm(layout.versionMetaFile(entry.name, v.version), { force: true });
       }
       return undefined;
@@ -90,6 +94,7 @@ export class Trash {
       const target = path.join(dir, v.version);
       if ((await storage.exists(source)) && !(await storage.exists(target)))
         await storage.move(source, target);
+      await moveIfThere(layout.versionSchemaFile(entry.name, v.version), schemaFileIn(dir, v.version));
       // The metadata last: a version without it does not exist, so a half-moved one is never served.
       await rm(layout.versionMetaFile(entry.name, v.version), { force: true });
     }
@@ -132,7 +137,10 @@ export class Trash {
     await this.#forget('Database', entry.id);
   }
 
-  /** Moves a template entry's versions back under the template, metadata last, and forgets the entry. */
+  /**
+   * Moves a template entry's versions back under the template, each with its recorded schema, metadata
+   * last, and forgets the entry.
+   */
   async takeTemplate(
     entry: TrashedTemplate,
     writeMeta: (meta: TrashedTemplate['versions'][number]) => Promise<void>,
@@ -143,6 +151,7 @@ export class Trash {
       const source = path.join(dir, v.version);
       if (!(await storage.exists(source))) continue;
       await storage.move(source, layout.versionDir(entry.name, v.version));
+      await moveIfThere(schemaFileIn(dir, v.version), layout.versionSchemaFile(entry.name, v.version));
       await writeMeta(v);
     }
     await this.#forget('Template', entry.id);
@@ -258,4 +267,24 @@ export class Trash {
     await rm(dir, { recursive: true, force: true });
     await rm(`${dir}.json`, { force: true });
   }
+}
+
+/** Where a trashed version's recorded schema waits: beside its data in the entry's folder. */
+function schemaFileIn(entryDir: string, version: string): string {
+  return path.join(entryDir, `${version}.schema.json`);
+}
+
+/**
+ * Moves a small file within the data root; absent is fine (a version imported before schemas were
+ * recorded, or a move a crash already made).
+ */
+async function moveIfThere(from: string, to: string): Promise<void> {
+  try {
+    await stat(from);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await mkdir(path.dirname(to), { recursive: true });
+  await rename(from, to);
 }

@@ -206,7 +206,9 @@ describe.each([
       180_000,
     );
     const v2 = t.status.currentVersion!;
-    expect(readdirSync(shopDir).sort()).toEqual([v1, `${v1}.json`, v2, `${v2}.json`].sort());
+    expect(readdirSync(shopDir).sort()).toEqual(
+      [v1, `${v1}.json`, `${v1}.schema.json`, v2, `${v2}.json`, `${v2}.schema.json`].sort(),
+    );
     // Databases cloned from v1 keep it; a reset gets the new version.
     const reset = made[0]!;
     bed.writeSpec(`${reset}.yaml`, databaseObject(reset, {}, { annotations: { 'myaas.dev/reset': 'r2' } }));

@@ -6,6 +6,7 @@ import { registerAuthCommands } from './auth.js';
 import type { Out } from './common.js';
 import { registerConnectCommand } from './connect.js';
 import { registerControllerCommand } from './controller.js';
+import { registerDiffCommand } from './diff.js';
 import { registerGetCommands } from './get.js';
 import { registerLifecycleCommands } from './lifecycle.js';
 
@@ -19,5 +20,6 @@ export function registerCommands(program: Command, out: Out = (t) => process.std
   registerLifecycleCommands(program, context);
   registerActionCommands(program, context);
   registerConnectCommand(program, context);
+  registerDiffCommand(program, context);
   registerAuthCommands(program, context);
 }

@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import type { SchemaSnapshot } from '../../objects/index.js';
 import { firstLogin, pollReady } from '../connecting.js';
 import type { Credentials, Endpoint, ServerAdmin } from '../engine.js';
 import { ADMIN_USER, type MysqlFlavor } from './flavor.js';
+import { readMariadbSchema } from './schema-reader.js';
 
 /** MariaDB/MySQL administration over the mysql2 driver. */
 export class MariadbAdmin implements ServerAdmin {
@@ -91,6 +93,15 @@ export class MariadbAdmin implements ServerAdmin {
       await connection.query(`CREATE USER IF NOT EXISTS ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
       await connection.query(`ALTER USER ${u}@'%' IDENTIFIED BY ${pw(user.password)}`);
       await connection.query(`GRANT ALL PRIVILEGES ON *.* TO ${u}@'%' WITH GRANT OPTION`);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
+  async readSchema(endpoint: Endpoint, admin: Credentials, database: string): Promise<SchemaSnapshot> {
+    const connection = await this.#connect(endpoint, admin);
+    try {
+      return await readMariadbSchema(connection, database);
     } finally {
       await connection.end().catch(() => undefined);
     }

@@ -1,8 +1,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import type { SchemaSnapshot } from '../../objects/index.js';
 import { firstLogin, pollReady } from '../connecting.js';
 import type { Credentials, Endpoint, ServerAdmin } from '../engine.js';
+import { readPostgresSchema } from './schema-reader.js';
 
 /** The account the controller administers PostgreSQL servers with. */
 export const ADMIN_USER = 'postgres';
@@ -91,16 +93,33 @@ export class PostgresAdmin implements ServerAdmin {
       await client.end().catch(() => undefined);
     }
   }
+
+  async readSchema(endpoint: Endpoint, admin: Credentials, database: string): Promise<SchemaSnapshot> {
+    // The catalogs that list tables are per database: this one's, not `postgres`'s.
+    const client = await connect(endpoint, admin, database, { statement_timeout: 60_000 });
+    try {
+      return await readPostgresSchema(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
 }
 
-async function connect(endpoint: Endpoint, admin: Credentials): Promise<pg.Client> {
+/** A session as `admin`, in `database` (administration happens in `postgres`; schemas are per database). */
+async function connect(
+  endpoint: Endpoint,
+  admin: Credentials,
+  database = 'postgres',
+  options: Pick<pg.ClientConfig, 'statement_timeout'> = {},
+): Promise<pg.Client> {
   const client = new pg.Client({
     host: endpoint.host,
     port: endpoint.port,
     user: admin.user,
     password: admin.password,
-    database: 'postgres',
+    database,
     connectionTimeoutMillis: 2000,
+    ...options,
   });
   // A server that goes away later must not crash the controller with an unhandled 'error'.
   client.on('error', () => undefined);

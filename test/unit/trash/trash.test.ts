@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import type { DatabaseRecord } from '../../../controller/objects/index.js';
+import type { DatabaseRecord, VersionMeta } from '../../../controller/objects/index.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { Trash } from '../../../controller/trash/trash.js';
 
@@ -109,5 +109,59 @@ describe('Trash', () => {
     const second = await put(trash, 'carol');
     expect(second!.id).toBe(first!.id);
     expect((await trash.list()).map((e) => e.id)).toEqual([first!.id]);
+  });
+
+  describe('template versions with their recorded schemas', () => {
+    const version = 'v20261205-080000-a1b2';
+    const meta = {
+      version,
+      createdAt: 0,
+      engine: 'mariadb',
+      image: 'mariadb:11.4',
+      database: 'shop',
+      adminPassword: 'pw',
+      trigger: { dump: 'sig' },
+      dumpSha256: '',
+      dumpBytes: 0,
+      durationSeconds: 0,
+    } as unknown as VersionMeta;
+    const files = () => [
+      layout.versionDir('shop', version),
+      layout.versionMetaFile('shop', version),
+      layout.versionSchemaFile('shop', version),
+    ];
+    beforeEach(() => {
+      mkdirSync(layout.versionDir('shop', version), { recursive: true });
+      writeFileSync(path.join(layout.versionDir('shop', version), 'ibdata1'), 'x');
+      writeFileSync(layout.versionMetaFile('shop', version), JSON.stringify(meta));
+      writeFileSync(layout.versionSchemaFile('shop', version), '{"format":1}');
+    });
+
+    it('go to the trash with the version and come back with it', async () => {
+      const trash = trashWith();
+      const entry = await trash.putTemplate({ name: 'shop', reason: 'SpecRemoved', versions: [meta] });
+      expect(files().map(existsSync)).toEqual([false, false, false]);
+      const written: string[] = [];
+      await trash.takeTemplate(entry!, async (m) => {
+        written.push(m.version);
+        writeFileSync(layout.versionMetaFile('shop', m.version), JSON.stringify(m));
+      });
+      expect(written).toEqual([version]);
+      expect(files().map(existsSync)).toEqual([true, true, true]);
+      expect(readFileSync(layout.versionSchemaFile('shop', version), 'utf8')).toBe('{"format":1}');
+    });
+
+    it('go for good with the version when the trash is off', async () => {
+      await trashWith(0).putTemplate({ name: 'shop', reason: 'SpecRemoved', versions: [meta] });
+      expect(files().map(existsSync)).toEqual([false, false, false]);
+    });
+
+    it('a version imported before schemas were recorded moves without one', async () => {
+      rmSync(layout.versionSchemaFile('shop', version));
+      const trash = trashWith();
+      const entry = await trash.putTemplate({ name: 'shop', reason: 'SpecRemoved', versions: [meta] });
+      await trash.takeTemplate(entry!, async () => undefined);
+      expect(files().map(existsSync)).toEqual([true, false, false]);
+    });
   });
 });
