@@ -14,6 +14,9 @@ import { assertValidName } from './spec/names.js';
  *   trash/<kind>s/<name>@<stamp>/    a removed database's clone, or a removed template's versions,
  *   trash/<kind>s/<name>@<stamp>.json   restorable until the entry's retention ends
  */
+/** What a version's recorded schema is named: `<version>.schema.json` beside it. */
+export const SCHEMA_SUFFIX = '.schema.json';
+
 export class Layout {
   constructor(readonly root: string) {}
 
@@ -76,7 +79,7 @@ export class Layout {
   }
   /** The version's schema as read at its import (what `myaas diff` compares a clone with). */
   versionSchemaFile(name: string, version: string): string {
-    return `${this.versionDir(name, version)}.schema.json`;
+    return `${this.versionDir(name, version)}${SCHEMA_SUFFIX}`;
   }
   databaseDir(name: string): string {
     assertValidName(name, 'database name');

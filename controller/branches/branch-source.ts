@@ -3,7 +3,7 @@ import type { Credentials, Engine } from '../engine/engine.js';
 import type { Layout } from '../layout.js';
 import type { Logger } from '../log.js';
 import type { BranchLineage, DatabaseRecord, DesiredState, EngineName } from '../objects/index.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { type Runtime, runningDatabaseServer } from '../runtime/runtime.js';
 import type { StatusStore } from '../state/status-store.js';
 import type { Storage } from '../storage/storage.js';
 import { type BranchPointTaken, type LiveSource, takeBranchPoint } from './branch-point.js';
@@ -49,9 +49,7 @@ export async function findBranchSource(
       reason: 'SourceNotFound',
       message: `source database "${name}" does not exist: create it first, or change ${field} (\`myaas get databases\` lists them)`,
     };
-  const server = (await deps.runtime.servers.list()).find(
-    (s) => s.role === 'Database' && s.owner === name && s.running,
-  );
+  const server = await runningDatabaseServer(deps.runtime, name);
   const stopped = !server && stored.status.phase === 'Stopped';
   if (!stopped && (!server || stored.status.phase !== 'Ready' || !stored.record.configured))
     return {

@@ -91,6 +91,11 @@ export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A schema with nothing in it. */
+export function emptySchema(): SchemaSnapshot {
+  return { format: SCHEMA_FORMAT, tables: [], indexes: [], views: [], routines: [], triggers: [] };
+}
+
 /**
  * A snapshot with every list in its canonical order: what the engines' readers return, so that a
  * snapshot read twice is equal JSON whatever order the catalog answered in.

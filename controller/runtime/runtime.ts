@@ -16,6 +16,13 @@ export const LABELS = {
 
 export type ServerRole = 'Database' | 'Import';
 
+/** The newest running server of database `name`, as its runtime finds it now. */
+export async function runningDatabaseServer(runtime: Runtime, name: string): Promise<ServerInfo | undefined> {
+  return (await runtime.servers.list())
+    .filter((s) => s.role === 'Database' && s.owner === name && s.running)
+    .sort((a, b) => b.createdAt - a.createdAt)[0];
+}
+
 /** A database server to start: which data, which image, which options. */
 export interface ServerSpec {
   readonly role: ServerRole;

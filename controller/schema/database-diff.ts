@@ -1,7 +1,7 @@
 import { engineFor } from '../engine/engines.js';
 import type { Layout } from '../layout.js';
 import type { DatabaseRecord, DatabaseStatus, SchemaDiffView } from '../objects/index.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { type Runtime, runningDatabaseServer } from '../runtime/runtime.js';
 import { SchemaDiffUnavailable, baseSchema } from './base-schema.js';
 import { diffSchemas } from './schema-diff.js';
 
@@ -30,9 +30,7 @@ export async function diffDatabase(
     );
   if (status.phase !== 'Ready')
     throw new SchemaDiffUnavailable(`it is not ready (${status.phase}): try again once it is Ready`);
-  const [server] = (await deps.runtime.servers.list())
-    .filter((s) => s.role === 'Database' && s.owner === name && s.running)
-    .sort((a, b) => b.createdAt - a.createdAt);
+  const server = await runningDatabaseServer(deps.runtime, name);
   if (!server?.hostPort)
     throw new SchemaDiffUnavailable('its server is not running now: try again once it is Ready');
   const engine = engineFor(record.engine ?? status.engine);

@@ -6,7 +6,6 @@ import {
   type SchemaRoutine,
   type SchemaSnapshot,
   type SchemaTrigger,
-  type SchemaView,
   byCodePoint,
 } from '../objects/index.js';
 
@@ -63,7 +62,7 @@ export function diffSchemas(base: SchemaSnapshot, current: SchemaSnapshot): Sche
       keyed(current.views, nameOf),
       nameOf,
       () => [],
-      viewChanges,
+      definitionChanges,
     ),
     ...compare(
       'routine',
@@ -71,7 +70,7 @@ export function diffSchemas(base: SchemaSnapshot, current: SchemaSnapshot): Sche
       keyed(current.routines, routineKey),
       nameOf,
       (r) => [r.kind],
-      routineChanges,
+      definitionChanges,
     ),
     ...compare(
       'trigger',
@@ -141,11 +140,8 @@ function indexChanges(b: SchemaIndex, a: SchemaIndex): string[] {
   return out;
 }
 
-function viewChanges(b: SchemaView, a: SchemaView): string[] {
-  return b.definition !== a.definition ? ['definition changed'] : [];
-}
-
-function routineChanges(b: SchemaRoutine, a: SchemaRoutine): string[] {
+/** Views and routines: what they are is their definition. */
+function definitionChanges(b: { definition: string }, a: { definition: string }): string[] {
   return b.definition !== a.definition ? ['definition changed'] : [];
 }
 

@@ -1,11 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import type { Layout } from '../layout.js';
-import { compareVersionIds, isVersionId } from '../layout.js';
+import { SCHEMA_SUFFIX, compareVersionIds, isVersionId } from '../layout.js';
 import type { SchemaSnapshot, VersionMeta } from '../objects/index.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
-
-/** As Layout.versionSchemaFile names a recorded schema. */
-const SCHEMA_SUFFIX = '.schema.json';
 
 /** The complete versions of each template, found on disk every time (newest first). */
 export class TemplateVersions {

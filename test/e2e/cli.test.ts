@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
-import { hashToken } from '../../controller/api/auth.js';
 import { silentLogger } from '../../controller/log.js';
+import { TEAM_TOKENS, startTeamApi } from '../support/api.js';
 import { databaseObject } from '../support/specs.js';
 import { PROCESS_COPY, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../../dist/controller/main.js');
-const TOKENS = { bob: 'bob-token-0123456789', val: 'val-token-0123456789' };
+const TOKENS = TEAM_TOKENS;
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers, read field by field as the tests need them
 type Json = any;
@@ -107,13 +107,7 @@ describe('CLI habits against a running controller (process + copy)', () => {
     api = createApi(running, silentLogger);
     base = `http://127.0.0.1:${await api.listen('127.0.0.1:0')}`;
     // The same controller behind a users file: a developer and a viewer, for who may read logs.
-    const users = path.join(bed.dir, 'users.yaml');
-    writeFileSync(
-      users,
-      `users:\n  - { name: bob, role: developer, tokenSha256: ${hashToken(TOKENS.bob)} }\n  - { name: val, role: viewer, tokenSha256: ${hashToken(TOKENS.val)} }\n`,
-    );
-    teamApi = createApi(running, silentLogger, undefined, users);
-    teamBase = `http://127.0.0.1:${await teamApi.listen('127.0.0.1:0')}`;
+    ({ api: teamApi, base: teamBase } = await startTeamApi(running, bed.dir));
     await waitPhase('filed', 'Ready', 180_000);
   });
   afterAll(async () => {

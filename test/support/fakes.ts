@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { Credentials, Endpoint, ServerAdmin } from '../../controller/engine/engine.js';
 import { MariadbEngine } from '../../controller/engine/mariadb/index.js';
-import { SCHEMA_FORMAT, type SchemaSnapshot, keyOf } from '../../controller/objects/index.js';
+import { type SchemaSnapshot, emptySchema, keyOf } from '../../controller/objects/index.js';
 import type {
   DeclaredSpec,
   DesiredState,
@@ -152,14 +152,7 @@ export class FakeAdmin implements ServerAdmin {
     this.configured.push({ admin, user });
   }
   /** What readSchema answers: an empty schema unless the test sets one. */
-  schema: SchemaSnapshot = {
-    format: SCHEMA_FORMAT,
-    tables: [],
-    indexes: [],
-    views: [],
-    routines: [],
-    triggers: [],
-  };
+  schema: SchemaSnapshot = emptySchema();
   async readSchema(): Promise<SchemaSnapshot> {
     return this.schema;
   }

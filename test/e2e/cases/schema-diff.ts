@@ -1,18 +1,17 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../../controller/api/api-server.js';
-import { hashToken } from '../../../controller/api/auth.js';
 import { silentLogger } from '../../../controller/log.js';
 import type { SchemaDiffView, SchemaSnapshot } from '../../../controller/objects/index.js';
-import { callApi } from '../../support/api.js';
+import { TEAM_TOKENS, callApi, startTeamApi } from '../../support/api.js';
 import type { Flavor } from '../../support/flavors.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../../../dist/controller/main.js');
-const TOKENS = { bob: 'bob-token-0123456789', val: 'val-token-0123456789' };
+const TOKENS = TEAM_TOKENS;
 
 /** An index on the shop dump's products, for the clone to drop. */
 const INDEX: Record<string, string> = {
@@ -90,13 +89,7 @@ export function describeSchemaDiff(pair: Pair, flavor: Flavor): void {
       api = createApi(running, silentLogger);
       base = `http://127.0.0.1:${await api.listen('127.0.0.1:0')}`;
       // The same controller behind a users file: a developer who does not own `mine`, and a viewer.
-      const users = path.join(bed.dir, 'users.yaml');
-      writeFileSync(
-        users,
-        `users:\n  - { name: bob, role: developer, tokenSha256: ${hashToken(TOKENS.bob)} }\n  - { name: val, role: viewer, tokenSha256: ${hashToken(TOKENS.val)} }\n`,
-      );
-      teamApi = createApi(running, silentLogger, undefined, users);
-      teamBase = `http://127.0.0.1:${await teamApi.listen('127.0.0.1:0')}`;
+      ({ api: teamApi, base: teamBase } = await startTeamApi(running, bed.dir));
       await bed.waitForDatabase('mine', 'Ready', 180_000);
     });
     afterAll(async () => {

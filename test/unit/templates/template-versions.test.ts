@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Layout } from '../../../controller/layout.js';
-import { SCHEMA_FORMAT, type VersionMeta } from '../../../controller/objects/index.js';
+import { type VersionMeta, emptySchema } from '../../../controller/objects/index.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
 
 const V1 = 'v20261205-080000-a1b2';
@@ -42,14 +42,7 @@ describe('TemplateVersions and recorded schemas', () => {
 
   it('removeMeta removes the recorded schema with the metadata; writeSchema writes it beside', async () => {
     version(V1, { dir: true, meta: true });
-    await versions.writeSchema('shop', V1, {
-      format: SCHEMA_FORMAT,
-      tables: [],
-      indexes: [],
-      views: [],
-      routines: [],
-      triggers: [],
-    });
+    await versions.writeSchema('shop', V1, emptySchema());
     expect(existsSync(`${layout.versionDir('shop', V1)}.schema.json`)).toBe(true);
     await versions.removeMeta('shop', V1);
     expect(existsSync(layout.versionSchemaFile('shop', V1))).toBe(false);
