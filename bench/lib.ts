@@ -1,10 +1,12 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { engineFor } from '../controller/engine/engines.js';
 import type { EngineName } from '../controller/objects/index.js';
 import { run as runCommand } from '../controller/util/exec.js';
 import { waitFor } from '../test/support/wait.js';
@@ -199,6 +201,50 @@ export async function snapshotAndRunMariadb(
   });
 }
 
+/** A tiny dump that makes a big datadir: rows generated server-side from the Sequence engine. */
+export function generatedMariadbDump(mib: number): string {
+  const rows = Math.round((mib * 1024 * 1024) / 290);
+  return `CREATE TABLE items (id INT PRIMARY KEY, k INT NOT NULL, name VARCHAR(64) NOT NULL, pad CHAR(200) NOT NULL, KEY (k)) ENGINE=InnoDB;
+INSERT INTO items SELECT seq, seq % 1000, CONCAT('name-', seq), REPEAT('x', 200) FROM seq_1_to_${rows};
+`;
+}
+
+/**
+ * The process runtime's raw floor by hand: the host's MariaDB server started on `dataDir` (as the
+ * controller starts it: its own run dir, the mysql user when we are root), on a random port. The
+ * caller runs the first query; `stop` kills the server and removes the run dir.
+ */
+export async function runHostMariadb(
+  dataDir: string,
+  runDir: string,
+): Promise<{ port: number; stop: () => Promise<void> }> {
+  const engine = engineFor('mariadb');
+  await engine.host.check();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  // The server's own files, where its user (mysql, when we are root) may write them.
+  await mkdir(runDir, { recursive: true });
+  if (process.getuid?.() === 0) await runCommand('chown', ['mysql:mysql', runDir]);
+  const { command, args } = engine.host.command({
+    dataDir,
+    port,
+    bindAddress: '127.0.0.1',
+    socket: path.join(runDir, 'mysqld.sock'),
+    pidFile: path.join(runDir, 'mysqld.pid'),
+    errorLog: path.join(runDir, 'error.log'),
+    ...(process.getuid?.() === 0 ? { user: 'mysql' } : {}),
+    args: ['--skip-name-resolve'],
+  });
+  const child = spawn(command, args, { stdio: 'ignore' });
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await rm(runDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** What a database's stored status says about reaching it, and its own user's password. */
 export interface StoredDatabase {
   readonly status: {
@@ -238,7 +284,11 @@ export async function queryWhenReady(
  */
 export function settleFilesystem(dir: string): Promise<void> {
   return new Promise<void>((resolve) =>
-    execFile('btrfs', ['subvolume', 'sync', dir], () => execFile('sync', [], () => resolve())),
+    // Bounded: a deleted subvolume still in use by some leftover server is never cleaned, and an
+    // unbounded sync would hang the benchmark (and everyone queued behind it) on it.
+    execFile('btrfs', ['subvolume', 'sync', dir], { timeout: 60_000 }, () =>
+      execFile('sync', [], () => resolve()),
+    ),
   );
 }
 

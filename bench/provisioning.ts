@@ -4,12 +4,10 @@
  * Both runtime/storage pairs. Needs the environment of `scripts/test-env up`.
  *   npx vite-node bench/provisioning.ts [--reps 10] [--pairs docker,process] [--sizes 10,1024]
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createApi } from '../controller/api/api-server.js';
-import { engineFor } from '../controller/engine/engines.js';
 import { silentLogger } from '../controller/log.js';
 import type { VersionMeta } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
@@ -19,10 +17,12 @@ import { waitFor } from '../test/support/wait.js';
 import {
   type Comparison,
   firstQuery,
+  generatedMariadbDump,
   machine,
   option,
   printTable,
   queryWhenReady,
+  runHostMariadb,
   snapshotAndRunMariadb,
   summarize,
   writeResults,
@@ -33,14 +33,6 @@ const PAIRS = option('pairs', 'docker,process')
   .split(',')
   .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
 const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
-
-/** A tiny dump that makes a big datadir: rows generated server-side from the Sequence engine. */
-function generatedDump(mib: number): string {
-  const rows = Math.round((mib * 1024 * 1024) / 290);
-  return `CREATE TABLE items (id INT PRIMARY KEY, k INT NOT NULL, name VARCHAR(64) NOT NULL, pad CHAR(200) NOT NULL, KEY (k)) ENGINE=InnoDB;
-INSERT INTO items SELECT seq, seq % 1000, CONCAT('name-', seq), REPEAT('x', 200) FROM seq_1_to_${rows};
-`;
-}
 
 /** The floor: clone by hand (btrfs snapshot, or cp), start the same server by hand, first query. */
 async function rawFloor(
@@ -62,30 +54,11 @@ async function rawFloor(
     return elapsed;
   }
   await run('cp', ['-a', '--reflink=auto', source, clone], { timeoutMs: 600_000 });
-  const engine = engineFor('mariadb');
-  await engine.host.check();
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  // The server's own files, where its user (mysql, when we are root) may write them.
-  const runDir = path.join(bed.dir, `floor-run-${i}`);
-  await mkdir(runDir, { recursive: true });
-  if (process.getuid?.() === 0) await run('chown', ['mysql:mysql', runDir]);
-  const { command, args: serverArgs } = engine.host.command({
-    dataDir: clone,
-    port,
-    bindAddress: '127.0.0.1',
-    socket: path.join(runDir, 'mysqld.sock'),
-    pidFile: path.join(runDir, 'mysqld.pid'),
-    errorLog: path.join(runDir, 'error.log'),
-    ...(process.getuid?.() === 0 ? { user: 'mysql' } : {}),
-    args: ['--skip-name-resolve'],
-  });
-  const child = spawn(command, serverArgs, { stdio: 'ignore' });
-  await firstQuery('mariadb', port, 'root', meta.adminPassword);
+  const server = await runHostMariadb(clone, path.join(bed.dir, `floor-run-${i}`));
+  await firstQuery('mariadb', server.port, 'root', meta.adminPassword);
   const elapsed = performance.now() - started;
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await server.stop();
   await rm(clone, { recursive: true, force: true });
-  await rm(runDir, { recursive: true, force: true });
   return elapsed;
 }
 
@@ -136,7 +109,7 @@ for (const pair of PAIRS) {
     const base = `http://127.0.0.1:${await api.listen('127.0.0.1:0')}`;
     for (const mib of SIZES_MIB) {
       const template = `t${mib}`;
-      bed.writeDump(`${template}.sql`, generatedDump(mib));
+      bed.writeDump(`${template}.sql`, generatedMariadbDump(mib));
       bed.writeSpec(`${template}.yaml`, templateObject(template, { source: { path: `${template}.sql` } }));
       const t = await bed.waitForTemplate(template, (s) => s.phase === 'Ready', 'Ready', 1_800_000);
       const version = t.status.currentVersion!;
