@@ -8,24 +8,21 @@
  * Needs the environment of `scripts/test-env up`.
  *   npx vite-node bench/branch.ts [--reps 7] [--pairs docker,process] [--sizes 10,1024]
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatabaseRecord, DatabaseStatus } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
-import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/testbed.js';
-import { waitFor } from '../test/support/wait.js';
+import { DOCKER_BTRFS, PROCESS_COPY, TestBed } from '../test/support/testbed.js';
 import {
   type Comparison,
-  firstQuery,
   generatedMariadbDump,
   machine,
+  mariadbFloor,
   option,
   printTable,
   queryWhenReady,
-  runHostMariadb,
+  removeDatabaseAndWait,
   settleFilesystem,
-  snapshotAndRunMariadb,
   summarize,
   writeResults,
 } from './lib.js';
@@ -36,36 +33,6 @@ const PAIRS = option('pairs', 'docker,process')
   .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
 const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
 
-/** The floor: copy the running source's datadir by hand, start the same server on it, first query. */
-async function rawFloor(bed: TestBed, pair: Pair, source: string, rootPassword: string, i: number) {
-  const live = path.join(bed.dataDir, 'databases', source);
-  const clone = path.join(bed.dir, `floor-${i}`);
-  const started = performance.now();
-  if (pair.runtime === 'docker') {
-    const { container, port } = await snapshotAndRunMariadb(bed.docker, bed.config.image, live, clone);
-    try {
-      await firstQuery('mariadb', port, 'root', rootPassword, { timeoutMs: 60_000 });
-      return performance.now() - started;
-    } finally {
-      // Always: a server left on the snapshot keeps its deleted subvolume alive, and every later
-      // `btrfs subvolume sync` waits for it.
-      await container.remove({ force: true });
-      await run('btrfs', ['subvolume', 'delete', clone]);
-    }
-  }
-  await run('cp', ['-a', '--reflink=auto', live, clone], { timeoutMs: 600_000 });
-  // The live source's pid file came along; the server refuses a datadir that names another pid.
-  await rm(path.join(clone, 'mysqld.pid'), { force: true });
-  const server = await runHostMariadb(clone, path.join(bed.dir, `floor-run-${i}`));
-  try {
-    await firstQuery('mariadb', server.port, 'root', rootPassword, { timeoutMs: 60_000 });
-    return performance.now() - started;
-  } finally {
-    await server.stop();
-    await rm(clone, { recursive: true, force: true });
-  }
-}
-
 /** Ours: a Database spec whose source is the running database, until its own user's first query. */
 async function branchToQuery(bed: TestBed, source: string, name: string) {
   const started = performance.now();
@@ -75,16 +42,6 @@ async function branchToQuery(bed: TestBed, source: string, name: string) {
   const elapsed = performance.now() - started;
   const lineage = (store.get(`Database/${name}`)?.status as DatabaseStatus).branchedFrom!;
   return { elapsed, lockMs: lineage.lockMs, pausedMs: lineage.pausedMs };
-}
-
-async function removeDatabase(bed: TestBed, name: string): Promise<void> {
-  bed.removeSpec(`${name}.yaml`);
-  await waitFor(
-    `${name} removed`,
-    async () => !bed.database(name) && (await bed.serversOf(name)).length === 0,
-    120_000,
-    20,
-  );
 }
 
 const results: ReturnType<typeof summarize>[] = [];
@@ -125,12 +82,14 @@ for (const pair of PAIRS) {
       for (let i = 0; i < REPS; i++) {
         // Interleaved, each on a settled filesystem, so that load on the shared machine hits both alike.
         await settleFilesystem(bed.dataDir);
-        floor.push(await rawFloor(bed, pair, source, rootPassword, i));
+        floor.push(
+          await mariadbFloor(bed, pair, path.join(bed.dataDir, 'databases', source), rootPassword, i),
+        );
         await settleFilesystem(bed.dataDir);
         const b = await branchToQuery(bed, source, `b${mib}-${i}`);
         ours.push(b.elapsed);
         held.push({ lockMs: b.lockMs, pausedMs: b.pausedMs });
-        await removeDatabase(bed, `b${mib}-${i}`);
+        await removeDatabaseAndWait(bed, `b${mib}-${i}`, { timeoutMs: 120_000 });
       }
       const label = `${pair.runtime}+${pair.storage} ${mib} MiB`;
       raw[label] = { ours, floor, held, datadirBytes: Number(size) };

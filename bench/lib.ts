@@ -9,6 +9,7 @@ import pg from 'pg';
 import { engineFor } from '../controller/engine/engines.js';
 import type { EngineName } from '../controller/objects/index.js';
 import { run as runCommand } from '../controller/util/exec.js';
+import type { Pair, TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 
 /** Statistics and reporting shared by the benchmarks: figures are always side by side with a reference. */
@@ -243,6 +244,60 @@ export async function runHostMariadb(
       await rm(runDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The MariaDB raw floor of both pairs, by hand: copy `sourceDir` (btrfs snapshot, or cp with reflink
+ * where it can), start the same server on the copy, first query as root. Returns the milliseconds;
+ * the server and the copy are always removed (a server left on a deleted snapshot keeps it alive,
+ * and every later `btrfs subvolume sync` waits for it).
+ */
+export async function mariadbFloor(
+  bed: TestBed,
+  pair: Pair,
+  sourceDir: string,
+  rootPassword: string,
+  i: number,
+): Promise<number> {
+  const clone = path.join(bed.dir, `floor-${i}`);
+  const started = performance.now();
+  if (pair.runtime === 'docker') {
+    const { container, port } = await snapshotAndRunMariadb(bed.docker, bed.config.image, sourceDir, clone);
+    try {
+      await firstQuery('mariadb', port, 'root', rootPassword, { timeoutMs: 60_000 });
+      return performance.now() - started;
+    } finally {
+      await container.remove({ force: true });
+      await runCommand('btrfs', ['subvolume', 'delete', clone]);
+    }
+  }
+  await runCommand('cp', ['-a', '--reflink=auto', sourceDir, clone], { timeoutMs: 600_000 });
+  // A live source's pid file came along; the server refuses a datadir that names another pid.
+  await rm(path.join(clone, 'mysqld.pid'), { force: true });
+  const server = await runHostMariadb(clone, path.join(bed.dir, `floor-run-${i}`));
+  try {
+    await firstQuery('mariadb', server.port, 'root', rootPassword, { timeoutMs: 60_000 });
+    return performance.now() - started;
+  } finally {
+    await server.stop();
+    await rm(clone, { recursive: true, force: true });
+  }
+}
+
+/** Removes a database (its spec file, or a DELETE to `viaApi`) and waits until its server is gone too. */
+export async function removeDatabaseAndWait(
+  bed: TestBed,
+  name: string,
+  options: { viaApi?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  if (options.viaApi) await fetch(options.viaApi, { method: 'DELETE' });
+  else bed.removeSpec(`${name}.yaml`);
+  await waitFor(
+    `${name} removed`,
+    async () => !bed.database(name) && (await bed.serversOf(name)).length === 0,
+    options.timeoutMs ?? 60_000,
+    20,
+  );
 }
 
 /** What a database's stored status says about reaching it, and its own user's password. */

@@ -16,13 +16,13 @@ import { DockerRuntime } from '../controller/runtime/docker-runtime.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
-import { waitFor } from '../test/support/wait.js';
 import {
   firstQuery,
   machine,
   option,
   printTable,
   queryWhenReady,
+  removeDatabaseAndWait,
   runServer,
   settleFilesystem,
   summarize,
@@ -174,13 +174,7 @@ CREATE INDEX items_k ON items (k);
     const store = bed.running!.store;
     await queryWhenReady('postgres', name, () => store.get(`Database/${name}`), 120_000, 2);
     spec.push(performance.now() - began);
-    bed.removeSpec(`${name}.yaml`);
-    await waitFor(
-      `${name} removed`,
-      async () => !bed.database(name) && (await bed.serversOf(name)).length === 0,
-      60_000,
-      20,
-    );
+    await removeDatabaseAndWait(bed, name);
   }
   raw.provisioning = { spec, floor, datadirBytes: size };
   results.push(

@@ -5,25 +5,23 @@
  *   npx vite-node bench/provisioning.ts [--reps 10] [--pairs docker,process] [--sizes 10,1024]
  */
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createApi } from '../controller/api/api-server.js';
 import { silentLogger } from '../controller/log.js';
 import type { VersionMeta } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
-import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../test/support/testbed.js';
-import { waitFor } from '../test/support/wait.js';
+import { DOCKER_BTRFS, PROCESS_COPY, TestBed } from '../test/support/testbed.js';
 import {
   type Comparison,
   firstQuery,
   generatedMariadbDump,
   machine,
+  mariadbFloor,
   option,
   printTable,
   queryWhenReady,
-  runHostMariadb,
-  snapshotAndRunMariadb,
+  removeDatabaseAndWait,
   summarize,
   writeResults,
 } from './lib.js';
@@ -33,34 +31,6 @@ const PAIRS = option('pairs', 'docker,process')
   .split(',')
   .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
 const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
-
-/** The floor: clone by hand (btrfs snapshot, or cp), start the same server by hand, first query. */
-async function rawFloor(
-  bed: TestBed,
-  pair: Pair,
-  meta: VersionMeta,
-  template: string,
-  i: number,
-): Promise<number> {
-  const source = path.join(bed.dataDir, 'templates', template, meta.version);
-  const clone = path.join(bed.dir, `floor-${i}`);
-  const started = performance.now();
-  if (pair.runtime === 'docker') {
-    const { container, port } = await snapshotAndRunMariadb(bed.docker, bed.config.image, source, clone);
-    await firstQuery('mariadb', port, 'root', meta.adminPassword);
-    const elapsed = performance.now() - started;
-    await container.remove({ force: true });
-    await run('btrfs', ['subvolume', 'delete', clone]);
-    return elapsed;
-  }
-  await run('cp', ['-a', '--reflink=auto', source, clone], { timeoutMs: 600_000 });
-  const server = await runHostMariadb(clone, path.join(bed.dir, `floor-run-${i}`));
-  await firstQuery('mariadb', server.port, 'root', meta.adminPassword);
-  const elapsed = performance.now() - started;
-  await server.stop();
-  await rm(clone, { recursive: true, force: true });
-  return elapsed;
-}
 
 /** Ours: write a Database spec file, wait for its status to give credentials, connect and query. */
 async function specToQuery(bed: TestBed, template: string, name: string): Promise<number> {
@@ -82,17 +52,6 @@ async function postToQuery(base: string, template: string, name: string): Promis
   const body = (await response.json()) as { port: string; user: string; password: string };
   await firstQuery('mariadb', Number(body.port), body.user, body.password);
   return performance.now() - started;
-}
-
-async function removeDatabase(bed: TestBed, name: string, viaApi?: string): Promise<void> {
-  if (viaApi) await fetch(viaApi, { method: 'DELETE' });
-  else bed.removeSpec(`${name}.yaml`);
-  await waitFor(
-    `${name} removed`,
-    async () => !bed.database(name) && (await bed.serversOf(name)).length === 0,
-    60_000,
-    20,
-  );
 }
 
 const results: ReturnType<typeof summarize>[] = [];
@@ -127,11 +86,19 @@ for (const pair of PAIRS) {
       const floor: number[] = [];
       for (let i = 0; i < REPS; i++) {
         // Interleaved, so that load on the shared machine hits both sides alike.
-        floor.push(await rawFloor(bed, pair, meta, template, i));
+        floor.push(
+          await mariadbFloor(
+            bed,
+            pair,
+            path.join(bed.dataDir, 'templates', template, version),
+            meta.adminPassword,
+            i,
+          ),
+        );
         spec.push(await specToQuery(bed, template, `s${i}`));
-        await removeDatabase(bed, `s${i}`);
+        await removeDatabaseAndWait(bed, `s${i}`);
         post.push(await postToQuery(base, template, `p${i}`));
-        await removeDatabase(bed, `p${i}`, `${base}/db/${template}/p${i}`);
+        await removeDatabaseAndWait(bed, `p${i}`, { viaApi: `${base}/db/${template}/p${i}` });
       }
       const label = `${pair.runtime}+${pair.storage} ${mib} MiB`;
       raw[label] = { spec, post, floor, datadirBytes: Number(size) };
