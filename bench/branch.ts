@@ -18,6 +18,7 @@ import {
   generatedMariadbDump,
   machine,
   mariadbFloor,
+  median,
   option,
   printTable,
   queryWhenReady,
@@ -101,10 +102,10 @@ for (const pair of PAIRS) {
         target: 1.3,
       };
       results.push(summarize(c));
-      const lock = held.map((h) => h.lockMs).sort((a, b) => a - b);
-      const paused = held.map((h) => h.pausedMs).sort((a, b) => a - b);
+      const lock = median(held.map((h) => h.lockMs));
+      const paused = median(held.map((h) => h.pausedMs));
       console.log(
-        `${label}: source writes held (FTWRL) median ${lock[lock.length >> 1]} ms, server paused median ${paused[paused.length >> 1]} ms`,
+        `${label}: source writes held (FTWRL) median ${lock} ms, server paused median ${paused} ms`,
       );
       bed.removeSpec(`${source}.yaml`);
     }
