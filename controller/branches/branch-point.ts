@@ -13,6 +13,12 @@ export interface LiveSource {
   readonly admin: Credentials;
 }
 
+/**
+ * What the copy is for: a work volume the caller goes on writing (a snapshot template's import), or
+ * a read-only point made in one step (a branch point; see Storage.cloneReadOnly).
+ */
+export type CopyKind = 'writable' | 'readOnly';
+
 /** What taking a branch point did, and what it cost the source. */
 export interface BranchPointTaken {
   readonly at: Date;
@@ -35,8 +41,11 @@ export async function takeBranchPoint(
   deps: { readonly runtime: Runtime; readonly storage: Storage; readonly log: Logger },
   source: LiveSource,
   target: string,
+  copy: CopyKind = 'writable',
 ): Promise<BranchPointTaken> {
   const { runtime, storage, log } = deps;
+  const cloneTo = (from: string) =>
+    copy === 'readOnly' ? storage.cloneReadOnly(from, target) : storage.clone(from, target);
   if (source.server.hostPort === undefined) throw new Error(`database ${source.name} has no port`);
   const endpoint = { host: runtime.connectHost, port: source.server.hostPort };
   let at = new Date();
@@ -46,11 +55,11 @@ export async function takeBranchPoint(
     source.admin,
     async () => {
       at = new Date();
-      if (storage.atomicClone) return storage.clone(source.dataDir, target);
+      if (storage.atomicClone) return cloneTo(source.dataDir);
       await runtime.servers.pause(source.server.id);
       const paused = Date.now();
       try {
-        return await storage.clone(source.dataDir, target);
+        return await cloneTo(source.dataDir);
       } finally {
         await runtime.servers.resume(source.server.id);
         pausedMs = Date.now() - paused;

@@ -345,13 +345,13 @@ export class DatabaseReconciler {
         source.reason,
         source.reason === 'SourceNotFound' ? 5_000 : 2_000,
       );
-    const partial = layout.branchPointPartial(name);
     status.phase = 'Cloning';
     await store.save(key, status, record);
-    await storage.remove(partial);
+    // A partial left by an earlier version's clone-then-seal, or a point whose lineage was never
+    // recorded (a crash right after the copy): both are remade from the source as it is now.
+    await storage.remove(layout.branchPointPartial(name));
     await storage.remove(layout.branchPointDir(name));
-    const taken = await copyBranchSource(deps, source, partial);
-    await storage.seal(partial, layout.branchPointDir(name));
+    const taken = await copyBranchSource(deps, source, layout.branchPointDir(name), 'readOnly');
     record.branch = lineageOf(source, taken);
     record.template = source.record.template;
     record.templateVersion = source.record.templateVersion;

@@ -39,6 +39,12 @@ export class BtrfsStorage implements Storage {
     return 'snapshot';
   }
 
+  async cloneReadOnly(source: string, target: string): Promise<CloneMethod> {
+    await mkdir(path.dirname(target), { recursive: true });
+    await run('btrfs', ['subvolume', 'snapshot', '-r', source, target]);
+    return 'snapshot';
+  }
+
   async seal(work: string, target: string): Promise<void> {
     await mkdir(path.dirname(target), { recursive: true });
     await run('btrfs', ['subvolume', 'snapshot', '-r', work, target]);

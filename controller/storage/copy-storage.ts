@@ -73,6 +73,11 @@ export class CopyStorage implements Storage {
     }
   }
 
+  /** Plain directories have no read-only volumes: a clone, staged and renamed whole (see clone). */
+  cloneReadOnly(source: string, target: string): Promise<CloneMethod> {
+    return this.clone(source, target);
+  }
+
   async seal(work: string, target: string): Promise<void> {
     await mkdir(path.dirname(target), { recursive: true });
     await rename(work, target);

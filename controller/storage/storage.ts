@@ -15,6 +15,12 @@ export interface Storage {
   createVolume(target: string): Promise<void>;
   /** Makes a writable clone of `source` at `target`; says which method it used. */
   clone(source: string, target: string): Promise<CloneMethod>;
+  /**
+   * Makes a read-only clone of `source` at `target` in one step (a branch point): a crash leaves it
+   * whole or absent, never half made. btrfs: one read-only snapshot, where clone-then-seal would cost
+   * a second snapshot and a subvolume delete on the branch's hot path.
+   */
+  cloneReadOnly(source: string, target: string): Promise<CloneMethod>;
   /** Turns a finished work volume into a read-only version at `target`; `work` is consumed. */
   seal(work: string, target: string): Promise<void>;
   /** Removes a volume made by this storage; a missing one is not an error. */

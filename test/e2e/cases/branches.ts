@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, utimesSync } from 'node:fs';
+import { readFileSync, readdirSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
@@ -136,13 +136,19 @@ export function describeBranches(pair: Pair, engine: EngineName): void {
         templateVersion: bed.database('src')!.status.templateVersion,
         method: pair.storage === 'btrfs' ? 'snapshot' : expect.stringMatching(/^(reflink|copy)$/),
       });
-      if (pair.storage === 'btrfs') expect(lineage.pausedMs).toBe(0);
-      else {
+      const point = path.join(bed.dataDir, 'branches', 'br');
+      if (pair.storage === 'btrfs') {
+        expect(lineage.pausedMs).toBe(0);
+        // The point is one read-only snapshot of the live datadir, made in one step (no partial).
+        const { stdout } = await run('btrfs', ['property', 'get', '-ts', point, 'ro']);
+        expect(stdout.trim()).toBe('ro=true');
+      } else {
         expect(lineage.pausedMs).toBeGreaterThan(0);
         // The pause froze the whole server, the writer's own backend included (PostgreSQL backends
         // leave the postmaster's process group): a commit waited through most of it.
         expect(longestMs).toBeGreaterThan(lineage.pausedMs * 0.5);
       }
+      expect(readdirSync(path.dirname(point)).filter((f) => f.includes('partial'))).toEqual([]);
       expect(branch.status.template).toBe('ledger');
       // Fresh credentials: the branch's own password, and the source's is refused there.
       const source = bed.database('src')!;
