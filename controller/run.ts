@@ -12,6 +12,7 @@ import { ENGINES } from './objects/index.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
 import { ProcessRuntime } from './runtime/process-runtime.js';
 import type { Runtime } from './runtime/runtime.js';
+import { withServerCache } from './runtime/server-cache.js';
 import { CombinedDesiredState } from './source/desired-state.js';
 import { DumpsFolder } from './source/dumps-folder.js';
 import { SpecFolder } from './source/spec-folder.js';
@@ -118,7 +119,11 @@ async function startLocked(
   lock: DataDirLock,
 ): Promise<RunningController> {
   const storage = await createStorage(config, log);
-  const runtime = await createRuntime(config, log);
+  // Reconciles read servers from one snapshot kept by events, not one listing each (issue 17).
+  const runtime = withServerCache(await createRuntime(config, log), {
+    log,
+    relistMs: config.resyncSeconds * 1000,
+  });
   const layout = new Layout(path.resolve(config.dataDir));
   const store = new StatusStore(layout, log);
   await store.load();

@@ -62,8 +62,19 @@ interface ImportJob {
 
 type ImportInput = { readonly dump: DumpFile } | { readonly database: BranchSource };
 
-/** Dumps younger than this are still being written (cp, scp): wait before importing them. */
-const DUMP_SETTLE_MS = 2000;
+/**
+ * Dumps younger than this may still be being written (cp, scp): wait before importing them. Short, so
+ * a replaced dump starts its import within a second (issue 17): the dumps watcher already waits for
+ * 200 ms of quiet, and a dump that still changes during its import is caught when the import is
+ * sealed (its size and mtime are checked again) and imported afresh.
+ */
+export const DUMP_SETTLE_MS = 500;
+
+/** How long to wait before importing a dump last modified at `mtimeMs` (0: import now). */
+export function dumpSettleWaitMs(mtimeMs: number, now = Date.now()): number {
+  const age = now - mtimeMs;
+  return age < DUMP_SETTLE_MS ? DUMP_SETTLE_MS - Math.max(0, age) : 0;
+}
 const BACKOFF_BASE_MS = 10_000;
 const BACKOFF_MAX_MS = 15 * 60_000;
 
@@ -187,8 +198,8 @@ export class TemplateReconciler {
       await store.save(key, status, bookkeeping);
       return { requeueAfterMs: retryInMs };
     }
-    const age = 'dump' in input ? Date.now() - input.dump.mtimeMs : Number.POSITIVE_INFINITY;
-    if (age < DUMP_SETTLE_MS) return { requeueAfterMs: DUMP_SETTLE_MS - age };
+    const settle = 'dump' in input ? dumpSettleWaitMs(input.dump.mtimeMs) : 0;
+    if (settle > 0) return { requeueAfterMs: settle };
     const version = newVersionId(new Date(), [
       ...versions.map((v) => v.version),
       ...(await this.#deps.versions.incomplete(name)),

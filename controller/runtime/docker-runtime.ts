@@ -236,6 +236,7 @@ class DockerServers implements ServerControl {
     let stopped = false;
     let since = Math.floor(Date.now() / 1000);
     let current: NodeJS.ReadableStream | undefined;
+    let lost = false;
     const connect = async () => {
       while (!stopped && !this.#closed) {
         try {
@@ -244,6 +245,10 @@ class DockerServers implements ServerControl {
             filters: { type: ['container'], label: [`${LABELS.controller}=${this.#controllerId}`] },
           })) as NodeJS.ReadableStream;
           current = stream;
+          // Back after a disconnect: events are flowing again, so a full re-list now misses nothing
+          // (`since` replays what dockerd kept; the re-list covers what it did not).
+          if (lost && !stopped) onEvent({ role: 'Database', owner: '', action: 'reconnect' });
+          lost = false;
           let buffered = '';
           await new Promise<void>((resolve) => {
             stream.on('data', (chunk: Buffer) => {
@@ -257,11 +262,12 @@ class DockerServers implements ServerControl {
                   const event = JSON.parse(line) as {
                     Action: string;
                     time: number;
-                    Actor: { Attributes: Record<string, string> };
+                    Actor: { ID?: string; Attributes: Record<string, string> };
                   };
                   since = Math.max(since, event.time);
                   const attributes = event.Actor.Attributes;
                   onEvent({
+                    ...(event.Actor.ID ? { id: event.Actor.ID } : {}),
                     role: attributes[LABELS.kind] as ServerRole,
                     owner: attributes[LABELS.name] ?? '',
                     action: event.Action,
@@ -272,13 +278,18 @@ class DockerServers implements ServerControl {
               }
             });
             stream.on('end', resolve);
+            stream.on('close', resolve);
             stream.on('error', () => resolve());
           });
         } catch (error) {
           this.#log.debug({ err: error }, 'docker events unavailable; retrying');
         }
-        // The stream ended (dockerd restarted?): tell the loop to re-list, then reconnect.
-        if (!stopped) onEvent({ role: 'Database', owner: '', action: 'reconnect' });
+        if (stopped || this.#closed) break;
+        // The stream ended (dockerd restarted, the socket dropped): say so now, so the loop re-lists
+        // while events are lost, and again once they flow (above).
+        if (!lost) this.#log.warn('docker event stream lost; reconnecting');
+        lost = true;
+        onEvent({ role: 'Database', owner: '', action: 'reconnect' });
         await sleep(1000);
       }
     };

@@ -254,7 +254,7 @@ class ProcessServers implements ServerControl {
     const timer = setInterval(async () => {
       for (const server of await this.list().catch(() => [])) {
         if (alive.get(server.id) && !server.running)
-          onEvent({ role: server.role, owner: server.owner, action: 'die' });
+          onEvent({ id: server.id, role: server.role, owner: server.owner, action: 'die' });
         alive.set(server.id, server.running);
       }
     }, this.#pollMs);

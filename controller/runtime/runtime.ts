@@ -65,6 +65,8 @@ export interface ServerInfo {
 }
 
 export interface RuntimeEvent {
+  /** The server's id, when the event is about one. */
+  readonly id?: string;
   readonly role: ServerRole;
   readonly owner: string;
   readonly action: string;

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokenDump, shopDump } from '../support/dumps.js';
@@ -110,6 +110,41 @@ describe('template imports on docker + btrfs', () => {
         .some((p) => p.field === 'spec.source.path' && p.message.includes('leaves the dumps dir')),
     );
     bed.removeSpec('escape.yaml');
+  });
+});
+
+describe('a replaced dump is noticed at once (issue 17)', () => {
+  // No resync to fall back on: only the watch of the dumps dir can notice the change in time.
+  const bed = new TestBed('dump-notice', { config: { resyncSeconds: 600 } });
+
+  beforeAll(async () => {
+    bed.declareShop();
+    await bed.start();
+    await bed.waitForTemplate('shop', (s) => s.phase === 'Ready', 'Ready');
+  });
+  afterAll(async () => {
+    await bed.destroy();
+  });
+
+  it('a dump replaced by a rename starts its import within about a second, with no other event, and the next database gets the new data', async () => {
+    const v1 = bed.template('shop')!.status.currentVersion!;
+    // As a release script replaces a dump: written aside (ignored dotfile), renamed over the named one.
+    writeFileSync(path.join(bed.dumpsDir, '.shop.sql.new'), shopDump(4, 'v2'));
+    renameSync(path.join(bed.dumpsDir, '.shop.sql.new'), path.join(bed.dumpsDir, 'shop.sql'));
+    // Before this change a fresh dump waited 2 s (DUMP_SETTLE_MS) before its import could start:
+    // 1.5 s is generous for the watcher's 200 ms quiet + the 0.5 s settle, and fails the old wait.
+    const started = await bed.waitForTemplate(
+      'shop',
+      (s) => s.lastImport !== undefined && s.lastImport.version !== v1,
+      'import of the replaced dump started',
+      1500,
+    );
+    const v2 = started.status.lastImport!.version;
+    await bed.waitForTemplate('shop', (s) => s.phase === 'Ready' && s.currentVersion === v2, 'new version');
+    bed.writeSpec('after.yaml', databaseObject('after'));
+    await bed.waitForDatabase('after', 'Ready');
+    expect(bed.database('after')!.status.templateVersion).toBe(v2);
+    expect(await bed.query('after', 'SELECT v FROM meta')).toEqual([{ v: 'v2' }]);
   });
 });
 

@@ -8,6 +8,11 @@ import { silentLogger } from '../../../controller/log.js';
 import type { DatabaseObject, DatabaseSpec } from '../../../controller/objects/index.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
 import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
+import {
+  type ServerCache,
+  ServersUnavailableError,
+  withServerCache,
+} from '../../../controller/runtime/server-cache.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
@@ -41,6 +46,7 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   let store: StatusStore;
   let versions: TemplateVersions;
   let reconciler: DatabaseReconciler;
+  let deps: ConstructorParameters<typeof DatabaseReconciler>[0];
 
   const addVersion = async (version: string) => {
     mkdirSync(layout.versionDir('shop', version), { recursive: true });
@@ -83,7 +89,7 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     });
     const storage = new CopyStorage(silentLogger);
     trash = new Trash({ layout, storage, log: silentLogger, retentionSeconds: 3600, minFreePercent: 0 });
-    reconciler = new DatabaseReconciler({
+    deps = {
       config: { ...defaultConfig(root), dataDir: root, hostname: 'db.example' },
       desired,
       store,
@@ -97,7 +103,8 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
       clock: new WallClock({ pauseMs: 1000 }),
       log: silentLogger,
       engineFor: () => engine,
-    });
+    };
+    reconciler = new DatabaseReconciler(deps);
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -172,6 +179,43 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     await reconcile('alice');
     expect(runtime.calls).toEqual([]);
     expect(engine.configured).toHaveLength(1);
+  });
+
+  it('behind the server cache: a runtime that cannot be listed neither recreates nor removes anything', async () => {
+    await addVersion(VERSION);
+    const cached = withServerCache(runtime, { log: silentLogger });
+    const behindCache = new DatabaseReconciler({ ...deps, runtime: cached });
+    desired.set(db('alice'));
+    await behindCache.reconcile('alice', silentLogger);
+    expect(stored('alice')?.status.phase).toBe('Ready');
+    const before = serversOf('alice').map((s) => s.id);
+    expect(before).toHaveLength(1);
+    // dockerd goes away: the listing fails, the cache's snapshot is stale.
+    const list = runtime.servers.list.bind(runtime.servers);
+    runtime.servers.list = async () => {
+      throw new Error('connect ECONNREFUSED /var/run/docker.sock');
+    };
+    // The next listing (an event, the period) finds it so.
+    await expect((cached.servers as ServerCache).refresh()).rejects.toBeInstanceOf(ServersUnavailableError);
+    runtime.calls.length = 0;
+    // Still wanted: not started again. No longer wanted: not removed.
+    await expect(behindCache.reconcile('alice', silentLogger)).rejects.toBeInstanceOf(
+      ServersUnavailableError,
+    );
+    desired.delete('Database/alice');
+    await expect(behindCache.reconcile('alice', silentLogger)).rejects.toBeInstanceOf(
+      ServersUnavailableError,
+    );
+    expect(runtime.calls).toEqual([]);
+    expect(serversOf('alice').map((s) => s.id)).toEqual(before);
+    expect(existsSync(layout.databaseDir('alice'))).toBe(true);
+    // Back: the spec is there again and the server is found, not made twice.
+    runtime.servers.list = list;
+    desired.set(db('alice'));
+    await behindCache.reconcile('alice', silentLogger);
+    expect(runtime.calls.filter((c) => c.startsWith('create'))).toEqual([]);
+    expect(serversOf('alice').map((s) => s.id)).toEqual(before);
+    (cached.servers as ServerCache).close();
   });
 
   it('Stopped stops the server and keeps the clone; Running serves the same clone on the same port again', async () => {

@@ -4,7 +4,11 @@ import { silentLogger } from '../../../controller/log.js';
 import type { ObjectKey } from '../../../controller/objects/index.js';
 import type { DeclaredSpec, TemplateSpec } from '../../../controller/objects/index.js';
 import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
-import { importDigest, importReason } from '../../../controller/reconcile/template-reconciler.js';
+import {
+  dumpSettleWaitMs,
+  importDigest,
+  importReason,
+} from '../../../controller/reconcile/template-reconciler.js';
 
 const trigger = { specDigest: 'spec1', dump: '100:5000', reimportToken: '' };
 const record = (fileMtimeMs: number) => ({ fileMtimeMs }) as DeclaredSpec;
@@ -25,6 +29,17 @@ describe('import triggers', () => {
       'reimport requested',
     );
     expect(importReason(trigger, trigger, record(11_000), attempt)).toBe('spec file touched');
+  });
+  it('a dump written a moment ago waits only until it is half a second old: its import starts within a second', () => {
+    const now = 1_000_000;
+    // The dumps watcher reports a write after 200 ms of quiet: what is left to wait is short.
+    expect(dumpSettleWaitMs(now - 200, now)).toBe(300);
+    expect(dumpSettleWaitMs(now - 200, now) + 200).toBeLessThan(1000);
+    expect(dumpSettleWaitMs(now - 500, now)).toBe(0);
+    // Replaced by a file made earlier (mv, cp -p): imported at once.
+    expect(dumpSettleWaitMs(now - 3_600_000, now)).toBe(0);
+    // A clock ahead on the writer's side waits no longer than a fresh write.
+    expect(dumpSettleWaitMs(now + 60_000, now)).toBe(500);
   });
   it('a restart alone (no record of attempts) never reimports an up-to-date version', () => {
     expect(importReason(trigger, trigger, record(Date.now()), {})).toBeUndefined();

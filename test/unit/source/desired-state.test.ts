@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,31 @@ describe('implicit templates from the dumps dir', () => {
     desired.subscribe((keys) => seen.push(...keys));
     writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 2;');
     await waitFor('template b asked for', () => seen.includes('Template/b'), 5000);
+  });
+
+  it('a named dump replaced by a rename, or rewritten behind a link, asks for its template within a second', async () => {
+    mkdirSync(path.join(dir, 'dumps', 'releases'));
+    writeFileSync(path.join(dir, 'dumps', 'a.sql'), 'select 1;');
+    writeFileSync(path.join(dir, 'dumps', 'releases', 'c-1.sql'), 'select 1;');
+    symlinkSync('releases/c-1.sql', path.join(dir, 'dumps', 'c.sql'));
+    writeFileSync(
+      path.join(dir, 'specs', 'b.yaml'),
+      specFile(
+        templateObject('b', { source: { path: 'a.sql' } }),
+        templateObject('c', { source: { path: 'c.sql' } }),
+      ),
+    );
+    await start();
+    const seen: ObjectKey[] = [];
+    desired.subscribe((keys) => seen.push(...keys));
+    // As a release script replaces a dump: written aside, renamed over it.
+    writeFileSync(path.join(dir, 'dumps', '.a.sql.new'), 'select 2;');
+    renameSync(path.join(dir, 'dumps', '.a.sql.new'), path.join(dir, 'dumps', 'a.sql'));
+    await waitFor('template b asked for', () => seen.includes('Template/b'), 1000, 10);
+    expect(seen).not.toContain('Template/c');
+    // The file the link points to, rewritten: the event names releases/c-1.sql, not c.sql.
+    writeFileSync(path.join(dir, 'dumps', 'releases', 'c-1.sql'), 'select 2;');
+    await waitFor('template c asked for', () => seen.includes('Template/c'), 1000, 10);
   });
 
   const restart = async () => {
