@@ -206,7 +206,8 @@ for (const pair of [PROCESS_COPY, DOCKER_BTRFS] as Pair[]) {
 
     it('expired, then restored from the trash', async () => {
       bed.writeSpec('w2.yaml', databaseObject('w2', { ttl: '4s' }));
-      await bed.waitForDatabase('w2', 'Ready');
+      // Told, rather than polled: it is Ready for a few seconds only.
+      await receiver.waitFor('database.ready', 'w2');
       const expired = await receiver.waitFor('database.expired', 'w2', 60_000);
       expectWellFormed(expired);
       expect(expired.body).toMatchObject({ phase: 'Expired', owner: null });
