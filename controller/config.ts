@@ -69,6 +69,8 @@ export interface ControllerConfig {
   readonly usersFile?: string;
   /** Serve a non-loopback API without users: for trusted networks only, and said loudly. */
   readonly insecureNoAuth?: boolean;
+  /** The webhooks file (endpoints, secrets, events): without it no webhook is sent. */
+  readonly webhooksFile?: string;
   /** Optional bearer token guarding the API. */
   readonly apiToken?: string;
 }

@@ -139,11 +139,35 @@ export class Controller {
           this.#queue.add(`${event.role === 'Import' ? 'Template' : 'Database'}/${event.owner}`);
       }),
     );
+    this.#unsubscribe.push(this.#recordHolds());
     this.clock.start();
     await this.resync();
     this.#resync = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
     this.#resync.unref();
     this.#log.info({ runtime: runtime.name, storage: this.parts.storage.name }, 'controller started');
+  }
+
+  /**
+   * Each object that joins a held mass removal gets a DeletionHeld event (once per hold): the guard
+   * decides for all reconcilers at once, so it is told here rather than by each of them.
+   */
+  #recordHolds(): () => void {
+    let told = new Set<ObjectKey>();
+    return this.guard.subscribe((held) => {
+      const now = new Set(held);
+      for (const key of held) {
+        if (told.has(key)) continue;
+        void this.parts.store
+          .event(
+            key,
+            'Warning',
+            'DeletionHeld',
+            `removal held with ${held.length - 1} other(s) as a mass removal: restore the specs, or confirm with \`myaas confirm-deletions\``,
+          )
+          .catch(() => undefined);
+      }
+      told = now;
+    });
   }
 
   /** Enqueues every key that is desired or exists: lost events and orphans are found here. */

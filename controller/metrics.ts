@@ -63,6 +63,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDelivered = new Counter({
+    name: 'myaas_webhook_delivered_total',
+    help: 'Webhook deliveries a receiver accepted (2xx), by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookFailed = new Counter({
+    name: 'myaas_webhook_failed_total',
+    help: 'Webhook deliveries given up (retry window over, a 4xx answer, queue full), by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookRetries = new Counter({
+    name: 'myaas_webhook_retries_total',
+    help: 'Failed webhook attempts that were retried, by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookQueued = new Gauge({
+    name: 'myaas_webhook_queued',
+    help: 'Webhook deliveries waiting or under way, by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'myaas_process_' });
   }

@@ -22,6 +22,10 @@ import { BtrfsStorage } from './storage/btrfs-storage.js';
 import { CopyStorage } from './storage/copy-storage.js';
 import type { Storage } from './storage/storage.js';
 import { DataDirLock } from './util/data-dir-lock.js';
+import { packageVersion } from './util/package.js';
+import { HttpTransport } from './webhooks/http-transport.js';
+import { WebhookNotifier } from './webhooks/webhook-notifier.js';
+import { type WebhookEndpoint, loadWebhooksFile } from './webhooks/webhooks-file.js';
 
 /** Everything a running controller is made of, for the API and for tests. */
 export interface RunningController {
@@ -35,6 +39,8 @@ export interface RunningController {
   readonly runtime: Runtime;
   readonly metrics: Metrics;
   readonly config: ControllerConfig;
+  /** Set when a webhooks file is configured. */
+  readonly webhooks?: WebhookNotifier;
   stop(): Promise<void>;
 }
 
@@ -103,10 +109,12 @@ export async function createRuntime(config: ControllerConfig, log: Logger): Prom
  * on the same data dir refuses to start, naming the first (DataDirLockedError).
  */
 export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  // First: a bad webhooks file refuses the start before anything is touched.
+  const endpoints = config.webhooksFile ? await loadWebhooksFile(config.webhooksFile) : [];
   await mkdir(config.dataDir, { recursive: true }).catch(() => undefined);
   const lock = await DataDirLock.acquire(config.dataDir, log);
   try {
-    return await startLocked(config, log, lock);
+    return await startLocked(config, log, lock, endpoints);
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
@@ -117,6 +125,7 @@ async function startLocked(
   config: ControllerConfig,
   log: Logger,
   lock: DataDirLock,
+  endpoints: readonly WebhookEndpoint[],
 ): Promise<RunningController> {
   const storage = await createStorage(config, log);
   // Reconciles read servers from one snapshot kept by events, not one listing each (issue 17).
@@ -144,6 +153,19 @@ async function startLocked(
   const desired = new CombinedDesiredState(specs, dumps);
   const metrics = new Metrics();
   const controller = new Controller({ config, log, desired, storage, runtime, store, layout, metrics });
+  // Listening before the first reconcile: what happens at start is told too.
+  const webhooks =
+    endpoints.length > 0
+      ? new WebhookNotifier({
+          endpoints,
+          events: store,
+          transport: new HttpTransport(),
+          log,
+          metrics,
+          userAgent: `myaas/${packageVersion()}`,
+        })
+      : undefined;
+  webhooks?.start();
   await controller.start();
   return {
     controller,
@@ -156,9 +178,11 @@ async function startLocked(
     runtime,
     metrics,
     config,
+    ...(webhooks ? { webhooks } : {}),
     async stop() {
       try {
         await controller.stop();
+        webhooks?.stop();
         await specs.stop();
         await dumps.stop();
         await runtime.close();

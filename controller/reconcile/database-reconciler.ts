@@ -398,12 +398,14 @@ export class DatabaseReconciler {
     for (const server of servers.filter((s) => s.running)) {
       await runtime.servers.stop(server.id, this.#deps.stopTimeoutSeconds ?? 60);
     }
+    const wasStopped = status.phase === 'Stopped';
     status.phase = 'Stopped';
     status.message = 'stopped; data kept (set state: Running to start it)';
     const stopped = servers[0] && (await runtime.servers.inspect(servers[0].id));
     status.server = stopped ? serverState(stopped) : undefined;
     status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
     await this.#deps.store.save(key, status, record);
+    if (!wasStopped) await this.#deps.store.event(key, 'Normal', 'Stopped', 'stopped; data kept');
   }
 
   /** One running server on the clone, ready, with this database's own credentials. */
@@ -649,6 +651,13 @@ export class DatabaseReconciler {
     const status = stored?.status ?? { phase: 'Pending' as const, conditions: [] };
     if (record) await this.#retire(name, record, status, servers, cloneExists, reason);
     else await this.#removeResources(servers, cloneExists ? this.#deps.layout.databaseDir(name) : undefined);
+    // Recorded while the object is still there to carry it (and to tell its owner and times).
+    await store.event(
+      key,
+      'Normal',
+      'Deleted',
+      `${reason === 'Deleted' ? 'deleted by name' : 'its spec was removed'}: ${record && cloneExists ? this.#trashNote(name) : ''}removed`,
+    );
     await store.delete(key);
     return undefined;
   }

@@ -165,6 +165,17 @@ function toProblems(errors: ErrorObject[]): FieldProblem[] {
 
 const decodePointer = (segment: string) => segment.replace(/~1/g, '/').replace(/~0/g, '~');
 
+/**
+ * Compiles the JSON schema of one of the controller's own files (the webhooks file): its problems
+ * read as the specs' do (field path, what is allowed there, the schema's description as the fix).
+ */
+export function compileValidator(schema: Record<string, unknown>): (value: unknown) => FieldProblem[] {
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+  addFormats(ajv);
+  const validate = ajv.compile(closeObjects(schema));
+  return (value) => (validate(value) ? [] : toProblems(validate.errors ?? []));
+}
+
 /** Compiles the CRDs' openAPIV3Schemas into validators: the format has one source of truth. */
 export function loadSchemas(crdsDir: string = defaultCrdsDir()): SchemaSet {
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });

@@ -44,6 +44,7 @@ export class StatusStore {
   readonly #objects = new Map<ObjectKey, StoredObject>();
   readonly #writes = new Map<ObjectKey, Promise<void>>();
   readonly #listeners = new Set<(key: ObjectKey) => void>();
+  readonly #eventListeners = new Set<(key: ObjectKey, event: ObjectEvent, object: StoredObject) => void>();
   /** What each file holds, as written: a save that changes nothing writes nothing. */
   readonly #written = new Map<ObjectKey, string>();
   /** Writes queued or under way, per object. */
@@ -184,6 +185,13 @@ export class StatusStore {
     const event = { time: new Date().toISOString(), type, reason, message };
     current.events = [...current.events, event].slice(-MAX_EVENTS);
     this.#log[type === 'Warning' ? 'warn' : 'info']({ key, reason }, message);
+    for (const listener of this.#eventListeners) {
+      try {
+        listener(key, event, current);
+      } catch (error) {
+        this.#log.error({ key, reason, err: error }, 'an event listener failed');
+      }
+    }
     this.#persist(key).catch((error) => this.#log.warn({ key, err: error }, 'event not written'));
   }
 
@@ -204,6 +212,15 @@ export class StatusStore {
       this.#unreadable.delete(key);
     });
     this.#notify(key);
+  }
+
+  /**
+   * Called with every event as it is recorded, with the object as it is then (webhooks): the one place
+   * the reconcilers tell what happened. A listener must only look (synchronously) and queue.
+   */
+  subscribeEvents(listener: (key: ObjectKey, event: ObjectEvent, object: StoredObject) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
   }
 
   /** Called after every change of an object's stored state. */

@@ -86,6 +86,10 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       'users file: names, roles (viewer, developer, admin), token hashes, quotas',
     ).env('MYAAS_USERS_FILE'),
     new Option(
+      '--webhooks <file>',
+      'webhooks file: endpoints (url, secret, events) told of databases and templates (README "Webhooks")',
+    ).env('MYAAS_WEBHOOKS_FILE'),
+    new Option(
       '--insecure-no-auth',
       'serve a non-loopback address without users: anyone who reaches it reads every password (trusted networks only)',
     ),
@@ -178,6 +182,7 @@ interface ControllerFlags {
   databaseUser: string;
   deletionGuard: number;
   users?: string;
+  webhooks?: string;
   insecureNoAuth?: boolean;
   publishAddress?: string;
   deletionGuardLimit: number;
@@ -216,6 +221,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     trashMinFreePercent: options.trashMinFree,
     ...(process.env.MYAAS_API_TOKEN ? { apiToken: process.env.MYAAS_API_TOKEN } : {}),
     ...(options.users ? { usersFile: path.resolve(options.users) } : {}),
+    ...(options.webhooks ? { webhooksFile: path.resolve(options.webhooks) } : {}),
     ...(options.insecureNoAuth ? { insecureNoAuth: true } : {}),
     ...(options.publishAddress ? { publishAddress: options.publishAddress } : {}),
   };

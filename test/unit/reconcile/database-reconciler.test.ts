@@ -235,6 +235,28 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     expect(stored('alice')?.status).toMatchObject({ phase: 'Ready', connection: { port } });
   });
 
+  it('records Stopped once when a database stops, and Deleted before its status goes (what webhooks hear)', async () => {
+    const heard: string[] = [];
+    store.subscribeEvents((key, event, object) =>
+      heard.push(`${key} ${event.reason} ${object.status.phase}`),
+    );
+    await addVersion(VERSION);
+    desired.set(db('alice'));
+    await reconcile('alice');
+    desired.set(db('alice', { state: 'Stopped' }));
+    await reconcile('alice');
+    await reconcile('alice');
+    desired.delete('Database/alice');
+    await reconcile('alice');
+    expect(stored('alice')).toBeUndefined();
+    expect(heard).toEqual([
+      'Database/alice Cloned Cloning',
+      'Database/alice Ready Ready',
+      'Database/alice Stopped Stopped',
+      'Database/alice Deleted Stopped',
+    ]);
+  });
+
   it('removes server, clone and status when the spec is gone, but only once the source is synced and available', async () => {
     await addVersion(VERSION);
     desired.set(db('alice'));
