@@ -1,10 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
 import { engineFor } from './engine/engines.js';
+import { IdleWatch } from './idle/idle-watch.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { type DesiredState, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
+import { type DesiredState, type ObjectKey, expiryOf, parseKey, setCondition } from './objects/index.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
 import { TemplateReconciler } from './reconcile/template-reconciler.js';
@@ -46,6 +47,7 @@ export class Controller {
   readonly #queue: WorkQueue<ObjectKey>;
   readonly #templates: TemplateReconciler;
   readonly #databases: DatabaseReconciler;
+  readonly #idle: IdleWatch;
   readonly #log: Logger;
   #unsubscribe: (() => void)[] = [];
   #resync: NodeJS.Timeout | undefined;
@@ -116,6 +118,15 @@ export class Controller {
       enqueue: (key) => this.#queue.add(key),
     });
     this.#databases = new DatabaseReconciler(shared);
+    this.#idle = new IdleWatch({
+      desired,
+      store,
+      runtime,
+      engineFor,
+      log: this.#log.child({ component: 'idle-watch' }),
+      enqueue: (key) => this.#queue.add(key),
+      pollMs: config.idlePollSeconds * 1000,
+    });
   }
 
   /** Asks for a reconcile of one object now. */
@@ -143,6 +154,7 @@ export class Controller {
     await this.resync();
     this.#resync = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
     this.#resync.unref();
+    this.#idle.start();
     this.#log.info({ runtime: runtime.name, storage: this.parts.storage.name }, 'controller started');
   }
 
@@ -167,6 +179,7 @@ export class Controller {
   /** Stops reconciling; servers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#resync);
+    await this.#idle.stop();
     this.clock.stop();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
@@ -214,6 +227,8 @@ export class Controller {
       }
       if (declared.object.kind !== 'Database' || !expiryTrusted) continue;
       const record = store.get(key as `Database/${string}`)?.record;
+      // Idle under a Delete policy counts like an expiry (one mass removal is one held set).
+      if (record?.idleDeleteDue && !record.expired && !declared.object.spec.protected) unwanted.add(key);
       const expiresAt = record && !record.expired ? expiryOf(declared.object.spec, record) : undefined;
       if (expiresAt !== undefined && expiresAt <= now && !declared.object.spec.protected) unwanted.add(key);
     }
@@ -224,6 +239,30 @@ export class Controller {
   requestRestore(name: string, entryId: string): void {
     this.restores.set(name, entryId);
     this.#queue.add(`Database/${name}`);
+  }
+
+  /**
+   * A start request (`myaas start`, the API's start route, a seed POST) for a database the idle watch
+   * stopped: clears the hold, saved before the reconcile that starts it, so a restart keeps the request.
+   * False when it was not stopped for idleness.
+   */
+  async requestStart(name: string, by: string): Promise<boolean> {
+    const key = `Database/${name}` as const;
+    const stored = this.parts.store.get(key);
+    if (!stored?.record.idleStopped) return false;
+    stored.record.idleStopped = undefined;
+    stored.status.message = `starting again (requested by ${by})`;
+    stored.status.conditions = setCondition(
+      stored.status.conditions,
+      'IdleStopped',
+      'False',
+      'StartRequested',
+      `started again on request of ${by}`,
+    );
+    await this.parts.store.save(key, stored.status, stored.record);
+    await this.parts.store.event(key, 'Normal', 'StartRequested', `start requested by ${by}`);
+    this.#queue.add(key);
+    return true;
   }
 
   /** A user deleted this object by name: it is removed at once and goes to the trash as `Deleted`. */
