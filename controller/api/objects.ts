@@ -1,3 +1,4 @@
+import { idlePolicyToCrd } from '../idle/idle-policy.js';
 import {
   API_VERSION,
   type DatabaseObject,
@@ -8,7 +9,6 @@ import {
   dumpPathOf,
 } from '../objects/index.js';
 import { implicitTemplateName } from '../source/dumps-folder.js';
-import { idlePolicyToCrd } from '../idle/idle-policy.js';
 import { formatDuration } from '../spec/duration.js';
 
 /** An object as the API shows it: the CRD's shape, spec as written, status as observed. */

@@ -33,7 +33,9 @@ export function readIdlePolicy(raw: unknown): { policy?: IdlePolicy; problems: I
   }
   const afterSeconds = parseDuration(after);
   if (afterSeconds === undefined)
-    return { problems: [{ path: ['after'], message: `${JSON.stringify(after)} is not valid: ${DURATION_HELP}` }] };
+    return {
+      problems: [{ path: ['after'], message: `${JSON.stringify(after)} is not valid: ${DURATION_HELP}` }],
+    };
   return { policy: { afterSeconds, action: chosen }, problems: [] };
 }
 
@@ -66,13 +68,15 @@ export function idlePolicyToCrd(policy: IdlePolicy): Record<string, unknown> {
   };
 }
 
-export const IDLE_FLAG_HELP = 'a duration, optionally with :stop, :delete or :keep (e.g. 30m, 2h:delete); default action stop';
+export const IDLE_FLAG_HELP =
+  'a duration, optionally with :stop, :delete or :keep (e.g. 30m, 2h:delete); default action stop';
 
 /** The CLI's `--idle 30m[:stop|delete|keep]` as a spec's `idle:` mapping; undefined when malformed. */
 export function parseIdleFlag(value: string): { after?: string; action: IdleAction } | undefined {
   const [after, action, ...rest] = value.trim().split(':');
   if (rest.length > 0) return undefined;
-  const chosen = action === undefined ? 'Stop' : IDLE_ACTIONS.find((a) => a.toLowerCase() === action.toLowerCase());
+  const chosen =
+    action === undefined ? 'Stop' : IDLE_ACTIONS.find((a) => a.toLowerCase() === action.toLowerCase());
   if (!chosen) return undefined;
   if (after === '' && chosen === 'Keep') return { action: 'Keep' };
   const seconds = parseDuration(after);

@@ -1,6 +1,12 @@
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
-import type { DatabaseRecord, DatabaseStatus, DesiredState, EngineName, ObjectKey } from '../objects/index.js';
+import type {
+  DatabaseRecord,
+  DatabaseStatus,
+  DesiredState,
+  EngineName,
+  ObjectKey,
+} from '../objects/index.js';
 import type { Runtime, ServerInfo } from '../runtime/runtime.js';
 import { formatDuration } from '../spec/duration.js';
 import type { StatusStore } from '../state/status-store.js';
@@ -140,9 +146,12 @@ export class IdleWatch {
   async pass(): Promise<void> {
     const watched = await this.#watched();
     const queue = [...watched];
-    const workers = Array.from({ length: Math.min(this.#options.concurrency ?? 4, queue.length) }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) await this.#look(next);
-    });
+    const workers = Array.from(
+      { length: Math.min(this.#options.concurrency ?? 4, queue.length) },
+      async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await this.#look(next);
+      },
+    );
     await Promise.all(workers);
   }
 
@@ -162,7 +171,10 @@ export class IdleWatch {
       if (!stored) continue;
       const { status, record } = stored;
       const template = declared.object.spec.template ?? record.template;
-      const policy = effectiveIdlePolicy(declared.object.spec, desired.get(`Template/${template}`)?.object.spec);
+      const policy = effectiveIdlePolicy(
+        declared.object.spec,
+        desired.get(`Template/${template}`)?.object.spec,
+      );
       if (!policy) {
         // The policy went (or is Keep): nothing is watched, nothing shown.
         if (status.idle) {

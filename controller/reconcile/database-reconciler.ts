@@ -188,7 +188,9 @@ export class DatabaseReconciler {
         'Expired',
         'False',
         'Protected',
-        idle ? 'idle past its policy but protected: not removed' : 'past its expiry but protected: not removed',
+        idle
+          ? 'idle past its policy but protected: not removed'
+          : 'past its expiry but protected: not removed',
       );
       return undefined;
     }

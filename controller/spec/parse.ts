@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { type Document, LineCounter, isScalar, parseAllDocuments } from 'yaml';
 import { DEFAULT_ENGINE } from '../engine/defaults.js';
+import { readIdlePolicy } from '../idle/idle-policy.js';
 import {
   API_VERSION,
   type DatabaseSpec,
@@ -13,7 +14,6 @@ import {
   type TemplateSpec,
   keyOf,
 } from '../objects/index.js';
-import { readIdlePolicy } from '../idle/idle-policy.js';
 import { DURATION_HELP, parseDuration } from './duration.js';
 import { nameProblem } from './names.js';
 import type { SpecProblem } from './problems.js';
@@ -243,7 +243,8 @@ function toObject(
     });
   }
   const idle = spec.idle === undefined ? undefined : readIdlePolicy(spec.idle);
-  for (const p of idle?.problems ?? []) problems.push({ path: ['spec', 'idle', ...p.path], message: p.message });
+  for (const p of idle?.problems ?? [])
+    problems.push({ path: ['spec', 'idle', ...p.path], message: p.message });
   if (spec.template === undefined && spec.source === undefined)
     problems.push({
       path: ['spec', 'template'],
