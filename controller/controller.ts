@@ -2,10 +2,11 @@ import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
 import { engineFor } from './engine/engines.js';
 import { IdleWatch } from './idle/idle-watch.js';
+import { clearIdleStop } from './idle/start-request.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { type DesiredState, type ObjectKey, expiryOf, parseKey, setCondition } from './objects/index.js';
+import { type DesiredState, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
 import { TemplateReconciler } from './reconcile/template-reconciler.js';
@@ -247,21 +248,8 @@ export class Controller {
    * False when it was not stopped for idleness.
    */
   async requestStart(name: string, by: string): Promise<boolean> {
-    const key = `Database/${name}` as const;
-    const stored = this.parts.store.get(key);
-    if (!stored?.record.idleStopped) return false;
-    stored.record.idleStopped = undefined;
-    stored.status.message = `starting again (requested by ${by})`;
-    stored.status.conditions = setCondition(
-      stored.status.conditions,
-      'IdleStopped',
-      'False',
-      'StartRequested',
-      `started again on request of ${by}`,
-    );
-    await this.parts.store.save(key, stored.status, stored.record);
-    await this.parts.store.event(key, 'Normal', 'StartRequested', `start requested by ${by}`);
-    this.#queue.add(key);
+    if (!(await clearIdleStop(this.parts.store, name, by))) return false;
+    this.#queue.add(`Database/${name}`);
     return true;
   }
 

@@ -599,8 +599,9 @@ export class DatabaseReconciler {
     const wasReady = status.phase === 'Ready';
     if (!wasReady) {
       status.readySince = new Date().toISOString();
-      // A start is activity: the idle clock starts again from here.
+      // A start is activity: the idle clock starts again from here (the watch's next look).
       status.lastActivity = status.readySince;
+      status.idle = undefined;
     }
     status.phase = 'Ready';
     status.message = undefined;
