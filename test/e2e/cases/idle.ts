@@ -205,6 +205,8 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
       bed.writeSpec('doomed.yaml', databaseObject('doomed'));
       await bed.waitForDatabase('doomed', 'Ready', 60_000);
       await mark('doomed', 42);
+      // The watch's first look (within a poll) shows the template's policy.
+      await waitFor('Database/doomed watched', () => bed.database('doomed')?.status.idle, 10_000, 100);
       expect(bed.database('doomed')!.status.idle).toMatchObject({ action: 'Delete', from: 'Template' });
       await waitFor(
         'Database/doomed deleted for idleness',
