@@ -1,3 +1,4 @@
+import { DEFAULT_ENGINE } from '../engine/defaults.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type {
@@ -198,7 +199,7 @@ export class IdleWatch {
   async #look(watched: Watched): Promise<void> {
     const { store, runtime, engineFor, log } = this.#options;
     const { key, policy, server, status, record } = watched;
-    const engine = engineFor(record.engine ?? status.engine ?? 'mariadb');
+    const engine = engineFor(record.engine ?? status.engine ?? DEFAULT_ENGINE);
     let sessions: number;
     try {
       sessions = await withTimeout(
