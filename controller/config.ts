@@ -30,6 +30,8 @@ export interface ControllerConfig {
   readonly reconcileConcurrency: number;
   readonly importConcurrency: number;
   readonly resyncSeconds: number;
+  /** How often the idle watch counts the client sessions of databases with an idle policy. */
+  readonly idlePollSeconds: number;
   /** Template versions kept per template, current included. */
   readonly versionsToKeep: number;
   /** `<name>.sql[.gz]` files in the dumps dir with no Template spec become templates. */
@@ -99,6 +101,7 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     reconcileConcurrency: 8,
     importConcurrency: 1,
     resyncSeconds: 30,
+    idlePollSeconds: 30,
     versionsToKeep: 2,
     implicitTemplates: true,
     implicitEngine: DEFAULT_ENGINE,

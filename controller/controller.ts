@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
 import { engineFor } from './engine/engines.js';
+import { IdleWatch } from './idle/idle-watch.js';
+import { clearIdleStop } from './idle/start-request.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -46,6 +48,7 @@ export class Controller {
   readonly #queue: WorkQueue<ObjectKey>;
   readonly #templates: TemplateReconciler;
   readonly #databases: DatabaseReconciler;
+  readonly #idle: IdleWatch;
   readonly #log: Logger;
   #unsubscribe: (() => void)[] = [];
   #resync: NodeJS.Timeout | undefined;
@@ -116,6 +119,15 @@ export class Controller {
       enqueue: (key) => this.#queue.add(key),
     });
     this.#databases = new DatabaseReconciler(shared);
+    this.#idle = new IdleWatch({
+      desired,
+      store,
+      runtime,
+      engineFor,
+      log: this.#log.child({ component: 'idle-watch' }),
+      enqueue: (key) => this.#queue.add(key),
+      pollMs: config.idlePollSeconds * 1000,
+    });
   }
 
   /** Asks for a reconcile of one object now. */
@@ -144,6 +156,7 @@ export class Controller {
     await this.resync();
     this.#resync = setInterval(() => void this.resync(), config.resyncSeconds * 1000);
     this.#resync.unref();
+    this.#idle.start();
     this.#log.info({ runtime: runtime.name, storage: this.parts.storage.name }, 'controller started');
   }
 
@@ -191,6 +204,7 @@ export class Controller {
   /** Stops reconciling; servers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.#resync);
+    await this.#idle.stop();
     this.clock.stop();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
@@ -238,6 +252,8 @@ export class Controller {
       }
       if (declared.object.kind !== 'Database' || !expiryTrusted) continue;
       const record = store.get(key as `Database/${string}`)?.record;
+      // Idle under a Delete policy counts like an expiry (one mass removal is one held set).
+      if (record?.idleDeleteDue && !record.expired && !declared.object.spec.protected) unwanted.add(key);
       const expiresAt = record && !record.expired ? expiryOf(declared.object.spec, record) : undefined;
       if (expiresAt !== undefined && expiresAt <= now && !declared.object.spec.protected) unwanted.add(key);
     }
@@ -248,6 +264,17 @@ export class Controller {
   requestRestore(name: string, entryId: string): void {
     this.restores.set(name, entryId);
     this.#queue.add(`Database/${name}`);
+  }
+
+  /**
+   * A start request (`myaas start`, the API's start route, a seed POST) for a database the idle watch
+   * stopped: clears the hold, saved before the reconcile that starts it, so a restart keeps the request.
+   * False when it was not stopped for idleness.
+   */
+  async requestStart(name: string, by: string): Promise<boolean> {
+    if (!(await clearIdleStop(this.parts.store, name, by))) return false;
+    this.#queue.add(`Database/${name}`);
+    return true;
   }
 
   /** A user deleted this object by name: it is removed at once and goes to the trash as `Deleted`. */

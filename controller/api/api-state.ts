@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { clientCommandLine } from '../engine/client-line.js';
 import { engineFor } from '../engine/engines.js';
 import {
@@ -189,6 +190,51 @@ export class ApiState {
       ['Ready', 'Stopped', 'Failed'].includes(running.store.get(key)?.status.phase ?? '');
     await this.waitFor(key, done, timeoutMs);
     return { entry: entry.id, phase: running.store.get(key)?.status.phase };
+  }
+
+  /**
+   * A start request: a database the idle watch stopped starts again (the hold is cleared; its spec
+   * already says Running, wherever it is declared); an API-managed one whose spec says Stopped gets
+   * Running. One declared in a spec file with state Stopped is changed in its file (409).
+   */
+  async startDatabase(name: string, caller: Caller): Promise<{ status: string; phase?: string }> {
+    const record = this.#running.desired.get(`Database/${name}`);
+    if (!record || !access.sees(caller, ownerOf(record.object)))
+      throw new HttpError(404, { status: `Database "${name}" not found` });
+    access.requireOwn(caller, ownerOf(record.object), name, 'start');
+    const stored = this.databaseStatus(name);
+    if (stored?.status.phase === 'Expired')
+      throw new HttpError(409, {
+        status: `Database "${name}" has expired (or was deleted for idleness): its data is in the trash, \`myaas restore ${name}\` brings it back`,
+      });
+    if (record.object.spec.state === 'Running') {
+      if (await this.#running.controller.requestStart(name, caller.name))
+        return { status: `start of Database "${name}" requested (it was stopped for idleness)` };
+      return {
+        status: `Database "${name}" is not stopped (${stored?.status.phase ?? 'Pending'})`,
+        phase: stored?.status.phase,
+      };
+    }
+    if (path.normalize(record.file) !== this.context.writer.relativeFile('Database', name))
+      throw new HttpError(409, {
+        status: `Database "${name}" is declared in ${record.file} with state: Stopped: set state: Running there`,
+      });
+    await this.#running.controller.requestStart(name, caller.name);
+    await this.context.writer.put('Database', name, {
+      apiVersion: API_VERSION,
+      kind: 'Database',
+      metadata: {
+        name,
+        ...(Object.keys(record.object.metadata.labels).length
+          ? { labels: record.object.metadata.labels }
+          : {}),
+        ...(Object.keys(record.object.metadata.annotations).length
+          ? { annotations: record.object.metadata.annotations }
+          : {}),
+      },
+      spec: specToCrd({ ...record.object, spec: { ...record.object.spec, state: 'Running' } }),
+    });
+    return { status: `start of Database "${name}" requested (spec.state: Running)` };
   }
 
   /** Databases a user owns now (expired ones do not count): what quotas count. */

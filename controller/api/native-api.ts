@@ -293,6 +293,14 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
       },
     },
     {
+      // Starts a database: one the idle watch stopped (whatever declares it: the spec still says
+      // Running), or an API-managed one whose spec says Stopped. Its owner or an admin.
+      method: 'POST',
+      pattern: new RegExp(`^/api/v1/databases/${NAME}/start$`),
+      handler: async (_q, res, [name], _u, caller) =>
+        sendJson(res, 202, await state.startDatabase(name!, caller)),
+    },
+    {
       // The database server's own log (its last lines): owner or admin only, like its password.
       method: 'GET',
       pattern: new RegExp(`^/api/v1/databases/${NAME}/logs$`),

@@ -1,3 +1,4 @@
+import { idlePolicyToCrd } from '../idle/idle-policy.js';
 import {
   API_VERSION,
   type DatabaseObject,
@@ -39,6 +40,9 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
             },
           }
         : {}),
+      ...(spec.databaseDefaults?.idle
+        ? { databaseDefaults: { idle: idlePolicyToCrd(spec.databaseDefaults.idle) } }
+        : {}),
     };
   }
   const spec = (object as DatabaseObject).spec;
@@ -51,6 +55,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
     ...(spec.port !== undefined ? { port: spec.port } : {}),
     ...(spec.memoryMiB !== undefined ? { memoryMiB: spec.memoryMiB } : {}),
     ...(spec.protected ? { protected: true } : {}),
+    ...(spec.idle ? { idle: idlePolicyToCrd(spec.idle) } : {}),
   };
 }
 

@@ -112,6 +112,32 @@ export function seedRoutes(context: ApiContext): Route[] {
       .databases()
       .filter((d) => !isExpired(d.object.metadata.name) && access.sees(caller, ownerOf(d.object)));
 
+  /**
+   * A repeated POST for a database the idle watch stopped: the original service never kept a stopped
+   * database (its reaper removed exited ones), so its clients take "exists" (304) to mean "running, use
+   * it". Such a POST is a start request instead: the database starts again with its data, port and
+   * credentials, and the answer is the original's for a database made for the caller (201 with the
+   * GET body, once it accepts connections; 202 with `?wait=false`).
+   */
+  const startIdleStopped = async (
+    record: DeclaredSpec,
+    caller: Caller,
+    wait: boolean,
+    res: Parameters<Route['handler']>[1],
+  ): Promise<boolean> => {
+    const name = record.object.metadata.name;
+    access.requireOwn(caller, ownerOf(record.object), name, 'start');
+    if (!(await state.context.running.controller.requestStart(name, caller.name))) return false;
+    if (wait) {
+      const ready = () => ['Ready', 'Failed'].includes(state.databaseStatus(name)?.status.phase ?? '');
+      await state.waitFor(`Database/${name}`, ready, context.waitSeconds * 1000);
+    }
+    const phase = state.databaseStatus(name)?.status.phase;
+    sendJson(res, phase === 'Ready' ? 201 : 202, seedDatabaseBody(state, record, caller));
+    return true;
+  };
+  const idleStopped = (name: string) => Boolean(state.databaseStatus(name)?.record.idleStopped);
+
   return [
     {
       method: 'GET',
@@ -168,7 +194,14 @@ export function seedRoutes(context: ApiContext): Route[] {
         const template = state.findTemplate(templateName!);
         if (!template) {
           // Its template is gone, the database is not: it exists, as for any other repeated POST.
-          if (existing && !expired && state.belongsTo(existing, templateName!)) return sendEmpty(res, 304);
+          if (existing && !expired && state.belongsTo(existing, templateName!)) {
+            if (
+              idleStopped(name) &&
+              (await startIdleStopped(existing, caller, url.searchParams.get('wait') !== 'false', res))
+            )
+              return;
+            return sendEmpty(res, 304);
+          }
           throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
         }
         const body = await readBody(req);
@@ -179,7 +212,14 @@ export function seedRoutes(context: ApiContext): Route[] {
             throw new HttpError(409, {
               status: `Database "${name}" exists and belongs to ${owner ?? 'the operator'}; choose another name`,
             });
-          if (state.belongsTo(existing, templateName!)) return sendEmpty(res, 304);
+          if (state.belongsTo(existing, templateName!)) {
+            if (
+              idleStopped(name) &&
+              (await startIdleStopped(existing, caller, url.searchParams.get('wait') !== 'false', res))
+            )
+              return;
+            return sendEmpty(res, 304);
+          }
           throw new HttpError(409, {
             status: `Database "${name}" exists for template "${existing.object.spec.template}"; choose another name`,
           });

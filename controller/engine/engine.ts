@@ -217,6 +217,12 @@ export interface ServerAdmin {
    * records and `myaas diff` compares with.
    */
   readSchema(endpoint: Endpoint, admin: Credentials, database: string): Promise<SchemaSnapshot>;
+  /**
+   * How many client sessions the server has now, idle ones included (an open connection is use):
+   * the engine's own background threads and the sessions of `admin`'s account (the controller's
+   * own) are not counted. What the idle watch decides by.
+   */
+  clientSessions(endpoint: Endpoint, admin: Credentials): Promise<number>;
 }
 
 /** What a user's tools need (`myaas connect`). */

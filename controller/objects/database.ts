@@ -5,6 +5,16 @@ import type { EngineName, ObjectMeta } from './meta.js';
 
 export type DatabaseState = 'Running' | 'Stopped';
 
+/** What happens to a database nobody uses: stopped (data kept), deleted (into the trash), or nothing. */
+export const IDLE_ACTIONS = ['Stop', 'Delete', 'Keep'] as const;
+export type IdleAction = (typeof IDLE_ACTIONS)[number];
+
+/** After `afterSeconds` without a client session, `action` (Keep needs no `afterSeconds`). */
+export interface IdlePolicy {
+  readonly afterSeconds?: number;
+  readonly action: IdleAction;
+}
+
 export interface DatabaseSpec {
   /** The template whose current version is cloned; absent for a branch (`source`). */
   readonly template?: string;
@@ -18,6 +28,8 @@ export interface DatabaseSpec {
   /** Memory limit of the server (containers), MiB; absent: the controller's default. */
   readonly memoryMiB?: number;
   readonly protected: boolean;
+  /** What to do once no client has been connected for a while; absent: the template's default, else Keep. */
+  readonly idle?: IdlePolicy;
 }
 
 export interface DatabaseObject {
@@ -81,7 +93,26 @@ export interface DatabaseStatus {
   /** When the running server was first seen ready. */
   readySince?: string;
   connection?: { host: string; port: number; user: string; database: string };
+  /** The last moment a client session was seen (or the server became ready): ISO 8601. */
+  lastActivity?: string;
+  /** The idle watch's view, while it watches this database (a policy other than Keep). */
+  idle?: IdleStatus;
   conditions: Condition[];
+}
+
+/** What the idle watch knows of one database: the policy in force and how long it has been idle. */
+export interface IdleStatus {
+  /** The policy in force, as specs write it (`30m`), and where it comes from. */
+  after: string;
+  action: IdleAction;
+  from: 'Database' | 'Template';
+  /**
+   * Idle time counts from here: the last activity, moved forward by any time the controller did not
+   * watch (it was down, or the database was not running), which never counts as idle.
+   */
+  countedFrom: string;
+  /** When the watch last looked. */
+  watchedAt: string;
 }
 
 export interface Credentials {
@@ -116,6 +147,13 @@ export interface DatabaseRecord {
   expired?: { at: number; digest: string };
   /** Who owns it (its owner annotation as last seen): quotas and access follow it into the trash. */
   owner?: string;
+  /**
+   * Set when the idle watch stopped the database: it stays stopped, whatever spec.state says, until a
+   * start request (`myaas start`, `POST /api/v1/databases/NAME/start`), a spec saying Stopped, or a reset.
+   */
+  idleStopped?: { at: number; afterSeconds: number };
+  /** Set when the idle watch found it idle under a Delete policy: removed like an expiry, through the guard. */
+  idleDeleteDue?: { at: number; afterSeconds: number };
   /** The spec as last seen, and its file: what a restore from the trash declares again. */
   lastSpec?: DatabaseSpec;
   specFile?: string;

@@ -1,5 +1,5 @@
 import type { Condition } from './conditions.js';
-import type { BranchLineage } from './database.js';
+import type { BranchLineage, IdlePolicy } from './database.js';
 import type { EngineName, ObjectMeta } from './meta.js';
 
 /** Template: spec (what is asked), status (what users read), record (the controller's bookkeeping). */
@@ -19,6 +19,8 @@ export interface TemplateSpec {
     /** Load the schema only: the dump's rows are skipped as it streams past. */
     readonly schemaOnly?: boolean;
   };
+  /** Defaults for the databases cloned from this template, where their own spec says nothing. */
+  readonly databaseDefaults?: { readonly idle?: IdlePolicy };
 }
 
 export type TemplateSource = { readonly path: string } | { readonly database: string };

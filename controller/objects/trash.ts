@@ -7,7 +7,7 @@ import type { TemplateObject, TemplateRecord, TemplateStatus, VersionMeta } from
  * back within the retention restores it); `Deleted`: a user deleted it by name (API, CLI: a new
  * create makes a fresh one, this stays restorable by id); `Expired`; `Reset`: the data a reset replaced.
  */
-export type TrashReason = 'SpecRemoved' | 'Deleted' | 'Expired' | 'Reset';
+export type TrashReason = 'SpecRemoved' | 'Deleted' | 'Expired' | 'IdleDeleted' | 'Reset';
 
 interface TrashEntryBase<K extends Kind> {
   readonly kind: K;

@@ -138,7 +138,14 @@ export class DatabaseReconciler {
     status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
 
     if (db.spec.state === 'Stopped') {
+      // The spec takes over from an idle stop: it starts again when the spec says Running.
+      if (record.idleStopped) this.#clearIdleStop(status, record, 'SpecStopped', 'spec.state is Stopped');
       await this.#stopServers(observed, record);
+      return this.#requeueForExpiry(expiresAt);
+    }
+    if (record.idleStopped) {
+      // Held stopped whatever spec.state says, until a start request clears it (Controller.requestStart).
+      await this.#stopServers(observed, record, record.idleStopped);
       return this.#requeueForExpiry(expiresAt);
     }
     await this.#run(observed, record, log);
@@ -171,14 +178,19 @@ export class DatabaseReconciler {
     const now = Date.now();
     const expiresAt = expiryOf(db.spec, record);
     status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
-    if (expiresAt === undefined || now < expiresAt) return undefined;
+    // The idle watch found it unused under a Delete policy: removed as an expiry is, through the guard.
+    const idle = record.idleDeleteDue;
+    if (!idle && (expiresAt === undefined || now < expiresAt)) return undefined;
     if (db.spec.protected) {
+      record.idleDeleteDue = undefined;
       status.conditions = setCondition(
         status.conditions,
         'Expired',
         'False',
         'Protected',
-        'past its expiry but protected: not removed',
+        idle
+          ? 'idle past its policy but protected: not removed'
+          : 'past its expiry but protected: not removed',
       );
       return undefined;
     }
@@ -193,17 +205,25 @@ export class DatabaseReconciler {
       await this.#deps.store.save(key, status, record);
       return { retryAfterMs: paused > 0 ? paused : (verdict?.retryAfterMs ?? 5_000) };
     }
-    await this.#retire(db.metadata.name, record, status, observed.servers, observed.cloneExists, 'Expired');
+    // Not carried into the trash: a restore must not be deleted again at once.
+    record.idleDeleteDue = undefined;
+    record.idleStopped = undefined;
+    const reason = idle && (expiresAt === undefined || now < expiresAt) ? 'IdleDeleted' : 'Expired';
+    await this.#retire(db.metadata.name, record, status, observed.servers, observed.cloneExists, reason);
     record.expired = { at: now, digest: spec.digest };
     record.configured = false;
     status.phase = 'Expired';
     status.expiredAt = new Date(now).toISOString();
-    status.message = `expired at ${status.expiresAt}; ${this.#trashNote(db.metadata.name)}change ttl/expiresAt or re-add the spec for a fresh one`;
+    status.message =
+      reason === 'IdleDeleted'
+        ? `deleted after ${formatDuration(idle!.afterSeconds)} without a client session (idle policy Delete); ${this.#trashNote(db.metadata.name)}change the spec or re-add it for a fresh one`
+        : `expired at ${status.expiresAt}; ${this.#trashNote(db.metadata.name)}change ttl/expiresAt or re-add the spec for a fresh one`;
+    status.idle = undefined;
     status.connection = undefined;
     status.server = undefined;
-    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Expired', status.message);
+    status.conditions = setCondition(status.conditions, 'Ready', 'False', reason, status.message);
     await this.#deps.store.save(key, status, record);
-    await this.#deps.store.event(key, 'Normal', 'Expired', status.message);
+    await this.#deps.store.event(key, 'Normal', reason, status.message);
     return 'expired';
   }
 
@@ -275,6 +295,8 @@ export class DatabaseReconciler {
     const { db, status, servers } = observed;
     if (reset) {
       await this.#retire(db.metadata.name, record, status, servers, true, 'Reset');
+      // A fresh clone is asked for to be used: an idle stop ends with it.
+      if (record.idleStopped) this.#clearIdleStop(status, record, 'Reset', 'reset to a fresh clone');
       record.resetToken = resetToken ?? '';
       status.lastReset = { token: record.resetToken, at: new Date().toISOString() };
     } else if (resetToken) {
@@ -391,21 +413,53 @@ export class DatabaseReconciler {
     faultPoint('database:after-clone');
   }
 
-  /** state: Stopped: running servers shut down cleanly, the data kept. */
-  async #stopServers(observed: Observed, record: DatabaseRecord): Promise<void> {
-    const { key, status, servers } = observed;
+  /**
+   * state: Stopped, or stopped by the idle watch (`idle`): running servers shut down cleanly, the data
+   * kept. An idle stop says so, and how to start it again.
+   */
+  async #stopServers(
+    observed: Observed,
+    record: DatabaseRecord,
+    idle?: NonNullable<DatabaseRecord['idleStopped']>,
+  ): Promise<void> {
+    const { key, status, servers, db } = observed;
     const { runtime } = this.#deps;
+    const wasRunning = servers.some((s) => s.running);
     for (const server of servers.filter((s) => s.running)) {
       await runtime.servers.stop(server.id, this.#deps.stopTimeoutSeconds ?? 60);
     }
     const wasStopped = status.phase === 'Stopped';
     status.phase = 'Stopped';
-    status.message = 'stopped; data kept (set state: Running to start it)';
+    const name = db.metadata.name;
+    status.message = idle
+      ? `stopped after ${formatDuration(idle.afterSeconds)} without a client session (at ${new Date(idle.at).toISOString()}); data kept: \`myaas start ${name}\` (POST /api/v1/databases/${name}/start) starts it`
+      : 'stopped; data kept (set state: Running to start it)';
     const stopped = servers[0] && (await runtime.servers.inspect(servers[0].id));
     status.server = stopped ? serverState(stopped) : undefined;
-    status.conditions = setCondition(status.conditions, 'Ready', 'False', 'Stopped', status.message);
+    status.conditions = setCondition(
+      status.conditions,
+      'Ready',
+      'False',
+      idle ? 'IdleStopped' : 'Stopped',
+      status.message,
+    );
+    if (idle)
+      status.conditions = setCondition(
+        status.conditions,
+        'IdleStopped',
+        'True',
+        'NoClientSessions',
+        status.message,
+      );
     await this.#deps.store.save(key, status, record);
     if (!wasStopped) await this.#deps.store.event(key, 'Normal', 'Stopped', 'stopped; data kept');
+    if (idle && wasRunning) await this.#deps.store.event(key, 'Normal', 'IdleStopped', status.message);
+  }
+
+  /** An idle stop ends (a start request, the spec saying Stopped, a reset): the condition says why. */
+  #clearIdleStop(status: DatabaseStatus, record: DatabaseRecord, reason: string, message: string): void {
+    record.idleStopped = undefined;
+    status.conditions = setCondition(status.conditions, 'IdleStopped', 'False', reason, message);
   }
 
   /** One running server on the clone, ready, with this database's own credentials. */
@@ -545,7 +599,12 @@ export class DatabaseReconciler {
     const { config, store } = this.#deps;
     record.port = server.hostPort;
     const wasReady = status.phase === 'Ready';
-    if (!wasReady) status.readySince = new Date().toISOString();
+    if (!wasReady) {
+      status.readySince = new Date().toISOString();
+      // A start is activity: the idle clock starts again from here (the watch's next look).
+      status.lastActivity = status.readySince;
+      status.idle = undefined;
+    }
     status.phase = 'Ready';
     status.message = undefined;
     status.server = serverState(server);
@@ -726,6 +785,9 @@ export class DatabaseReconciler {
     const resetToken = db.metadata.annotations[RESET_ANNOTATION] ?? entry.record.resetToken;
     Object.assign(record, entry.record, {
       expired: undefined,
+      // Restored to be used: neither held stopped nor deleted again for idleness at once.
+      idleStopped: undefined,
+      idleDeleteDue: undefined,
       protected: db.spec.protected,
       lastSpec: db.spec,
       resetToken,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { type Document, LineCounter, isScalar, parseAllDocuments } from 'yaml';
 import { DEFAULT_ENGINE } from '../engine/defaults.js';
+import { readIdlePolicy } from '../idle/idle-policy.js';
 import {
   API_VERSION,
   type DatabaseSpec,
@@ -198,6 +199,10 @@ function toObject(
         message: `${JSON.stringify(imp.timeout)} is not valid: ${DURATION_HELP}`,
       });
     }
+    const defaults = spec.databaseDefaults as { idle?: unknown } | undefined;
+    const defaultIdle = defaults?.idle === undefined ? undefined : readIdlePolicy(defaults.idle);
+    for (const p of defaultIdle?.problems ?? [])
+      problems.push({ path: ['spec', 'databaseDefaults', 'idle', ...p.path], message: p.message });
     if (problems.length > 0) return { key, problems };
     const templateSpec: TemplateSpec = {
       engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? DEFAULT_ENGINE,
@@ -218,6 +223,7 @@ function toObject(
           : {}),
         ...(imp.schemaOnly ? { schemaOnly: true } : {}),
       },
+      ...(defaultIdle?.policy ? { databaseDefaults: { idle: defaultIdle.policy } } : {}),
     };
     return { key, problems, object: { kind, metadata, spec: templateSpec } };
   }
@@ -236,6 +242,9 @@ function toObject(
       message: `${JSON.stringify(spec.expiresAt)} is not an RFC 3339 time`,
     });
   }
+  const idle = spec.idle === undefined ? undefined : readIdlePolicy(spec.idle);
+  for (const p of idle?.problems ?? [])
+    problems.push({ path: ['spec', 'idle', ...p.path], message: p.message });
   if (spec.template === undefined && spec.source === undefined)
     problems.push({
       path: ['spec', 'template'],
@@ -269,6 +278,7 @@ function toObject(
     ...(spec.port === undefined ? {} : { port: spec.port as number }),
     ...(spec.memoryMiB === undefined ? {} : { memoryMiB: spec.memoryMiB as number }),
     protected: (spec.protected as boolean | undefined) ?? false,
+    ...(idle?.policy ? { idle: idle.policy } : {}),
   };
   return { key, problems, object: { kind, metadata, spec: databaseSpec } };
 }

@@ -265,10 +265,10 @@ describe('HTTP API and CLI against a running controller (docker + btrfs)', () =>
     await bed.waitForDatabase('cli-db', 'Ready');
     const get = await cli('get', 'databases');
     expect(get.code).toBe(0);
-    expect(get.stdout.split('\n')[0]).toMatch(/^NAME\s+TEMPLATE\s+PHASE\s+PORT\s+EXPIRES\s+AGE$/);
+    expect(get.stdout.split('\n')[0]).toMatch(/^NAME\s+TEMPLATE\s+PHASE\s+PORT\s+EXPIRES\s+IDLE\s+AGE$/);
     expect(get.stdout).toMatch(
       new RegExp(
-        `cli-db\\s+test-db\\s+Ready\\s+${bed.database('cli-db')!.status.connection!.port}\\s+(1h|119m|120m)`,
+        `cli-db\\s+test-db\\s+Ready\\s+${bed.database('cli-db')!.status.connection!.port}\\s+(1h|119m|120m)\\s+-\\s+`,
       ),
     );
     const json = JSON.parse((await cli('get', 'database', 'cli-db', '-o', 'json')).stdout) as {

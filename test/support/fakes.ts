@@ -156,6 +156,13 @@ export class FakeAdmin implements ServerAdmin {
   async readSchema(): Promise<SchemaSnapshot> {
     return this.schema;
   }
+  /** Client sessions per port (what clientSessions answers; 0 when not set); an Error is thrown. */
+  readonly sessions = new Map<number, number | Error>();
+  async clientSessions(endpoint: Endpoint): Promise<number> {
+    const answer = this.sessions.get(endpoint.port) ?? 0;
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
 }
 
 /**

@@ -39,6 +39,7 @@ export type Database = ApiObject<
     state: 'Running' | 'Stopped';
     port?: number;
     protected?: boolean;
+    idle?: { after?: string; action: 'Stop' | 'Delete' | 'Keep' };
   },
   DatabaseStatus
 >;
@@ -126,6 +127,8 @@ export const api = {
     });
   },
   reset: (name: string) => call('POST', `/api/v1/databases/${encodeURIComponent(name)}/reset`),
+  /** Starts a stopped database: one stopped for idleness (wherever declared), or a Stopped API-managed one. */
+  start: (name: string) => call('POST', `/api/v1/databases/${encodeURIComponent(name)}/start`),
   remove: (name: string) => call('DELETE', `/api/v1/databases/${encodeURIComponent(name)}`),
   restore: (id: string) =>
     call<{ phase?: string }>('POST', `/api/v1/trash/${encodeURIComponent(id)}/restore`),

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Caller, type Connection, type Database, OWNER, type Template, api, isManaged } from './api.js';
-import { timeLeft } from './format.js';
+import { age, duration, timeLeft } from './format.js';
 import { type Confirmation, CopyButton, Phase } from './widgets.js';
 
 interface Props {
@@ -123,6 +123,10 @@ function DatabaseCard({
   const phase = status?.phase ?? 'Pending';
   const left = timeLeft(status?.expiresAt, now);
   const managed = isManaged(database);
+  // Stopped by the idle watch: its spec still says Running, and a start request brings it back.
+  const idleStopped =
+    database.spec.state === 'Running' &&
+    (status?.conditions ?? []).some((c) => c.type === 'IdleStopped' && c.status === 'True');
   const [connection, setConnection] = useState<Connection | undefined>();
   const [open, setOpen] = useState(false);
   const toggle = async () => {
@@ -182,6 +186,18 @@ function DatabaseCard({
             </dd>
           </>
         )}
+        {status?.idle && (
+          <>
+            <dt>Idle</dt>
+            <dd class="idle">
+              {phase === 'Ready' ? `${duration((now - Date.parse(status.idle.countedFrom)) / 1000)} of ` : ''}
+              {status.idle.after}, then {status.idle.action === 'Stop' ? 'stopped' : 'deleted'}
+              {status.lastActivity && (
+                <span class="muted"> · last client {age(status.lastActivity, now)}</span>
+              )}
+            </dd>
+          </>
+        )}
         {status?.message && phase !== 'Ready' && (
           <>
             <dt>Status</dt>
@@ -214,7 +230,7 @@ function DatabaseCard({
             {open ? 'Hide credentials' : 'Credentials'}
           </button>
         )}
-        {managed && database.spec.state === 'Running' && (
+        {managed && database.spec.state === 'Running' && !idleStopped && (
           <button
             type="button"
             onClick={() =>
@@ -224,13 +240,8 @@ function DatabaseCard({
             Stop
           </button>
         )}
-        {managed && database.spec.state === 'Stopped' && (
-          <button
-            type="button"
-            onClick={() =>
-              act(`Starting ${name}`, () => api.change(database, (s) => ({ ...s, state: 'Running' })))
-            }
-          >
+        {((managed && database.spec.state === 'Stopped') || idleStopped) && (
+          <button type="button" onClick={() => act(`Starting ${name}`, () => api.start(name))}>
             Start
           </button>
         )}

@@ -67,6 +67,13 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
     new Option('--resync <seconds>', 'full resync period')
       .argParser(positiveInt)
       .default(defaults.resyncSeconds),
+    new Option(
+      '--idle-poll <duration>',
+      'how often the client sessions of databases with an idle policy are counted',
+    )
+      .argParser(duration)
+      .env('MYAAS_IDLE_POLL')
+      .default(defaults.idlePollSeconds, '30s'),
     new Option('--keep-versions <n>', 'template versions kept')
       .argParser(positiveInt)
       .default(defaults.versionsToKeep),
@@ -172,6 +179,7 @@ interface ControllerFlags {
   concurrency: number;
   importConcurrency: number;
   resync: number;
+  idlePoll: number;
   keepVersions: number;
   implicitTemplates: boolean;
   implicitEngine: EngineName;
@@ -206,6 +214,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     reconcileConcurrency: options.concurrency,
     importConcurrency: options.importConcurrency,
     resyncSeconds: options.resync,
+    idlePollSeconds: options.idlePoll,
     versionsToKeep: options.keepVersions,
     implicitTemplates: options.implicitTemplates,
     implicitEngine: options.implicitEngine,

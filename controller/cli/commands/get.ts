@@ -52,6 +52,10 @@ export function templateRow(o: ApiObject, wide: boolean, now = Date.now()): stri
   ];
 }
 
+/**
+ * The columns of `get databases`. IDLE: how long it has had no client session, as its idle policy
+ * counts it (`-` when no policy watches it, or it is not running); wide adds the policy.
+ */
 export function databaseHeaders(wide: boolean): string[] {
   return [
     'NAME',
@@ -59,22 +63,37 @@ export function databaseHeaders(wide: boolean): string[] {
     'PHASE',
     'PORT',
     'EXPIRES',
+    'IDLE',
     'AGE',
-    ...(wide ? ['VERSION', 'USER', 'DATABASE', 'MESSAGE'] : []),
+    ...(wide ? ['IDLE POLICY', 'VERSION', 'USER', 'DATABASE', 'MESSAGE'] : []),
   ];
 }
 
-export function databaseRow(o: ApiObject, wide: boolean): string[] {
+/** IDLE: the idle time counted toward the policy while the watch looks at a running database. */
+export function idleText(s: Partial<DatabaseStatus>, now = Date.now()): string {
+  if (s.phase !== 'Ready' || !s.idle) return '-';
+  return age(s.idle.countedFrom, now);
+}
+
+/** The idle policy in force as `30m Stop` (`(template)` when it is the template's default), or `-`. */
+export function idlePolicyText(s: Partial<DatabaseStatus>): string {
+  if (!s.idle) return '-';
+  return `${s.idle.after} ${s.idle.action}${s.idle.from === 'Template' ? ' (template)' : ''}`;
+}
+
+export function databaseRow(o: ApiObject, wide: boolean, now = Date.now()): string[] {
   const s = (o.status ?? {}) as Partial<DatabaseStatus>;
   return [
     o.metadata.name,
     o.spec.source ? `${(o.spec.source as { database: string }).database} (branch)` : String(o.spec.template),
     s.phase ?? 'Pending',
     s.connection ? String(s.connection.port) : '<none>',
-    until(s.expiresAt),
-    age(s.createdAt),
+    until(s.expiresAt, now),
+    idleText(s, now),
+    age(s.createdAt, now),
     ...(wide
       ? [
+          idlePolicyText(s),
           s.templateVersion ?? '<none>',
           s.connection?.user ?? '',
           s.connection?.database ?? '',
@@ -106,7 +125,12 @@ function indented(value: unknown): string[] {
 /** The head of `describe`: what the object is, its spec, status and conditions. */
 function describeObject(
   object: ApiObject,
-  status: { phase?: string; message?: string; conditions?: Condition[]; branchedFrom?: BranchLineage },
+  status: {
+    phase?: string;
+    message?: string;
+    conditions?: Condition[];
+    branchedFrom?: BranchLineage;
+  } & Partial<Pick<DatabaseStatus, 'idle' | 'lastActivity'>>,
 ): string[] {
   const branch = status.branchedFrom;
   return [
@@ -120,6 +144,7 @@ function describeObject(
         ]
       : []),
     ...(status.message ? [`Message:  ${status.message}`] : []),
+    ...(object.kind === 'Database' ? describeIdle(object, status as Partial<DatabaseStatus>) : []),
     'Spec:',
     ...indented(object.spec),
     'Status:',
@@ -133,6 +158,22 @@ function describeObject(
           ),
         ]
       : ['  <none>']),
+  ];
+}
+
+/** `describe database`: the idle policy in force and the last activity. */
+function describeIdle(object: ApiObject, status: Partial<DatabaseStatus>, now = Date.now()): string[] {
+  const own = object.spec.idle as { after?: string; action: string } | undefined;
+  const policy = status.idle
+    ? `${status.idle.after} without a client session: ${status.idle.action} (${status.idle.from === 'Template' ? "the template's databaseDefaults.idle" : 'spec.idle'})`
+    : own?.action === 'Keep'
+      ? 'Keep (spec.idle): never stopped nor deleted for idleness'
+      : own
+        ? `${own.after} without a client session: ${own.action} (spec.idle)`
+        : "none (Keep): set spec.idle, or the template's databaseDefaults.idle";
+  return [
+    `Idle:     ${policy}`,
+    `Activity: ${status.lastActivity ? `last client session ${age(status.lastActivity, now)} ago (${status.lastActivity})` : '<not watched>'}${status.idle && status.phase === 'Ready' ? `; idle for ${age(status.idle.countedFrom, now)} as the policy counts it` : ''}`,
   ];
 }
 

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { ApiObject } from '../../api/objects.js';
+import { IDLE_FLAG_HELP, parseIdleFlag } from '../../idle/idle-policy.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
 import { CliError } from '../api-client.js';
 import { until } from '../format.js';
@@ -10,6 +11,13 @@ export function durationArg(value: string): number {
   const seconds = parseDuration(value);
   if (seconds === undefined) throw new InvalidArgumentError(DURATION_HELP);
   return seconds;
+}
+
+/** `--idle 30m[:stop|delete|keep]`: a spec's idle mapping. */
+function idleArg(value: string): { after?: string; action: string } {
+  const idle = parseIdleFlag(value);
+  if (!idle) throw new InvalidArgumentError(IDLE_FLAG_HELP);
+  return idle;
 }
 
 function portArg(value: string): number {
@@ -70,11 +78,16 @@ function registerCreate(program: Command, context: CommandContext): void {
       durationArg,
     )
     .option('--port <port>', 'fixed host port (default: any free port)', portArg)
+    .option(
+      '--idle <after[:action]>',
+      `stop (or delete) it after this long without a client session: ${IDLE_FLAG_HELP} (default: the template's databaseDefaults.idle, else never)`,
+      idleArg,
+    )
     .option('--wait', 'wait until it accepts connections')
     .addOption(timeoutOption())
     .addHelpText(
       'after',
-      '\nExample:\n  myaas create database mine --template shop --ttl 8h --wait\n  myaas connect mine\n  myaas create database before-migration --from mine --wait',
+      '\nExample:\n  myaas create database mine --template shop --ttl 8h --idle 30m --wait\n  myaas connect mine\n  myaas create database before-migration --from mine --wait',
     )
     .action(
       async (
@@ -85,6 +98,7 @@ function registerCreate(program: Command, context: CommandContext): void {
           from?: string;
           ttl?: number;
           port?: number;
+          idle?: { after?: string; action: string };
           wait?: boolean;
           timeout: number;
         },
@@ -102,6 +116,7 @@ function registerCreate(program: Command, context: CommandContext): void {
           ...(options.from ? { source: { database: options.from } } : {}),
           ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
           ...(options.port !== undefined ? { port: options.port } : {}),
+          ...(options.idle ? { idle: options.idle } : {}),
         };
         await context.client().call('POST', '/api/v1/databases', { metadata: { name }, spec });
         context.out(`database/${name} created`);
@@ -119,18 +134,53 @@ function registerCreate(program: Command, context: CommandContext): void {
     );
 }
 
-function registerStartStop(program: Command, context: CommandContext): void {
-  for (const [verb, state, phase] of [
-    ['start', 'Running', 'Ready'],
-    ['stop', 'Stopped', 'Stopped'],
-  ] as const) {
+/**
+ * `start`: the API's start route, which starts a database the idle watch stopped (wherever it is
+ * declared: its spec still says Running) as well as an API-managed one whose spec says Stopped.
+ */
+function registerStart(program: Command, context: CommandContext): void {
+  program
+    .command('start')
+    .description('start a stopped database: one stopped for idleness, or one whose spec.state is Stopped')
+    .argument('<name>', 'database')
+    .option('--wait', 'wait until it is Ready')
+    .addOption(timeoutOption())
+    .addHelpText('after', '\nExample:\n  myaas start mine --wait')
+    .action(async (name: string, options: { wait?: boolean; timeout: number }) => {
+      const object = await getDatabase(context.client(), name);
+      if (object.spec.state === 'Running' && phaseOf(object) === 'Ready') {
+        context.out(`database/${name} unchanged (Ready)`);
+        return;
+      }
+      const idleStopped = conditionIs(object, 'IdleStopped', 'True');
+      if (object.spec.state === 'Stopped' && !isManaged(object))
+        throw new CliError(
+          `database ${name} is declared in ${object.source?.file ?? 'a spec file'}: set spec.state: Running there (the controller follows the file)`,
+        );
+      if (object.spec.state === 'Running' && !idleStopped)
+        context.out(`database/${name} already Running (${phaseOf(object)})`);
+      else {
+        await context.client().call('POST', `/api/v1/databases/${encodeURIComponent(name)}/start`);
+        context.out(`database/${name} starting${idleStopped ? ' (it was stopped for idleness)' : ''}`);
+      }
+      if (!options.wait) return;
+      await waitForDatabase(context.client(), name, (p) => p === 'Ready', 'Ready', options.timeout * 1000);
+      context.out(`database/${name} ready`);
+    });
+}
+
+/** Whether a condition of the object's status has that status. */
+function conditionIs(object: ApiObject, type: string, value: string): boolean {
+  const conditions = ((object.status ?? {}) as { conditions?: { type: string; status: string }[] })
+    .conditions;
+  return conditions?.some((c) => c.type === type && c.status === value) ?? false;
+}
+
+function registerStop(program: Command, context: CommandContext): void {
+  for (const [verb, state, phase] of [['stop', 'Stopped', 'Stopped']] as const) {
     program
       .command(verb)
-      .description(
-        verb === 'start'
-          ? 'start a stopped database (spec.state: Running)'
-          : 'stop a database, keeping its data (spec.state: Stopped)',
-      )
+      .description('stop a database, keeping its data (spec.state: Stopped)')
       .argument('<name>', 'database')
       .option('--wait', `wait until it is ${phase}`)
       .addOption(timeoutOption())
@@ -150,11 +200,11 @@ function registerStartStop(program: Command, context: CommandContext): void {
             },
             `set spec.state: ${state}`,
           );
-          context.out(`database/${name} ${verb === 'start' ? 'starting' : 'stopping'}`);
+          context.out(`database/${name} stopping`);
         } else context.out(`database/${name} already ${state} (${phaseOf(object)})`);
         if (!options.wait) return;
         await waitForDatabase(context.client(), name, (p) => p === phase, phase, options.timeout * 1000);
-        context.out(`database/${name} ${phase === 'Ready' ? 'ready' : 'stopped'}`);
+        context.out(`database/${name} stopped`);
       });
   }
 }
@@ -294,7 +344,8 @@ function registerDown(program: Command, context: CommandContext): void {
 
 export function registerLifecycleCommands(program: Command, context: CommandContext): void {
   registerCreate(program, context);
-  registerStartStop(program, context);
+  registerStart(program, context);
+  registerStop(program, context);
   registerExtend(program, context);
   registerLogs(program, context);
   registerDown(program, context);

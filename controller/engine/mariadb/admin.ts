@@ -107,6 +107,24 @@ export class MariadbAdmin implements ServerAdmin {
     }
   }
 
+  async clientSessions(endpoint: Endpoint, admin: Credentials): Promise<number> {
+    const connection = await this.#connect(endpoint, admin);
+    try {
+      // Background threads are `system user` (MariaDB), `event_scheduler`, or a Daemon command (MySQL);
+      // a login still in its handshake is `unauthenticated user`. The admin account is the controller's.
+      const [rows] = await connection.query<mysql.RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+          WHERE ID <> CONNECTION_ID()
+            AND USER NOT IN (?, 'system user', 'event_scheduler', 'unauthenticated user')
+            AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID')`,
+        [admin.user],
+      );
+      return Number(rows[0]?.n ?? 0);
+    } finally {
+      await connection.end().catch(() => undefined);
+    }
+  }
+
   /** The admin accounts the official image leaves, with this password; any other root account goes. */
   async #rotateAdmin(connection: mysql.Connection, password: string): Promise<void> {
     await keepOfficialAdminAccounts(connection, this.user, password);

@@ -103,6 +103,22 @@ export class PostgresAdmin implements ServerAdmin {
       await client.end().catch(() => undefined);
     }
   }
+
+  async clientSessions(endpoint: Endpoint, admin: Credentials): Promise<number> {
+    const client = await connect(endpoint, admin, 'postgres', { statement_timeout: 10_000 });
+    try {
+      // Only client backends (not the checkpointer, walwriter, autovacuum, ...), not the controller's account.
+      const result = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+            AND usename IS DISTINCT FROM $1`,
+        [admin.user],
+      );
+      return Number(result.rows[0]?.n ?? 0);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
 }
 
 /** A session as `admin`, in `database` (administration happens in `postgres`; schemas are per database). */

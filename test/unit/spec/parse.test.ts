@@ -38,7 +38,7 @@ describe('parseSpecFile', () => {
   it('names file, line, object, field and what is allowed for an unknown field', () => {
     const text = specFile(databaseObject('alice', { tll: '8h' }));
     expect(messages(text)).toEqual([
-      'specs/x.yaml:7: Database/alice: spec.tll: unknown field; allowed fields here: template, source, ttl, expiresAt, state, port, memoryMiB, protected',
+      'specs/x.yaml:7: Database/alice: spec.tll: unknown field; allowed fields here: template, source, ttl, expiresAt, state, port, memoryMiB, protected, idle',
     ]);
   });
 
