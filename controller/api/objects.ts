@@ -39,6 +39,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
             },
           }
         : {}),
+      ...(spec.pool ? { pool: { size: spec.pool.size } } : {}),
     };
   }
   const spec = (object as DatabaseObject).spec;

@@ -19,6 +19,8 @@ export interface TemplateSpec {
     /** Load the schema only: the dump's rows are skipped as it streams past. */
     readonly schemaOnly?: boolean;
   };
+  /** Warm pool: ready members kept per current version (absent or 0: none). */
+  readonly pool?: { readonly size: number };
 }
 
 export type TemplateSource = { readonly path: string } | { readonly database: string };
@@ -101,6 +103,8 @@ export interface TemplateStatus {
   /** When the template was first seen (kept across reimports): what its AGE counts from. */
   createdAt?: string;
   currentVersion?: string;
+  /** The warm pool: members ready of the current version, and how many are asked for. */
+  pool?: { ready: number; target: number };
   /** The current version: when it was made, from how large a dump, in how long (what the UI shows of it). */
   currentVersionInfo?: { createdAt: string; dumpBytes: number; importSeconds: number };
   versions: string[];

@@ -199,6 +199,7 @@ function toObject(
       });
     }
     if (problems.length > 0) return { key, problems };
+    const poolSize = (spec.pool as { size?: number } | undefined)?.size ?? 0;
     const templateSpec: TemplateSpec = {
       engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? DEFAULT_ENGINE,
       ...(spec.image === undefined ? {} : { image: spec.image as string }),
@@ -218,6 +219,7 @@ function toObject(
           : {}),
         ...(imp.schemaOnly ? { schemaOnly: true } : {}),
       },
+      ...(poolSize ? { pool: { size: poolSize } } : {}),
     };
     return { key, problems, object: { kind, metadata, spec: templateSpec } };
   }
