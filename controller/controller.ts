@@ -140,7 +140,11 @@ export class Controller {
       pool: this.pool,
       onClaimed: (template) => this.#pools.add(template),
     });
-    this.#poolReconciler = new PoolReconciler({ ...shared, pool: this.pool });
+    this.#poolReconciler = new PoolReconciler({
+      ...shared,
+      pool: this.pool,
+      onAdoptedServerDown: (database) => this.#queue.add(`Database/${database}`),
+    });
   }
 
   /** Asks for a reconcile of one object now. */

@@ -19,6 +19,11 @@ import type { ReconcileResult } from './work-queue.js';
 
 export interface PoolReconcilerDeps extends ReconcilerDeps {
   readonly pool: PoolMembers;
+  /**
+   * Told of a database whose claimed member server is gone or stopped: runtime events of that server
+   * still say Pool (its labels), so they come here, and the database is asked to look now.
+   */
+  readonly onAdoptedServerDown?: (database: string) => void;
 }
 
 /** How soon a pool short of members looks again after a failed fill (a broken version, a full disk). */
@@ -45,9 +50,12 @@ export class PoolReconciler {
     const target = declared?.spec.pool?.size ?? 0;
     const current = declared ? await versions.current(template) : undefined;
     const claims = this.#claims();
-    const servers = (await runtime.servers.list()).filter(
-      (s) => s.role === 'Pool' && parseMemberOwner(s.owner)?.template === template,
-    );
+    const all = await runtime.servers.list();
+    const servers = all.filter((s) => s.role === 'Pool' && parseMemberOwner(s.owner)?.template === template);
+    for (const [server, database] of claims.adopters) {
+      const found = all.find((s) => s.id === server);
+      if (!found?.running) this.#deps.onAdoptedServerDown?.(database);
+    }
     const members = await pool.list(template);
     const recorded = new Set(members.map((m) => m.id));
 
@@ -115,18 +123,23 @@ export class PoolReconciler {
   }
 
   /** Member ids and server ids that databases claim or serve from: not the pool's to remove. */
-  #claims(): { members: Set<string>; servers: Set<string> } {
+  #claims(): { members: Set<string>; servers: Set<string>; adopters: Map<string, string> } {
     const members = new Set<string>();
     const servers = new Set<string>();
+    /** Adopted server id → the database it serves. */
+    const adopters = new Map<string, string>();
     for (const key of this.#deps.store.keys('Database')) {
       const record = this.#deps.store.get(key as `Database/${string}`)?.record as DatabaseRecord | undefined;
       if (record?.claim) {
         members.add(`${record.claim.template}/${record.claim.member}`);
         servers.add(record.claim.server);
       }
-      if (record?.adoptedServer) servers.add(record.adoptedServer);
+      if (record?.adoptedServer) {
+        servers.add(record.adoptedServer);
+        adopters.set(record.adoptedServer, key.slice('Database/'.length));
+      }
     }
-    return { members, servers };
+    return { members, servers, adopters };
   }
 
   async #removeMember(

@@ -127,7 +127,7 @@ describe.each([
       30_000,
     );
     expect(refilled.ready).toBe(true);
-    expect(await bed.query(name, `SELECT name FROM products WHERE id = 100`)).toEqual([
+    expect(await bed.query(name, 'SELECT name FROM products WHERE id = 100')).toEqual([
       { name: `own-${name}` },
     ]);
   });

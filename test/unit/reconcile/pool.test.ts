@@ -51,6 +51,7 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
   let pools: PoolReconciler;
   let databases: DatabaseReconciler;
   let claimed: string[];
+  let down: string[];
 
   const addVersion = async (version: string, label = version) => {
     mkdirSync(layout.versionDir('shop', version), { recursive: true });
@@ -101,7 +102,7 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
       log: silentLogger,
       engineFor: () => engine,
     };
-    pools = new PoolReconciler({ ...shared, pool });
+    pools = new PoolReconciler({ ...shared, pool, onAdoptedServerDown: (d) => down.push(d) });
     databases = new DatabaseReconciler({ ...shared, pool, onClaimed: (t) => claimed.push(t) });
   };
   const fill = () => pools.reconcile('shop', silentLogger);
@@ -124,6 +125,7 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
     engine = new FakeEngine();
     versions = new TemplateVersions(layout);
     claimed = [];
+    down = [];
     build();
     await store.load();
     await addVersion(VERSION, 'one');
@@ -183,8 +185,11 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
     expect((await members()).map((m) => m.ready)).toEqual([true]);
     expect(runtime.servers.has(member!.server!)).toBe(true);
     expect(present(layout.poolMemberDir('shop', member!.id))).toBe(true);
-    // Its server replaced (a restart): the link goes at the next pool pass.
+    expect(down).toEqual([]);
+    // Its server gone (its events say Pool: the pool's pass tells the database), then replaced.
     await runtime.servers.remove(member!.server!);
+    await fill();
+    expect(down).toEqual(['alice']);
     await databases.reconcile('alice', silentLogger);
     expect(store.get('Database/alice')!.record.adoptedServer).toBeUndefined();
     expect(runtime.calls).toContain('create Database/alice');
