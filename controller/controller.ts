@@ -7,8 +7,11 @@ import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { type DesiredState, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
+import { parseMemberOwner } from './objects/index.js';
+import { PoolMembers } from './pool/pool-members.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
+import { PoolReconciler } from './reconcile/pool-reconciler.js';
 import { TemplateReconciler } from './reconcile/template-reconciler.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import type { Runtime } from './runtime/runtime.js';
@@ -49,6 +52,13 @@ export class Controller {
   readonly #templates: TemplateReconciler;
   readonly #databases: DatabaseReconciler;
   readonly #idle: IdleWatch;
+  /**
+   * Warm pools have a queue of their own (keys: template names), one at a time: refills run in the
+   * background and never take a slot a create or an import waits for.
+   */
+  readonly #pools: WorkQueue<string>;
+  readonly #poolReconciler: PoolReconciler;
+  readonly pool: PoolMembers;
   readonly #log: Logger;
   #unsubscribe: (() => void)[] = [];
   #resync: NodeJS.Timeout | undefined;
@@ -89,13 +99,23 @@ export class Controller {
         parts.metrics?.reconciles.inc({ kind, result });
         parts.metrics?.reconcileSeconds.observe({ kind }, seconds);
       },
-      reconcile: (key, keyLog) => {
+      reconcile: async (key, keyLog) => {
         const { kind, name } = parseKey(key);
-        return kind === 'Template'
-          ? this.#templates.reconcile(name, keyLog)
-          : this.#databases.reconcile(name, keyLog);
+        if (kind !== 'Template') return this.#databases.reconcile(name, keyLog);
+        try {
+          return await this.#templates.reconcile(name, keyLog);
+        } finally {
+          // A new current version drains the old members; a changed pool size takes effect.
+          this.#pools.add(name);
+        }
       },
     });
+    this.#pools = new WorkQueue<string>({
+      log: this.#log.child({ queue: 'pool' }),
+      concurrency: 1,
+      reconcile: (template, keyLog) => this.#poolReconciler.reconcile(template, keyLog),
+    });
+    this.pool = new PoolMembers(layout);
     // What both reconcilers are made of: the interfaces, never the loop.
     const shared = {
       config,
@@ -118,7 +138,11 @@ export class Controller {
       importer: new Importer({ layout, storage, runtime, versions: this.versions, log }),
       enqueue: (key) => this.#queue.add(key),
     });
-    this.#databases = new DatabaseReconciler(shared);
+    this.#databases = new DatabaseReconciler({
+      ...shared,
+      pool: this.pool,
+      onClaimed: (template) => this.#pools.add(template),
+    });
     this.#idle = new IdleWatch({
       desired,
       store,
@@ -127,6 +151,11 @@ export class Controller {
       log: this.#log.child({ component: 'idle-watch' }),
       enqueue: (key) => this.#queue.add(key),
       pollMs: config.idlePollSeconds * 1000,
+    });
+    this.#poolReconciler = new PoolReconciler({
+      ...shared,
+      pool: this.pool,
+      onAdoptedServerDown: (database) => this.#queue.add(`Database/${database}`),
     });
   }
 
@@ -147,7 +176,10 @@ export class Controller {
     this.#unsubscribe.push(
       runtime.servers.watch((event) => {
         if (event.action === 'reconnect') void this.resync();
-        else if (isValidName(event.owner))
+        else if (event.role === 'Pool') {
+          const member = parseMemberOwner(event.owner);
+          if (member) this.#pools.add(member.template);
+        } else if (isValidName(event.owner))
           this.#queue.add(`${event.role === 'Import' ? 'Template' : 'Database'}/${event.owner}`);
       }),
     );
@@ -189,6 +221,9 @@ export class Controller {
       const keys = new Set<ObjectKey>(this.parts.desired.list().map((r) => r.key));
       for (const key of await this.#discoveredKeys()) keys.add(key);
       for (const key of keys) this.#queue.add(key);
+      const pools = new Set(await this.pool.templates());
+      for (const key of keys) if (key.startsWith('Template/')) pools.add(parseKey(key).name);
+      for (const template of pools) if (isValidName(template)) this.#pools.add(template);
       await this.guard.refresh();
       await this.trash.sweep();
     } catch (error) {
@@ -197,8 +232,9 @@ export class Controller {
   }
 
   /** Waits until no reconcile is queued or running (tests and benchmarks). */
-  onIdle(): Promise<void> {
-    return this.#queue.onIdle();
+  async onIdle(): Promise<void> {
+    await this.#queue.onIdle();
+    await this.#pools.onIdle();
   }
 
   /** Stops reconciling; servers keep running. */
@@ -210,6 +246,7 @@ export class Controller {
     this.#unsubscribe = [];
     // No reconcile runs after this, so none starts an import after the imports are stopped.
     await this.#queue.stop();
+    await this.#pools.stop();
     await this.#templates.stop();
     await this.parts.store.flush();
     this.#log.info('controller stopped; databases keep running');
@@ -224,7 +261,7 @@ export class Controller {
     // A branch point left by a branch removed while the controller was down goes too.
     for (const name of await listNames(layout.branchesDir)) keys.push(`Database/${name}`);
     for (const server of await runtime.servers.list()) {
-      if (isValidName(server.owner))
+      if (server.role !== 'Pool' && isValidName(server.owner))
         keys.push(`${server.role === 'Import' ? 'Template' : 'Database'}/${server.owner}`);
     }
     return keys;

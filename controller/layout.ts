@@ -10,6 +10,7 @@ import { assertValidName } from './spec/names.js';
  *                                                          templates/<name>/<version>.schema.json  its schema
  *   databases/<name>                 writable clone        work/<name>@<version>           import in progress
  *   branches/<name>                  a branch's branch point (read-only): what its reset goes back to
+ *   pool/<template>/<id>             a warm pool member's clone   pool/<template>/<id>.json  its record
  *   state/<kind>s/<name>.json        status + bookkeeping
  *   trash/<kind>s/<name>@<stamp>/    a removed database's clone, or a removed template's versions,
  *   trash/<kind>s/<name>@<stamp>.json   restorable until the entry's retention ends
@@ -40,6 +41,22 @@ export class Layout {
   /** Where a branch point is copied to before it is sealed (never a valid name: never taken for one). */
   branchPointPartial(name: string): string {
     return `${this.branchPointDir(name)}.partial`;
+  }
+  get poolsDir(): string {
+    return path.join(this.root, 'pool');
+  }
+  /** A template's warm pool: its members' clones, each with its record beside it. */
+  poolDir(template: string): string {
+    assertValidName(template, 'template name');
+    return path.join(this.poolsDir, template);
+  }
+  poolMemberDir(template: string, id: string): string {
+    assertMemberId(id);
+    return path.join(this.poolDir(template), id);
+  }
+  /** A member's record: a member without one does not exist (its clone and server are leftovers). */
+  poolMemberRecord(template: string, id: string): string {
+    return `${this.poolMemberDir(template, id)}.json`;
   }
   get stateDir(): string {
     return path.join(this.root, 'state');
@@ -113,6 +130,19 @@ export function newTrashId(name: string, now = new Date()): string {
 /** The name part of a trash id, or undefined when it is not one. */
 export function trashIdName(id: string): string | undefined {
   return TRASH_ID.exec(id)?.[1];
+}
+
+/** A pool member's id: 8 hex digits, unique within its template. */
+export function newMemberId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export function isMemberId(value: string): boolean {
+  return /^[0-9a-f]{8}$/.test(value);
+}
+
+function assertMemberId(id: string): void {
+  if (!isMemberId(id)) throw new Error(`\`${id}\` is not a pool member id`);
 }
 
 function assertTrashId(id: string): void {

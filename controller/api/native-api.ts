@@ -14,6 +14,7 @@ import {
   type TrashItemView,
   parseKey,
 } from '../objects/index.js';
+import { servesDatabase } from '../runtime/runtime.js';
 import { nameProblem } from '../spec/names.js';
 import { parseSpecFile } from '../spec/parse.js';
 import { formatProblem } from '../spec/problems.js';
@@ -319,7 +320,7 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
         if (!/^[0-9]+$/.test(asked) || lines < 1 || lines > 10_000)
           throw new HttpError(400, { status: `Invalid lines "${asked}": a number from 1 to 10000` });
         const [server] = (await running.runtime.servers.list())
-          .filter((s) => s.role === 'Database' && s.owner === name)
+          .filter((s) => servesDatabase(s, name!, stored?.record.adoptedServer))
           .sort((a, b) => b.createdAt - a.createdAt);
         if (!server)
           throw new HttpError(404, {

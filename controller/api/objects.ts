@@ -43,6 +43,7 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
       ...(spec.databaseDefaults?.idle
         ? { databaseDefaults: { idle: idlePolicyToCrd(spec.databaseDefaults.idle) } }
         : {}),
+      ...(spec.pool ? { pool: { size: spec.pool.size } } : {}),
     };
   }
   const spec = (object as DatabaseObject).spec;

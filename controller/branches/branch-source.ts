@@ -49,7 +49,7 @@ export async function findBranchSource(
       reason: 'SourceNotFound',
       message: `source database "${name}" does not exist: create it first, or change ${field} (\`myaas get databases\` lists them)`,
     };
-  const server = await runningDatabaseServer(deps.runtime, name);
+  const server = await runningDatabaseServer(deps.runtime, name, stored.record.adoptedServer);
   const stopped = !server && stored.status.phase === 'Stopped';
   if (!stopped && (!server || stored.status.phase !== 'Ready' || !stored.record.configured))
     return {

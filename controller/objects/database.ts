@@ -139,6 +139,16 @@ export interface DatabaseRecord {
   database?: string;
   image?: string;
   engine?: EngineName;
+  /**
+   * The warm pool member being claimed (the journal of a claim): saved before its clone moves to
+   * databases/<name>; a restart rolls forward when the clone moved, else forgets the claim.
+   */
+  claim?: { template: string; member: string; server: string };
+  /**
+   * A claimed member's server, which serves this database until it is replaced (a restart makes a
+   * server of its own): its role and labels still say Pool, so the database names it by id.
+   */
+  adoptedServer?: string;
   /** Credentials were set in the current clone. */
   configured: boolean;
   resetToken: string;

@@ -7,6 +7,7 @@ export * from './database.js';
 export * from './desired-state.js';
 export * from './meta.js';
 export * from './schema.js';
+export * from './pool.js';
 export * from './template.js';
 export * from './trash.js';
 export * from './api-views.js';

@@ -21,6 +21,8 @@ export interface TemplateSpec {
   };
   /** Defaults for the databases cloned from this template, where their own spec says nothing. */
   readonly databaseDefaults?: { readonly idle?: IdlePolicy };
+  /** Warm pool: ready members kept per current version (absent or 0: none). */
+  readonly pool?: { readonly size: number };
 }
 
 export type TemplateSource = { readonly path: string } | { readonly database: string };
@@ -103,6 +105,8 @@ export interface TemplateStatus {
   /** When the template was first seen (kept across reimports): what its AGE counts from. */
   createdAt?: string;
   currentVersion?: string;
+  /** The warm pool: members ready of the current version, and how many are asked for. */
+  pool?: { ready: number; target: number };
   /** The current version: when it was made, from how large a dump, in how long (what the UI shows of it). */
   currentVersionInfo?: { createdAt: string; dumpBytes: number; importSeconds: number };
   versions: string[];

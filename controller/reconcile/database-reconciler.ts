@@ -1,3 +1,4 @@
+import { rm, symlink } from 'node:fs/promises';
 import { copyBranchSource, findBranchSource, isUnavailable, lineageOf } from '../branches/branch-source.js';
 import { DEFAULT_ENGINE, defaultImage } from '../engine/defaults.js';
 import type { Endpoint, Engine } from '../engine/engine.js';
@@ -16,7 +17,8 @@ import {
   expiryOf,
   setCondition,
 } from '../objects/index.js';
-import type { ServerInfo, ServerSpec } from '../runtime/runtime.js';
+import type { PoolMembers } from '../pool/pool-members.js';
+import { type ServerInfo, type ServerSpec, servesDatabase } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import { formatDuration } from '../spec/duration.js';
 import { explainFailure } from '../util/disk-space.js';
@@ -28,6 +30,10 @@ import type { ReconcileResult } from './work-queue.js';
 export interface DatabaseReconcilerDeps extends ReconcilerDeps {
   /** Seconds a running server gets to shut down cleanly. @default 60 */
   readonly stopTimeoutSeconds?: number;
+  /** Warm pools: a fresh clone claims a ready member of the current version when there is one. */
+  readonly pool?: PoolMembers;
+  /** Told when a member was claimed: its pool refills. */
+  readonly onClaimed?: (template: string) => void;
 }
 
 /** A failure already put into status: not to be overwritten by the generic report. */
@@ -96,7 +102,9 @@ export class DatabaseReconciler {
     }
     const spec = desired.get(key);
     const stored = store.get(key);
-    const servers = (await runtime.servers.list()).filter((s) => s.role === 'Database' && s.owner === name);
+    if (stored?.record.claim) await this.#resolveClaim(key, stored.status, stored.record, log);
+    const adopted = stored?.record.adoptedServer;
+    const servers = (await runtime.servers.list()).filter((s) => servesDatabase(s, name, adopted));
     const cloneExists = await this.#deps.storage.exists(layout.databaseDir(name));
 
     if (!spec) {
@@ -265,6 +273,8 @@ export class DatabaseReconciler {
     }
     if (reset) log.info({ from: record.templateVersion, to: version.version }, 'resetting to the template');
     await this.#answerReset(observed, record, reset, resetToken);
+    if (!reset && (await this.#claimMember(observed, record, template, version.version, log)))
+      return undefined;
     record.template = template;
     record.templateVersion = version.version;
     record.templateAdminPassword = version.adminPassword;
@@ -279,6 +289,108 @@ export class DatabaseReconciler {
     );
     servers.length = 0;
     return undefined;
+  }
+
+  /**
+   * A fresh database takes a ready warm pool member of the current version when there is one: its clone
+   * moves to databases/<name> and its running server serves the database (named by id in the record;
+   * the first login then replaces the member's throwaway credentials with the database's own). A journal
+   * makes it crash-safe: the claim is saved before the move, so a restart rolls forward when the clone
+   * moved and forgets the claim otherwise (see resolveClaim): a member or a database, never both.
+   * Only for a database the member fits: no fixed or previous port, the default memory limit, running.
+   */
+  async #claimMember(
+    observed: Observed,
+    record: DatabaseRecord,
+    template: string,
+    version: string,
+    log: Logger,
+  ): Promise<boolean> {
+    const { key, db, status, servers } = observed;
+    const { pool, store, storage, layout, runtime, config } = this.#deps;
+    const fits =
+      db.spec.port === undefined &&
+      record.port === undefined &&
+      db.spec.state === 'Running' &&
+      (db.spec.memoryMiB ?? config.databaseMemoryMiB) === config.databaseMemoryMiB;
+    if (!pool || !fits) return false;
+    const started = performance.now();
+    const member = await pool.take(template, version);
+    if (!member) return false;
+    try {
+      const server = await runtime.servers.inspect(member.server!);
+      if (!server?.running) return false;
+      record.template = template;
+      record.templateVersion = version;
+      // The member's admin password is what the first login logs in with, then replaces.
+      record.templateAdminPassword = member.adminPassword;
+      record.database = member.database;
+      record.image = member.image;
+      record.engine = member.engine;
+      record.configured = false;
+      record.createdAt ??= Date.now();
+      record.claim = { template, member: member.id, server: server.id };
+      status.phase = 'Cloning';
+      status.createdAt = new Date(record.createdAt).toISOString();
+      status.cloneMethod = member.cloneMethod;
+      await store.save(key, status, record);
+      const journaled = performance.now();
+      faultPoint('pool:after-claim-intent');
+      await storage.move(layout.poolMemberDir(template, member.id), layout.databaseDir(db.metadata.name));
+      faultPoint('pool:after-claim-move');
+      await linkMovedClone(layout.poolMemberDir(template, member.id), layout.databaseDir(db.metadata.name));
+      record.adoptedServer = server.id;
+      await pool.forget(template, member.id);
+      // Saved with the next status (Ready); a crash before that rolls forward from the claim.
+      record.claim = undefined;
+      for (const stale of servers) await runtime.servers.remove(stale.id);
+      servers.length = 0;
+      servers.push(server);
+      // Where a claim's time goes (before the first login): finding the member, the journal's write, the rest.
+      const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
+      log.info(
+        {
+          member: member.id,
+          server: server.id,
+          takeMs: ms(started, journaled),
+          moveMs: ms(journaled, performance.now()),
+        },
+        'claimed a warm pool member',
+      );
+      void store.event(key, 'Normal', 'Claimed', `took a warm pool member of ${template}/${version}`);
+      this.#deps.onClaimed?.(template);
+      return true;
+    } finally {
+      pool.release(template, member.id);
+    }
+  }
+
+  /** After a restart mid-claim: roll forward when the member's clone moved here, else forget the claim. */
+  async #resolveClaim(
+    key: `Database/${string}`,
+    status: DatabaseStatus,
+    record: DatabaseRecord,
+    log: Logger,
+  ): Promise<void> {
+    const claim = record.claim!;
+    const { storage, layout, pool, store } = this.#deps;
+    if (await storage.exists(layout.databaseDir(parseName(key)))) {
+      log.info({ member: claim.member }, 'rolling a claim forward: the member clone moved here');
+      record.adoptedServer = claim.server;
+      await linkMovedClone(
+        layout.poolMemberDir(claim.template, claim.member),
+        layout.databaseDir(parseName(key)),
+      );
+      if (pool) await pool.forget(claim.template, claim.member);
+      else await rm(layout.poolMemberRecord(claim.template, claim.member), { force: true });
+    } else {
+      log.info(
+        { member: claim.member },
+        'a claim that did not move the clone: the member stays; a fresh clone instead',
+      );
+    }
+    record.claim = undefined;
+    await store.save(key, status, record);
   }
 
   /**
@@ -517,6 +629,8 @@ export class DatabaseReconciler {
     const { db, status } = observed;
     const { runtime, config, layout } = this.#deps;
     status.phase = 'Starting';
+    // A claimed member's server, if any, is gone now: this one is the database's own.
+    record.adoptedServer = undefined;
     const spec: ServerSpec = {
       role: 'Database',
       owner: db.metadata.name,
@@ -822,6 +936,24 @@ export class DatabaseReconciler {
     for (const server of servers) await this.#deps.runtime.servers.remove(server.id);
     if (clone) await this.#deps.storage.remove(clone);
   }
+}
+
+/**
+ * The member's old path keeps naming its clone while the claimed server runs: a host MariaDB opens
+ * some files by the absolute datadir it started with (Aria and MyISAM tables, mysql.global_priv among
+ * them), and a renamed live datadir would make it fail to create or reopen them. The pool removes the
+ * link once no server of that member is left.
+ */
+async function linkMovedClone(oldPath: string, clone: string): Promise<void> {
+  try {
+    await symlink(clone, oldPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+function parseName(key: `Database/${string}`): string {
+  return key.slice('Database/'.length);
 }
 
 /** Whether a trashed database's data came from what `spec` asks for (the same template, or branch source). */

@@ -17,6 +17,7 @@ import {
   type ServerInfo,
   type ServerRole,
   type ServerSpec,
+  roleTag,
 } from './runtime.js';
 
 const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode;
@@ -136,7 +137,7 @@ class DockerServers implements ServerControl {
   }
   async create(spec: ServerSpec): Promise<ServerInfo> {
     await this.#images.ensure(spec.image);
-    const name = `myaas-${this.#controllerId}-${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
+    const name = `myaas-${this.#controllerId}-${roleTag(spec.role)}-${spec.owner}`;
     const port = `${spec.engine.image.port}/tcp`;
     const options: Docker.ContainerCreateOptions = {
       name,

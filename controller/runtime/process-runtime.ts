@@ -24,6 +24,7 @@ import type {
   ServerRole,
   ServerSpec,
 } from './runtime.js';
+import { roleTag } from './runtime.js';
 
 /** What the process runtime knows of one server, in `run/<id>/server.json`. */
 interface ServerFile {
@@ -173,7 +174,7 @@ class ProcessServers implements ServerControl {
   }
   async create(spec: ServerSpec): Promise<ServerInfo> {
     await spec.engine.host.check();
-    const id = `${spec.role === 'Database' ? 'db' : 'import'}-${spec.owner}`;
+    const id = `${roleTag(spec.role)}-${spec.owner}`;
     const existing = await this.#read(id);
     if (existing) {
       // Left by a controller killed between create and record: replace it.
@@ -268,7 +269,7 @@ class ProcessServers implements ServerControl {
     return this.#engineFor(file.engine);
   }
   #dir(id: string): string {
-    if (!/^(db|import)-[a-z0-9-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
+    if (!/^(db|import|pool)-[a-z0-9.-]+$/.test(id)) throw new Error(`\`${id}\` is not a server id`);
     return path.join(this.#root, id);
   }
   #paths(id: string, port: number, dataDir: string, args: readonly string[], engine: Engine) {

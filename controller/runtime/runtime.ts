@@ -14,12 +14,33 @@ export const LABELS = {
   port: 'myaas.dev/port',
 } as const;
 
-export type ServerRole = 'Database' | 'Import';
+/**
+ * Database: serves a Database (owner: its name). Import: a template's import (owner: the template).
+ * Pool: a warm pool member (owner: `<template>.<member id>`), until a Database claims it: the claiming
+ * database's record then names the server (labels cannot change on a running container).
+ */
+export type ServerRole = 'Database' | 'Import' | 'Pool';
+
+/** What a server of `role` is called by its runtime (container name part, run dir prefix). */
+export function roleTag(role: ServerRole): string {
+  return role === 'Database' ? 'db' : role === 'Import' ? 'import' : 'pool';
+}
+
+/** Whether `server` serves database `name`: its own, or the pool member it claimed (`adopted`: its id). */
+export function servesDatabase(server: ServerInfo, name: string, adopted?: string): boolean {
+  return (
+    (server.role === 'Database' && server.owner === name) || (adopted !== undefined && server.id === adopted)
+  );
+}
 
 /** The newest running server of database `name`, as its runtime finds it now. */
-export async function runningDatabaseServer(runtime: Runtime, name: string): Promise<ServerInfo | undefined> {
+export async function runningDatabaseServer(
+  runtime: Runtime,
+  name: string,
+  adopted?: string,
+): Promise<ServerInfo | undefined> {
   return (await runtime.servers.list())
-    .filter((s) => s.role === 'Database' && s.owner === name && s.running)
+    .filter((s) => servesDatabase(s, name, adopted) && s.running)
     .sort((a, b) => b.createdAt - a.createdAt)[0];
 }
 

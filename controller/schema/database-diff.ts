@@ -30,7 +30,7 @@ export async function diffDatabase(
     );
   if (status.phase !== 'Ready')
     throw new SchemaDiffUnavailable(`it is not ready (${status.phase}): try again once it is Ready`);
-  const server = await runningDatabaseServer(deps.runtime, name);
+  const server = await runningDatabaseServer(deps.runtime, name, record.adoptedServer);
   if (!server?.hostPort)
     throw new SchemaDiffUnavailable('its server is not running now: try again once it is Ready');
   const engine = engineFor(record.engine ?? status.engine);

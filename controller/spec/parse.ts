@@ -204,6 +204,7 @@ function toObject(
     for (const p of defaultIdle?.problems ?? [])
       problems.push({ path: ['spec', 'databaseDefaults', 'idle', ...p.path], message: p.message });
     if (problems.length > 0) return { key, problems };
+    const poolSize = (spec.pool as { size?: number } | undefined)?.size ?? 0;
     const templateSpec: TemplateSpec = {
       engine: (spec.engine as TemplateSpec['engine'] | undefined) ?? DEFAULT_ENGINE,
       ...(spec.image === undefined ? {} : { image: spec.image as string }),
@@ -224,6 +225,7 @@ function toObject(
         ...(imp.schemaOnly ? { schemaOnly: true } : {}),
       },
       ...(defaultIdle?.policy ? { databaseDefaults: { idle: defaultIdle.policy } } : {}),
+      ...(poolSize ? { pool: { size: poolSize } } : {}),
     };
     return { key, problems, object: { kind, metadata, spec: templateSpec } };
   }

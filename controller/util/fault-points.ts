@@ -16,6 +16,10 @@ export const FAULT_POINTS = [
   'database:after-configure',
   /** The import's work volume is sealed as a version; its metadata is not written yet. */
   'template:after-seal',
+  /** A claim of a warm pool member is saved in the database's record; the member's clone has not moved. */
+  'pool:after-claim-intent',
+  /** The member's clone moved to databases/<name>; its record is not removed, the claim not cleared. */
+  'pool:after-claim-move',
   /** Reserved: a database's clone moved to the trash, before the rest of the removal (no trash yet). */
   'trash:after-move',
 ] as const;

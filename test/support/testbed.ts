@@ -4,6 +4,7 @@ import {
   copyFileSync,
   createWriteStream,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -392,6 +393,10 @@ export class TestBed {
       // Branch points are read-only subvolumes: rm -rf cannot remove them.
       ...list(path.join(this.dataDir, 'branches')),
       ...list(path.join(this.dataDir, 'cache')).filter((p) => !p.endsWith('.json')),
+      // Warm pool members' clones (never the link a claim leaves: it points at a database's clone).
+      ...list(path.join(this.dataDir, 'pool'))
+        .flatMap(list)
+        .filter((p) => !p.endsWith('.json') && !lstatSync(p).isSymbolicLink()),
     );
     for (const s of subvolumes) await storage.remove(s).catch(() => undefined);
     // MYAAS_TEST_LOGS=DIR keeps each bed's controller log there (the bed's folder goes).

@@ -74,6 +74,14 @@ function TemplateCard({
         </dd>
         <dt>Versions kept</dt>
         <dd>{status?.versions.length ?? 0}</dd>
+        {status?.pool && (
+          <>
+            <dt>Warm pool</dt>
+            <dd data-pool>
+              {status.pool.ready} of {status.pool.target} ready
+            </dd>
+          </>
+        )}
         <dt>Source</dt>
         <dd>
           {template.spec.source.database ? (

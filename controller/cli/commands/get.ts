@@ -22,7 +22,10 @@ interface Event {
   message: string;
 }
 
-/** The columns of `get templates`; PROGRESS shows a running import (percent, eta). */
+/**
+ * The columns of `get templates`; PROGRESS shows a running import (percent, eta), POOL the warm pool's
+ * ready members of the current version out of those asked for (`-`: no pool).
+ */
 export function templateHeaders(wide: boolean): string[] {
   return [
     'NAME',
@@ -30,6 +33,7 @@ export function templateHeaders(wide: boolean): string[] {
     'VERSION',
     'LAST IMPORT',
     'PROGRESS',
+    'POOL',
     'AGE',
     ...(wide ? ['ENGINE', 'SOURCE', 'MESSAGE'] : []),
   ];
@@ -45,11 +49,17 @@ export function templateRow(o: ApiObject, wide: boolean, now = Date.now()): stri
     s.currentVersion ?? '<none>',
     last ? `${last.result ?? 'Running'} ${age(last.finishedAt ?? last.startedAt, now)} ago` : '<none>',
     progressText(s.phase === 'Importing' ? s.progress : undefined),
+    poolText(s.pool),
     age(s.createdAt ?? last?.startedAt, now),
     ...(wide
       ? [String(o.spec.engine), String((o.spec.source as { path: string }).path), s.message ?? '']
       : []),
   ];
+}
+
+/** `ready/target` of a warm pool, `-` for none. */
+export function poolText(pool: TemplateStatus['pool']): string {
+  return pool && pool.target + pool.ready > 0 ? `${pool.ready}/${pool.target}` : '-';
 }
 
 /**
@@ -130,6 +140,7 @@ function describeObject(
     message?: string;
     conditions?: Condition[];
     branchedFrom?: BranchLineage;
+    pool?: TemplateStatus['pool'];
   } & Partial<Pick<DatabaseStatus, 'idle' | 'lastActivity'>>,
 ): string[] {
   const branch = status.branchedFrom;
@@ -142,6 +153,9 @@ function describeObject(
       ? [
           `Branched: from database ${branch.database} at ${branch.at}, on template ${branch.template}/${branch.templateVersion} (${branch.method}; writes held ${branch.lockMs} ms, server paused ${branch.pausedMs} ms)`,
         ]
+      : []),
+    ...(status.pool
+      ? [`Pool:     ${status.pool.ready} of ${status.pool.target} ready (warm pool of the current version)`]
       : []),
     ...(status.message ? [`Message:  ${status.message}`] : []),
     ...(object.kind === 'Database' ? describeIdle(object, status as Partial<DatabaseStatus>) : []),

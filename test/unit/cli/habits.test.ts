@@ -49,8 +49,16 @@ describe('get templates', () => {
       false,
       now,
     );
-    expect(templateHeaders(false)).toEqual(['NAME', 'PHASE', 'VERSION', 'LAST IMPORT', 'PROGRESS', 'AGE']);
-    expect(row).toEqual(['shop', 'Importing', '<none>', 'Running 60s ago', '75% eta 10m', '2d']);
+    expect(templateHeaders(false)).toEqual([
+      'NAME',
+      'PHASE',
+      'VERSION',
+      'LAST IMPORT',
+      'PROGRESS',
+      'POOL',
+      'AGE',
+    ]);
+    expect(row).toEqual(['shop', 'Importing', '<none>', 'Running 60s ago', '75% eta 10m', '-', '2d']);
   });
 
   it("AGE counts from the template's creation, not from its last import", () => {
@@ -65,7 +73,13 @@ describe('get templates', () => {
       now,
     );
     expect(row[4]).toBe('-');
-    expect(row[5]).toBe('3d');
+    expect(row[6]).toBe('3d');
+  });
+
+  it('POOL shows ready members of the current version out of those asked for', () => {
+    const row = templateRow(template({ phase: 'Ready', pool: { ready: 1, target: 3 } }), false, now);
+    expect(row[5]).toBe('1/3');
+    expect(templateRow(template({ phase: 'Ready', pool: { ready: 0, target: 0 } }), false, now)[5]).toBe('-');
   });
 });
 

@@ -32,6 +32,8 @@ describe('fault points', () => {
       'database:after-server',
       'database:after-configure',
       'template:after-seal',
+      'pool:after-claim-intent',
+      'pool:after-claim-move',
       'trash:after-move',
     ]);
   });
