@@ -19,6 +19,7 @@ import {
   success,
   unavailable,
 } from './status.js';
+import { tableOf, wantsTable } from './table.js';
 import { WatchStream } from './watch-stream.js';
 
 export interface KubeApiServerOptions {
@@ -261,6 +262,7 @@ export class KubeApiServer {
         const items = this.store
           .list(resource, namespace)
           .filter((o) => labels(o.metadata.labels ?? {}) && fields(o));
+        if (wantsTable(req.headers.accept)) return ok(tableOf(resource, items, String(this.store.revision)));
         return ok({
           kind: resource.listKind,
           apiVersion: apiVersionOf(resource),
@@ -288,8 +290,14 @@ export class KubeApiServer {
     const targetOf: Target = sub === 'status' ? 'status' : 'main';
 
     switch (req.method) {
-      case 'GET':
-        return ok(this.store.get(resource, namespace, name));
+      case 'GET': {
+        const object = this.store.get(resource, namespace, name);
+        return ok(
+          wantsTable(req.headers.accept) && !sub
+            ? tableOf(resource, [object], String(this.store.revision))
+            : object,
+        );
+      }
       case 'PUT':
         return ok(this.store.update(resource, namespace, name, asObject(body), targetOf, write));
       case 'PATCH': {
