@@ -2,3 +2,4 @@
 export { KubeApiServer, type Availability, type KubeApiServerOptions } from './kube-api-server.js';
 export type { Obj, StoreEvent } from './object-store.js';
 export type { Resource } from './resources.js';
+export { kubeConfigFor } from './client-config.js';

@@ -45,6 +45,8 @@ export class KubeApiServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #watches = new Set<WatchStream>();
+  /** Every request served, `METHOD /path?query`, in order: what tests assert a client did. */
+  readonly requests: string[] = [];
   readonly #gc: GarbageCollector;
   readonly #scheduler: StandInScheduler;
   #availability: Availability = 'up';
@@ -161,8 +163,9 @@ export class KubeApiServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (this.#availability === '503') throw unavailable();
       const url = new URL(req.url ?? '/', 'http://x');
+      this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+      if (this.#availability === '503') throw unavailable();
       const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '')
         ? await readBody(req)
         : undefined;
