@@ -52,8 +52,11 @@ export class ResourceInformer {
     this.#options = options;
     this.#log = options.log.child({ informer: options.path });
     this.#retryMs = options.retryMinMs ?? 500;
-    let resolve!: () => void;
-    this.#firstList = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    let resolve: () => void = () => undefined;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#firstList = { promise, resolve };
     // The client's Watch, reporting when a watch request was accepted: the server is reachable again
     // even when the informer resumes from its resourceVersion without listing.
     const informer = this;

@@ -308,6 +308,15 @@ export class ObjectStore {
           });
     });
     if (causes.length > 0) throw invalid(resource, name, causes);
+    if (resource.kind === 'Secret' && object.stringData) {
+      // stringData is write-only: merged into data, base64-encoded (core/v1 Secret).
+      const encoded = Object.entries(object.stringData as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'utf8').toString('base64'),
+      ]);
+      object.data = { ...((object.data as object | undefined) ?? {}), ...Object.fromEntries(encoded) };
+      object.stringData = undefined;
+    }
     if (!resource.validator) return object;
     const { object: admitted, causes: schemaCauses, unknown } = resource.validator.admit(object);
     // fieldValidation=Strict (what kubectl sends): unknown fields are refused, not pruned.
