@@ -262,14 +262,18 @@ export class KubeApiServer {
           });
           return 'streaming';
         }
-        const items = this.store
-          .list(resource, namespace)
-          .filter((o) => labels(o.metadata.labels ?? {}) && fields(o));
-        if (wantsTable(req.headers.accept)) return ok(tableOf(resource, items, String(this.store.revision)));
+        // resourceVersionMatch=Exact: the list as it was then (410 Gone beyond the retained window);
+        // otherwise the latest, which satisfies NotOlderThan and "any" alike.
+        const exact = query.get('resourceVersionMatch') === 'Exact';
+        const at = exact ? Number(query.get('resourceVersion')) : this.store.revision;
+        const items = (
+          exact ? this.store.listAt(resource, namespace, at) : this.store.list(resource, namespace)
+        ).filter((o) => labels(o.metadata.labels ?? {}) && fields(o));
+        if (wantsTable(req.headers.accept)) return ok(tableOf(resource, items, String(at)));
         return ok({
           kind: resource.listKind,
           apiVersion: apiVersionOf(resource),
-          metadata: { resourceVersion: String(this.store.revision) },
+          metadata: { resourceVersion: String(at) },
           items,
         });
       }

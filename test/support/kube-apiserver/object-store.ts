@@ -121,6 +121,30 @@ export class ObjectStore {
     );
   }
 
+  /**
+   * A list as it was at `revision` (resourceVersionMatch=Exact): the current objects with the retained
+   * changes after it undone; 410 Gone when some of them are no longer retained.
+   */
+  listAt(resource: Resource, namespace: string | undefined, revision: number): Obj[] {
+    if (revision > this.#revision)
+      throw gone(`too large resource version: ${revision}, current: ${this.#revision}`);
+    const byName = new Map(
+      this.list(resource, namespace).map((o) => [`${o.metadata.namespace ?? ''}/${o.metadata.name}`, o]),
+    );
+    for (const event of this.eventsSince(revision).reverse()) {
+      if (event.resource !== resource) continue;
+      if (namespace !== undefined && event.object.metadata.namespace !== namespace) continue;
+      const id = `${event.object.metadata.namespace ?? ''}/${event.object.metadata.name}`;
+      if (event.type === 'ADDED') byName.delete(id);
+      else byName.set(id, clone(event.old!));
+    }
+    return [...byName.values()].sort((a, b) =>
+      `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
+      ),
+    );
+  }
+
   /** Every stored object of every resource (the garbage collector's view). */
   all(): { resource: Resource; object: Obj }[] {
     return [...this.#objects.values()].map((e) => ({ resource: e.resource, object: clone(e.object) }));

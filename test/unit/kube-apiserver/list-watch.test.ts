@@ -222,3 +222,24 @@ describe('selectors', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+// api-concepts "Resource versions" / "Semantics for get and list": resourceVersionMatch=Exact lists
+// the state at that resourceVersion, and 410 Gone (a Status object) once it is no longer retained.
+describe('list at an exact resourceVersion', () => {
+  it('answers the state as it was, then 410 Gone as a Status once compacted', async () => {
+    await call(server, 'POST', DATABASES, database('a'));
+    const b = await call(server, 'POST', DATABASES, database('b'));
+    const at = b.body.metadata.resourceVersion;
+    await call(server, 'DELETE', `${DATABASES}/a`);
+    await call(server, 'POST', DATABASES, database('c'));
+    await call(server, 'PATCH', `${DATABASES}/b`, { spec: { ttl: '1h' } }, 'application/merge-patch+json');
+    const then = await call(server, 'GET', `${DATABASES}?resourceVersion=${at}&resourceVersionMatch=Exact`);
+    expect(then.body.metadata.resourceVersion).toBe(at);
+    expect(then.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['a', 'b']);
+    expect(then.body.items[1].spec.ttl).toBeUndefined();
+    server.store.compact();
+    const gone = await call(server, 'GET', `${DATABASES}?resourceVersion=${at}&resourceVersionMatch=Exact`);
+    expect(gone.status).toBe(410);
+    expect(gone.body).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 });
+  });
+});

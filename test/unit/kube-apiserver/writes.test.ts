@@ -209,3 +209,40 @@ describe('patch', () => {
     expect(smp.body.reason).toBe('UnsupportedMediaType');
   });
 });
+
+// Leader election (client-go leaderelection, coordination.k8s.io/v1 Lease): candidates race on one
+// Lease with optimistic concurrency; only the write based on the latest resourceVersion wins.
+describe('leases', () => {
+  it('two candidates updating the same Lease read: one wins, the other gets 409', async () => {
+    const LEASES = '/apis/coordination.k8s.io/v1/namespaces/default/leases';
+    const lease = await call(server, 'POST', LEASES, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'myaas-controller' },
+      spec: { holderIdentity: 'a', leaseDurationSeconds: 15 },
+    });
+    expect(lease.status).toBe(201);
+    const b = await call(server, 'PUT', `${LEASES}/myaas-controller`, {
+      ...lease.body,
+      spec: { ...lease.body.spec, holderIdentity: 'b' },
+    });
+    const c = await call(server, 'PUT', `${LEASES}/myaas-controller`, {
+      ...lease.body,
+      spec: { ...lease.body.spec, holderIdentity: 'c' },
+    });
+    expect([b.status, c.status]).toEqual([200, 409]);
+    expect((await call(server, 'GET', `${LEASES}/myaas-controller`)).body.spec.holderIdentity).toBe('b');
+  });
+});
+
+describe('Secret', () => {
+  it('stores stringData as base64 data (write-only field)', async () => {
+    const created = await call(server, 'POST', '/api/v1/namespaces/default/secrets', {
+      metadata: { name: 's' },
+      data: { a: Buffer.from('1').toString('base64') },
+      stringData: { b: 'two' },
+    });
+    expect(created.body.stringData).toBeUndefined();
+    expect(created.body.data).toEqual({ a: 'MQ==', b: Buffer.from('two').toString('base64') });
+  });
+});
