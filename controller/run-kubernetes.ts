@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControllerConfig } from './config.js';
-import { Controller } from './controller.js';
+import { Controller, type ControllerParts } from './controller.js';
 import { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -31,6 +31,7 @@ export interface RunningKubernetesController {
 /** What tests may put in place of the machine's (a fake runtime, copy storage, a test server's config). */
 export interface KubernetesControllerParts {
   readonly kubeConfig?: KubeConfig;
+  readonly engineFor?: ControllerParts['engineFor'];
   readonly runtime?: Runtime;
   readonly storage?: Storage;
 }
@@ -79,6 +80,7 @@ export async function startKubernetesController(
       store,
       layout,
       metrics: new Metrics(),
+      ...(parts.engineFor ? { engineFor: parts.engineFor } : {}),
     });
     await controller.start();
     return {

@@ -1,15 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { defaultConfig } from '../../../../controller/config.js';
+import { Layout } from '../../../../controller/layout.js';
 import { silentLogger } from '../../../../controller/log.js';
 import {
   type RunningKubernetesController,
   startKubernetesController,
 } from '../../../../controller/run-kubernetes.js';
 import { CopyStorage } from '../../../../controller/storage/copy-storage.js';
-import { FakeRuntime } from '../../../support/fakes.js';
+import { TemplateVersions } from '../../../../controller/templates/template-versions.js';
+import { FakeEngine, FakeRuntime } from '../../../support/fakes.js';
 import { KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
 
 // The assembled `--source kubernetes` controller (same Controller and reconcilers as file mode, a fake
@@ -35,7 +37,10 @@ afterEach(async () => {
 async function until(test: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met in time; Database/alice stored: ${JSON.stringify(running?.store.get('Database/alice')?.status)}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -94,4 +99,85 @@ it('reconciles the custom resources and publishes their status (observedGenerati
   });
   expect(running.store.get('Database/alice')!.status.phase).toBe('Pending');
   expect(server.store.get(databases, 'default', 'alice').metadata.generation).toBe(1);
+});
+
+it('a Database resource gets a server and a Secret; an unavailable API server removes nothing; deleting the resource removes both', async () => {
+  const templates = server.resource('myaas.dev', 'templates');
+  const databases = server.resource('myaas.dev', 'databases');
+  const secrets = server.resource('', 'secrets');
+  const dataDir = path.join(dir, 'data');
+  // A ready template version on disk, as an import leaves it (the dump itself is not needed any more).
+  const layout = new Layout(dataDir);
+  const version = 'v20261206-030000-aaaa';
+  await mkdir(layout.versionDir('shop', version), { recursive: true });
+  await new TemplateVersions(layout).writeMeta('shop', {
+    version,
+    createdAt: Date.now(),
+    engine: 'mariadb',
+    image: 'mariadb:11.4',
+    database: 'default',
+    adminPassword: 'template-admin',
+    trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
+    dumpSha256: 'x',
+    dumpBytes: 1,
+    durationSeconds: 1,
+  });
+  server.store.create(templates, 'default', {
+    apiVersion: 'myaas.dev/v1alpha1',
+    kind: 'Template',
+    metadata: { name: 'shop' },
+    spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
+  });
+  server.store.create(databases, 'default', {
+    apiVersion: 'myaas.dev/v1alpha1',
+    kind: 'Database',
+    metadata: { name: 'alice' },
+    spec: { template: 'shop' },
+  });
+  const runtime = new FakeRuntime();
+  const engine = new FakeEngine();
+  running = await startKubernetesController(
+    {
+      ...defaultConfig(dir),
+      source: 'kubernetes',
+      dataDir,
+      dumpsDir: path.join(dir, 'dumps'),
+      runtime: 'docker',
+      hostname: 'db.example',
+      removalGraceSeconds: 0,
+      resyncSeconds: 1,
+    },
+    silentLogger,
+    {
+      kubeConfig: kubeConfigFor(server),
+      runtime,
+      storage: new CopyStorage(silentLogger),
+      engineFor: () => engine,
+    },
+  );
+  const phase = () =>
+    (server.store.find(databases, 'default', 'alice')?.status as { phase?: string } | undefined)?.phase;
+  await until(
+    () => phase() === 'Ready' && server.store.find(secrets, 'default', 'alice-credentials') !== undefined,
+  );
+  const servers = () => [...runtime.servers.values()].filter((s) => s.owner === 'alice');
+  expect(servers()).toHaveLength(1);
+
+  // Away for longer than the removal grace and two resync passes: nothing is removed.
+  await server.setAvailability('refuse');
+  await until(() => !running!.desired.available);
+  await new Promise((r) => setTimeout(r, 2500));
+  await running.controller.onIdle();
+  expect(servers()).toHaveLength(1);
+  expect(runtime.calls.filter((c) => c.startsWith('remove'))).toEqual([]);
+  expect(running.desired.get('Database/alice')).toBeDefined();
+  await server.setAvailability('up');
+  await until(() => running!.desired.available);
+
+  // Deleted for real: the server goes (its clone into the trash), the Secret with its owner.
+  server.store.delete(databases, 'default', 'alice');
+  await until(
+    () => servers().length === 0 && server.store.find(secrets, 'default', 'alice-credentials') === undefined,
+  );
+  expect(runtime.calls.some((c) => c.startsWith('remove'))).toBe(true);
 });
