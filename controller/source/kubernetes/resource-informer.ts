@@ -127,6 +127,8 @@ export class ResourceInformer {
   }
 
   #failed(error: unknown): void {
+    // Stopping aborts the open watch, which the client reports as an error: not an outage.
+    if (this.#stopped) return;
     const message = describe(error);
     if (this.#available || message !== this.#lastError)
       this.#log.warn(
@@ -137,7 +139,6 @@ export class ResourceInformer {
     this.#available = false;
     this.#lastError = message;
     if (changed) this.#options.onState();
-    if (this.#stopped) return;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       if (!this.#stopped) void this.#informer.start();
