@@ -7,9 +7,18 @@ export const RUNTIMES = ['process', 'docker'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 export const STORAGES = ['auto', 'btrfs', 'copy'] as const;
 export type StorageName = (typeof STORAGES)[number];
+/** Where the desired state comes from: the specs dir (the default), or Kubernetes custom resources. */
+export const SOURCES = ['files', 'kubernetes'] as const;
+export type SourceName = (typeof SOURCES)[number];
 
 /** Everything the controller is configured with; flags and MYAAS_* env vars fill it. */
 export interface ControllerConfig {
+  /** `files`: the specs dir (and the dumps dir's implicit templates); `kubernetes`: custom resources. */
+  readonly source: SourceName;
+  /** With the kubernetes source: the namespace whose resources are read, or `all`. */
+  readonly namespace?: string;
+  /** With the kubernetes source: a kubeconfig file (else KUBECONFIG, ~/.kube/config or in-cluster). */
+  readonly kubeconfig?: string;
   readonly specsDir: string;
   readonly dumpsDir: string;
   readonly dataDir: string;
@@ -87,6 +96,7 @@ export function publishAddressOf(config: ControllerConfig): string {
 
 export function defaultConfig(cwd = process.cwd()): ControllerConfig {
   return {
+    source: 'files',
     specsDir: path.join(cwd, 'specs'),
     dumpsDir: path.join(cwd, 'specs', 'dumps'),
     dataDir: path.join(cwd, '.data'),

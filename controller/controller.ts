@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import type { ControllerConfig } from './config.js';
+import type { Engine } from './engine/engine.js';
 import { engineFor } from './engine/engines.js';
 import { IdleWatch } from './idle/idle-watch.js';
 import { clearIdleStop } from './idle/start-request.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { type DesiredState, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
+import { type DesiredState, type EngineName, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
 import { parseMemberOwner } from './objects/index.js';
 import { PoolMembers } from './pool/pool-members.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
@@ -33,6 +34,8 @@ export interface ControllerParts {
   readonly store: StatusStore;
   readonly layout: Layout;
   readonly metrics?: Metrics;
+  /** The engines by name; tests give fakes. @default the real ones (engine/engines.ts) */
+  readonly engineFor?: (name: EngineName) => Engine;
 }
 
 /**
@@ -130,7 +133,7 @@ export class Controller {
       clock: this.clock,
       guard: this.guard,
       log: this.#log,
-      engineFor,
+      engineFor: parts.engineFor ?? engineFor,
       ...(parts.metrics ? { metrics: parts.metrics } : {}),
     };
     this.#templates = new TemplateReconciler({

@@ -127,6 +127,23 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
   return { objects, problems };
 }
 
+/**
+ * Validates one object that arrived already decoded (a custom resource read from the Kubernetes API):
+ * the same schema and rules as a spec file's documents, so both sources accept exactly the same
+ * objects. `source` names where it came from in problems (no line: it has none).
+ */
+export function parseSpecObject(value: unknown, source: string, schemas: SchemaSet): ParseResult {
+  const result = toObject(value, schemas);
+  const problems: SpecProblem[] = result.problems.map((p) => ({
+    file: source,
+    key: result.key,
+    field: p.path.join('.') || undefined,
+    message: p.message,
+  }));
+  const objects = result.object ? [{ object: result.object, line: 1, digest: digestOf(result.object) }] : [];
+  return { objects, problems };
+}
+
 const firstLine = (message: string) => message.split('\n')[0] ?? message;
 
 export function digestOf(object: SpecObject): string {

@@ -6,12 +6,15 @@ import {
   type ControllerConfig,
   RUNTIMES,
   type RuntimeName,
+  SOURCES,
   STORAGES,
+  type SourceName,
   type StorageName,
   defaultConfig,
 } from '../../config.js';
-import { createLogger } from '../../log.js';
+import { type Logger, createLogger } from '../../log.js';
 import { ENGINES, type EngineName } from '../../objects/index.js';
+import { type RunningKubernetesController, startKubernetesController } from '../../run-kubernetes.js';
 import { startController } from '../../run.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
 import { banner } from '../banner.js';
@@ -33,6 +36,21 @@ const duration = (value: string) => {
 /** The controller's flags, each defaulting to the built-in configuration (several also read from env). */
 function controllerOptions(defaults: ControllerConfig): Option[] {
   return [
+    new Option(
+      '--source <name>',
+      'where the desired state comes from: the specs dir, or Kubernetes custom resources',
+    )
+      .choices(SOURCES)
+      .env('MYAAS_SOURCE')
+      .default(defaults.source),
+    new Option(
+      '--namespace <name>',
+      'kubernetes source: the namespace to read Templates and Databases from, or all',
+    ).env('MYAAS_NAMESPACE'),
+    new Option(
+      '--kubeconfig <file>',
+      'kubernetes source: kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)',
+    ),
     new Option('--specs <dir>', 'specs dir (YAML)').env('MYAAS_SPECS_DIR').default(defaults.specsDir),
     new Option('--dumps <dir>', 'dumps dir (.sql, .sql.gz)')
       .env('MYAAS_DUMPS_DIR')
@@ -167,6 +185,9 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
 
 /** The parsed flags of `controller` (commander names them after the long flags). */
 interface ControllerFlags {
+  source: SourceName;
+  namespace?: string;
+  kubeconfig?: string;
   specs: string;
   dumps: string;
   data: string;
@@ -202,6 +223,9 @@ interface ControllerFlags {
 function configOf(options: ControllerFlags, defaults: ControllerConfig): ControllerConfig {
   return {
     ...defaults,
+    source: options.source,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.kubeconfig ? { kubeconfig: path.resolve(options.kubeconfig) } : {}),
     specsDir: path.resolve(options.specs),
     dumpsDir: path.resolve(options.dumps),
     dataDir: path.resolve(options.data),
@@ -239,6 +263,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
 /** Starts the controller and its API, then runs until SIGTERM or SIGINT (exit 2 when it cannot start). */
 async function runController(config: ControllerConfig, options: { banner?: boolean } = {}): Promise<void> {
   const log = createLogger();
+  if (config.source === 'kubernetes') return runKubernetesController(config, log);
   const exposed = !isLoopbackHost(
     config.listen.slice(0, Math.max(0, config.listen.lastIndexOf(':'))) || '127.0.0.1',
   );
@@ -298,6 +323,33 @@ async function runController(config: ControllerConfig, options: { banner?: boole
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/**
+ * `--source kubernetes`: the same controller on Template and Database custom resources; users work with
+ * kubectl, so the HTTP API (whose writes are spec files) is not served in this mode yet.
+ */
+async function runKubernetesController(config: ControllerConfig, log: Logger): Promise<void> {
+  let running: RunningKubernetesController;
+  try {
+    running = await startKubernetesController(config, log);
+  } catch (error) {
+    log.fatal({ err: error }, (error as Error).message);
+    process.stderr.write(`myaas: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  log.info('kubernetes source: the HTTP API is not served in this mode; use kubectl get/apply databases');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping; databases keep running');
+    setTimeout(() => process.exit(1), 20_000).unref();
+    await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
 /** `controller`: the long-running process that makes databases and templates match the specs dir. */
 export function registerControllerCommand(program: Command): void {
   const defaults = defaultConfig();
@@ -308,7 +360,7 @@ export function registerControllerCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExample:\n  myaas controller --specs ./specs --dumps ./specs/dumps --data ./.data\n  myaas controller --runtime docker --storage btrfs --listen 0.0.0.0:5001 --users users.yaml',
+      '\nExample:\n  myaas controller --specs ./specs --dumps ./specs/dumps --data ./.data\n  myaas controller --runtime docker --storage btrfs --listen 0.0.0.0:5001 --users users.yaml\n  myaas controller --source kubernetes --namespace dev --runtime docker   # Template/Database custom resources',
     );
   for (const option of controllerOptions(defaults)) command.addOption(option);
   command.addOption(new Option('--banner', 'print where the API is and what to run next, once it listens'));

@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ControllerConfig } from './config.js';
+import { Controller, type ControllerParts } from './controller.js';
+import { Layout } from './layout.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { createRuntime, createStorage } from './run.js';
+import type { Runtime } from './runtime/runtime.js';
+import { scopeOf } from './source/kubernetes/custom-resources.js';
+import { loadKubeConfig } from './source/kubernetes/kube-config.js';
+import { KubernetesDesiredState } from './source/kubernetes/kubernetes-desired-state.js';
+import { KubernetesStatusSink } from './source/kubernetes/kubernetes-status-sink.js';
+import { loadSchemas } from './spec/schema.js';
+import { StatusForwarder } from './state/status-sink.js';
+import { StatusStore } from './state/status-store.js';
+import type { Storage } from './storage/storage.js';
+import { DataDirLock } from './util/data-dir-lock.js';
+
+/** A controller whose desired state is Kubernetes custom resources (`--source kubernetes`). */
+export interface RunningKubernetesController {
+  readonly controller: Controller;
+  readonly desired: KubernetesDesiredState;
+  readonly store: StatusStore;
+  readonly forwarder: StatusForwarder;
+  readonly config: ControllerConfig;
+  stop(): Promise<void>;
+}
+
+/** What tests may put in place of the machine's (a fake runtime, copy storage, a test server's config). */
+export interface KubernetesControllerParts {
+  readonly kubeConfig?: KubeConfig;
+  readonly engineFor?: ControllerParts['engineFor'];
+  readonly runtime?: Runtime;
+  readonly storage?: Storage;
+}
+
+/** The namespace read when none is given: the kubeconfig context's, as kubectl does. */
+function namespaceOf(config: ControllerConfig, kubeConfig: KubeConfig): string {
+  if (config.namespace) return config.namespace;
+  return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
+}
+
+/**
+ * Starts the same controller (reconcilers, storage, runtime, status store, deletion guard, trash) on the
+ * Kubernetes desired state, publishing status and credentials to the resources. Waits for the first
+ * list of both kinds, however long the API server takes to answer: nothing is decided before it.
+ */
+export async function startKubernetesController(
+  config: ControllerConfig,
+  log: Logger,
+  parts: KubernetesControllerParts = {},
+): Promise<RunningKubernetesController> {
+  const kubeConfig = parts.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  await mkdir(config.dataDir, { recursive: true }).catch(() => undefined);
+  const lock = await DataDirLock.acquire(config.dataDir, log);
+  try {
+    const storage = parts.storage ?? (await createStorage(config, log));
+    const runtime = parts.runtime ?? (await createRuntime(config, log));
+    const layout = new Layout(path.resolve(config.dataDir));
+    const store = new StatusStore(layout, log);
+    await store.load();
+    const scope = scopeOf(namespaceOf(config, kubeConfig));
+    const desired = new KubernetesDesiredState({ kubeConfig, scope, schemas: loadSchemas(), log });
+    log.info({ scope }, 'reading Templates and Databases from Kubernetes');
+    await desired.start();
+    const sink = new KubernetesStatusSink({ kubeConfig, locate: (key) => desired.locate(key), log });
+    const forwarder = new StatusForwarder({ store, sink, log });
+    forwarder.start();
+    // A resource seen (again) gets the status the store holds for it, changed or not.
+    const offDesired = desired.subscribe((keys) => forwarder.publish(keys));
+    forwarder.publish(desired.list().map((d) => d.key));
+    const controller = new Controller({
+      config,
+      log,
+      desired,
+      storage,
+      runtime,
+      store,
+      layout,
+      metrics: new Metrics(),
+      ...(parts.engineFor ? { engineFor: parts.engineFor } : {}),
+    });
+    await controller.start();
+    return {
+      controller,
+      desired,
+      store,
+      forwarder,
+      config,
+      async stop() {
+        try {
+          await controller.stop();
+          offDesired();
+          forwarder.stop();
+          await desired.stop();
+          if (!parts.runtime) await runtime.close();
+        } finally {
+          await lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}

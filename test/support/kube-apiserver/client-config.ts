@@ -1,0 +1,14 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeApiServer } from './kube-api-server.js';
+
+/** The official client's configuration for the in-process server (what a kubeconfig file would say). */
+export function kubeConfigFor(server: KubeApiServer, namespace = 'default'): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'test', server: server.url, skipTLSVerify: true }],
+    users: [{ name: 'test', token: 'test-token' }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'test', namespace }],
+    currentContext: 'test',
+  });
+  return config;
+}
