@@ -43,7 +43,7 @@ describe('kubectl against the in-process server', () => {
     );
     const table = await kubectl('get', 'databases');
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+TEMPLATE\s+PHASE\s+PORT\s+EXPIRES\s+AGE$/);
+    expect(lines[0]).toMatch(/^NAME\s+TEMPLATE\s+PHASE\s+PORT\s+EXPIRES\s+LAST-ACTIVITY\s+AGE$/);
     expect(lines.find((l) => l.startsWith('alice-shop'))).toMatch(/^alice-shop\s+shop\s+Ready\s+33060\s/);
     expect(lines.some((l) => l.startsWith('ci-1234'))).toBe(true);
 
