@@ -19,6 +19,8 @@ export interface ControllerConfig {
   readonly namespace?: string;
   /** With the kubernetes source: a kubeconfig file (else KUBECONFIG, ~/.kube/config or in-cluster). */
   readonly kubeconfig?: string;
+  /** With the kubernetes source: reconcile only while holding the `myaas-controller` Lease (replicas > 1). */
+  readonly leaderElect?: boolean;
   readonly specsDir: string;
   readonly dumpsDir: string;
   readonly dataDir: string;

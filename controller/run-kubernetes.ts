@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ControllerConfig } from './config.js';
@@ -12,6 +13,7 @@ import { scopeOf } from './source/kubernetes/custom-resources.js';
 import { loadKubeConfig } from './source/kubernetes/kube-config.js';
 import { KubernetesDesiredState } from './source/kubernetes/kubernetes-desired-state.js';
 import { KubernetesStatusSink } from './source/kubernetes/kubernetes-status-sink.js';
+import { LeaderLease } from './source/kubernetes/leader-lease.js';
 import { loadSchemas } from './spec/schema.js';
 import { StatusForwarder } from './state/status-sink.js';
 import { StatusStore } from './state/status-store.js';
@@ -34,11 +36,12 @@ export interface KubernetesControllerParts {
   readonly engineFor?: ControllerParts['engineFor'];
   readonly runtime?: Runtime;
   readonly storage?: Storage;
+  /** With leader election: called when this replica stops leading (it must stop reconciling). */
+  readonly onLeadershipLost?: () => void;
 }
 
-/** The namespace read when none is given: the kubeconfig context's, as kubectl does. */
-function namespaceOf(config: ControllerConfig, kubeConfig: KubeConfig): string {
-  if (config.namespace) return config.namespace;
+/** The kubeconfig context's namespace, as kubectl reads it (in a Pod: its own, from the service account). */
+function contextNamespace(kubeConfig: KubeConfig): string {
   return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
 }
 
@@ -61,10 +64,22 @@ export async function startKubernetesController(
     const layout = new Layout(path.resolve(config.dataDir));
     const store = new StatusStore(layout, log);
     await store.load();
-    const scope = scopeOf(namespaceOf(config, kubeConfig));
+    const scope = scopeOf(config.namespace ?? contextNamespace(kubeConfig));
     const desired = new KubernetesDesiredState({ kubeConfig, scope, schemas: loadSchemas(), log });
     log.info({ scope }, 'reading Templates and Databases from Kubernetes');
     await desired.start();
+    // One active replica: candidates wait here, informers warm, until they hold the Lease.
+    let lease: LeaderLease | undefined;
+    if (config.leaderElect) {
+      lease = new LeaderLease({
+        kubeConfig,
+        namespace: process.env.POD_NAMESPACE ?? contextNamespace(kubeConfig),
+        identity: `${process.env.HOSTNAME ?? hostname()}-${process.pid}`,
+        log,
+      });
+      log.info('waiting to lead (Lease myaas-controller)');
+      await lease.acquire(parts.onLeadershipLost ?? (() => undefined));
+    }
     const sink = new KubernetesStatusSink({ kubeConfig, locate: (key) => desired.locate(key), log });
     const forwarder = new StatusForwarder({ store, sink, log });
     forwarder.start();
@@ -92,6 +107,7 @@ export async function startKubernetesController(
       async stop() {
         try {
           await controller.stop();
+          await lease?.stop();
           offDesired();
           forwarder.stop();
           await desired.stop();

@@ -51,6 +51,10 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       '--kubeconfig <file>',
       'kubernetes source: kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)',
     ),
+    new Option(
+      '--leader-elect',
+      'kubernetes source: reconcile only while holding the myaas-controller Lease (for more than one replica)',
+    ),
     new Option('--specs <dir>', 'specs dir (YAML)').env('MYAAS_SPECS_DIR').default(defaults.specsDir),
     new Option('--dumps <dir>', 'dumps dir (.sql, .sql.gz)')
       .env('MYAAS_DUMPS_DIR')
@@ -188,6 +192,7 @@ interface ControllerFlags {
   source: SourceName;
   namespace?: string;
   kubeconfig?: string;
+  leaderElect?: boolean;
   specs: string;
   dumps: string;
   data: string;
@@ -226,6 +231,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     source: options.source,
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.kubeconfig ? { kubeconfig: path.resolve(options.kubeconfig) } : {}),
+    ...(options.leaderElect ? { leaderElect: true } : {}),
     specsDir: path.resolve(options.specs),
     dumpsDir: path.resolve(options.dumps),
     dataDir: path.resolve(options.data),
@@ -330,7 +336,13 @@ async function runController(config: ControllerConfig, options: { banner?: boole
 async function runKubernetesController(config: ControllerConfig, log: Logger): Promise<void> {
   let running: RunningKubernetesController;
   try {
-    running = await startKubernetesController(config, log);
+    // Leadership lost: exit, and come back as a candidate (the Deployment restarts the container).
+    running = await startKubernetesController(config, log, {
+      onLeadershipLost: () => {
+        log.error('leadership lost: exiting to rejoin as a candidate');
+        process.exit(1);
+      },
+    });
   } catch (error) {
     log.fatal({ err: error }, (error as Error).message);
     process.stderr.write(`myaas: ${(error as Error).message}\n`);

@@ -181,3 +181,50 @@ it('a Database resource gets a server and a Secret; an unavailable API server re
   );
   expect(runtime.calls.some((c) => c.startsWith('remove'))).toBe(true);
 });
+
+it('--leader-elect: reconciles only once it holds the Lease, and gives it up when stopped', async () => {
+  const leases = server.resource('coordination.k8s.io', 'leases');
+  // Another replica holds the Lease and keeps it fresh: this one waits.
+  const other = server.store.create(leases, 'default', {
+    metadata: { name: 'myaas-controller' },
+    spec: { holderIdentity: 'other-replica', leaseDurationSeconds: 1 },
+  });
+  const config = {
+    ...defaultConfig(dir),
+    source: 'kubernetes' as const,
+    leaderElect: true,
+    dataDir: path.join(dir, 'data'),
+    dumpsDir: path.join(dir, 'dumps'),
+    runtime: 'docker' as const,
+  };
+  const starting = startKubernetesController(config, silentLogger, {
+    kubeConfig: kubeConfigFor(server),
+    runtime: new FakeRuntime(),
+    storage: new CopyStorage(silentLogger),
+  });
+  let started = false;
+  void starting.then(() => {
+    started = true;
+  });
+  // Renewed by "the other replica" for a while: no start.
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const current = server.store.get(leases, 'default', 'myaas-controller');
+    server.store.update(leases, 'default', 'myaas-controller', {
+      ...current,
+      spec: { ...(current.spec as object), renewTime: new Date().toISOString() },
+    });
+  }
+  expect(started).toBe(false);
+  expect(other.metadata.uid).toBe(server.store.get(leases, 'default', 'myaas-controller').metadata.uid);
+  // The other replica is gone: within the lease duration and a retry, this one leads and starts.
+  running = await starting;
+  const spec = server.store.get(leases, 'default', 'myaas-controller').spec as { holderIdentity: string };
+  expect(spec.holderIdentity).toMatch(new RegExp(`-${process.pid}$`));
+  await running.stop();
+  running = undefined;
+  expect(
+    (server.store.get(leases, 'default', 'myaas-controller').spec as { holderIdentity: string })
+      .holderIdentity,
+  ).toBe('');
+});

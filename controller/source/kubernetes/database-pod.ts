@@ -1,0 +1,141 @@
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { ServerImage } from '../../engine/engine.js';
+import { DATABASE_LABEL, MANAGED_BY_LABEL } from './credentials-secret.js';
+import { GROUP, VERSION } from './custom-resources.js';
+import type { ResourceLocation } from './kubernetes-desired-state.js';
+
+/**
+ * A database's server as Kubernetes objects (docs/kubernetes.md): a Pod of the template's image that
+ * kube-scheduler may only place on a node whose agent holds the template version ready (required node
+ * affinity on the Node label the agent sets), its data the clone the agent makes on that node under the
+ * pool, and a Service in front. Both owned by the Database. Not wired into the reconcilers yet: the node
+ * agent that makes the clones is not built.
+ */
+
+/** The Node label an agent sets for each template version it holds ready: `templates.myaas.dev/<t>=<v>`. */
+export const templateNodeLabel = (template: string) => `templates.myaas.dev/${template}`;
+
+/** Written by the agent into the clone, last, holding the uid of the Pod it was made for. */
+export const CLONE_READY_FILE = '.myaas-clone-ready';
+
+export interface DatabasePodOptions {
+  readonly location: ResourceLocation;
+  readonly template: string;
+  readonly templateVersion: string;
+  /** The server image (the template's, else the controller's default for the engine). */
+  readonly image: string;
+  readonly serverImage: ServerImage;
+  /** The node pool's databases folder, the same path on every node (the chart's value). */
+  readonly poolDatabasesDir: string;
+  readonly memoryMiB?: number;
+  /** The official images' server user. @default 999 */
+  readonly uid?: number;
+}
+
+const labelsOf = (name: string) => ({
+  'app.kubernetes.io/name': 'myaas-database',
+  [MANAGED_BY_LABEL]: 'myaas',
+  [DATABASE_LABEL]: name,
+});
+
+const ownerOf = (location: ResourceLocation) => ({
+  apiVersion: `${GROUP}/${VERSION}`,
+  kind: 'Database',
+  name: location.name,
+  uid: location.uid,
+  controller: true,
+  blockOwnerDeletion: true,
+});
+
+/** A Service name must be a DNS-1035 label (a letter first): a database name starting with a digit gets `db-`. */
+export function serviceNameOf(database: string): string {
+  return /^[a-z]/.test(database) ? database : `db-${database}`.slice(0, 63).replace(/-+$/, '');
+}
+
+export function databasePod(options: DatabasePodOptions): V1Pod {
+  const { location, serverImage } = options;
+  const uid = options.uid ?? 999;
+  const memory = options.memoryMiB ? { memory: `${options.memoryMiB}Mi` } : undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `myaas-${location.name}`,
+      namespace: location.namespace,
+      labels: { ...labelsOf(location.name), 'myaas.dev/template-version': options.templateVersion },
+      ownerReferences: [ownerOf(location)],
+    },
+    spec: {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  {
+                    key: templateNodeLabel(options.template),
+                    operator: 'In',
+                    values: [options.templateVersion],
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true },
+      // The clone's folder exists only once the agent made it: the server mounts it as a subPath of the
+      // pool (resolved when the server container starts, after the wait), never an empty folder of its own.
+      initContainers: [
+        {
+          name: 'wait-for-clone',
+          image: options.image,
+          command: [
+            'sh',
+            '-c',
+            `until [ "$(cat "/pool/$DATABASE/${CLONE_READY_FILE}" 2>/dev/null)" = "$POD_UID" ]; do sleep 0.2; done`,
+          ],
+          env: [
+            { name: 'DATABASE', value: location.name },
+            { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+          ],
+          volumeMounts: [{ name: 'pool', mountPath: '/pool', readOnly: true }],
+        },
+      ],
+      containers: [
+        {
+          name: 'server',
+          image: options.image,
+          args: serverImage.serveArgs(),
+          env: Object.entries(serverImage.env()).map(([name, value]) => ({ name, value })),
+          ports: [{ name: 'sql', containerPort: serverImage.port }],
+          volumeMounts: [{ name: 'pool', mountPath: serverImage.dataDir, subPath: location.name }],
+          readinessProbe: { tcpSocket: { port: 'sql' }, periodSeconds: 2 },
+          ...(memory ? { resources: { requests: memory, limits: memory } } : {}),
+        },
+      ],
+      volumes: [{ name: 'pool', hostPath: { path: options.poolDatabasesDir, type: 'Directory' } }],
+      // A clean shutdown: a clone of a cleanly stopped server starts without crash recovery (FACTS).
+      terminationGracePeriodSeconds: 60,
+      restartPolicy: 'Always',
+    },
+  };
+}
+
+export function databaseService(location: ResourceLocation, serverImage: ServerImage): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceNameOf(location.name),
+      namespace: location.namespace,
+      labels: labelsOf(location.name),
+      ownerReferences: [ownerOf(location)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [DATABASE_LABEL]: location.name },
+      ports: [{ name: 'sql', port: serverImage.port, targetPort: 'sql' }],
+    },
+  };
+}
