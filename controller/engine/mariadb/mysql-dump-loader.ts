@@ -48,7 +48,8 @@ export class MysqlDumpLoader {
   #createBlock: string[] | undefined;
   #deferred = new Map<string, string[]>();
   #barrierCount = 0;
-  #pending = Buffer.alloc(0);
+  /** The pieces of a line not yet ended (a row line of 1 MiB comes in many chunks). */
+  #pending: Buffer[] = [];
   #sendToSecond = false;
   /** A statement spans lines (a view, a routine body): its lines are not row data, whatever they say. */
   #openStatement = false;
@@ -87,7 +88,7 @@ export class MysqlDumpLoader {
         }
         await this.#lines(chunk);
       }
-      if (recognised && this.#pending.length > 0) await this.#line(this.#pending);
+      if (recognised && this.#pending.length > 0) await this.#line(Buffer.concat(this.#pending));
       if (recognised) await this.#endData();
     } catch (error) {
       // A write fails (EPIPE) as soon as a client quits, often before its exit is seen: give the
@@ -121,16 +122,28 @@ export class MysqlDumpLoader {
   }
 
   async #lines(chunk: Buffer): Promise<void> {
-    let data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
     let start = 0;
-    for (;;) {
-      const end = data.indexOf(NEWLINE, start);
-      if (end < 0) break;
-      await this.#line(data.subarray(start, end + 1));
-      start = end + 1;
+    let end = chunk.indexOf(NEWLINE);
+    if (end < 0) {
+      // Joined once, when the line ends: joining at every chunk would copy a long line many times.
+      this.#pending.push(chunk);
+      return;
     }
-    data = data.subarray(start);
-    this.#pending = Buffer.from(data);
+    if (this.#pending.length > 0) {
+      this.#pending.push(chunk.subarray(0, end + 1));
+      const line = Buffer.concat(this.#pending);
+      this.#pending = [];
+      await this.#line(line);
+      start = end + 1;
+      end = chunk.indexOf(NEWLINE, start);
+    }
+    while (end >= 0) {
+      await this.#line(chunk.subarray(start, end + 1));
+      start = end + 1;
+      end = chunk.indexOf(NEWLINE, start);
+    }
+    // A copy: the stream may reuse its buffer.
+    if (start < chunk.length) this.#pending.push(Buffer.from(chunk.subarray(start)));
   }
 
   async #line(line: Buffer): Promise<void> {
