@@ -113,6 +113,29 @@ describe('MysqlDumpLoader', () => {
     expect(firstBarrier).toBeGreaterThan(main.received.indexOf(') ENGINE=InnoDB;'));
   });
 
+  it('sends the same lines whatever the size of the chunks the dump arrives in', async () => {
+    // A long row line spans many chunks: it is joined once, when its newline comes.
+    const long = `INSERT INTO \`orders\` VALUES ${Array.from({ length: 400 }, (_, i) => `(${i + 10},${i})`).join(',')};`;
+    const text = DUMP.replace('INSERT INTO `orders` VALUES (4,4);', long);
+    const linesWith = async (chunkSize: number) => {
+      const sessions = [new FakeSession(), new FakeSession()];
+      let next = 0;
+      const loader = new MysqlDumpLoader(async () => sessions[next++]!, silentLogger);
+      const bytes = Buffer.from(text);
+      const chunks: Buffer[] = [];
+      // The first chunk carries the header line (a dump is recognised by its first chunk, 64 KiB from a file).
+      const head = Math.max(chunkSize, 20);
+      chunks.push(bytes.subarray(0, head));
+      for (let at = head; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize));
+      expect((await loader.load(Readable.from(chunks))).exitCode).toBe(0);
+      return sessions.map((s) => s.received);
+    };
+    const whole = await linesWith(text.length);
+    expect(whole[0]!.length + whole[1]!.length).toBeGreaterThan(20);
+    expect([...whole[0]!, ...whole[1]!]).toContain(long);
+    for (const size of [1, 7, 64, 100, 1000, 4096]) expect(await linesWith(size)).toEqual(whole);
+  });
+
   it('reports the failing client when one stops on an SQL error', async () => {
     const main = new FakeSession();
     const second = new FakeSession(/VALUES \(3,3\)|VALUES \(4,4\)/);
