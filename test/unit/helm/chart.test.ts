@@ -83,6 +83,13 @@ describe('the Helm chart (rendered by the subset renderer in test/support/helm-s
     const role = structuredClone(one(render().manifests, 'Role', 'myaas-controller')) as Any;
     role.rules[0].verbs = undefined;
     expect(() => validateManifest(role)).toThrow(/verbs/);
+    // An unknown field at any depth (a misspelt key would be silently dropped otherwise).
+    const typo = structuredClone(one(render().manifests, 'Deployment', 'myaas-controller')) as Any;
+    typo.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalaton = false;
+    expect(() => validateManifest(typo)).toThrow(/unknown field.*allowPrivilegeEscalaton/);
+    const labelsAreFree = structuredClone(one(render().manifests, 'Deployment', 'myaas-controller')) as Any;
+    labelsAreFree.metadata.labels['any.key/at-all'] = 'x';
+    expect(() => validateManifest(labelsAreFree)).not.toThrow();
     expect(() => validateManifest({ apiVersion: 'v1', kind: 'Frobnicator', metadata: {} })).toThrow(
       /no schema/,
     );
