@@ -17,6 +17,8 @@ const FOREIGN: Record<string, string> = {
   '--sandbox': 'mariadb (the client)',
   '--create': 'pg_dump',
   '--schema-only': 'pg_restore',
+  '--set': 'helm install',
+  '--create-namespace': 'helm install',
 };
 
 const flagsIn = (text: string) =>

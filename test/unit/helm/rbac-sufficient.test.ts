@@ -1,0 +1,258 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { defaultConfig } from '../../../controller/config.js';
+import { Layout } from '../../../controller/layout.js';
+import { silentLogger } from '../../../controller/log.js';
+import {
+  type RunningKubernetesController,
+  startKubernetesController,
+} from '../../../controller/run-kubernetes.js';
+import { CopyStorage } from '../../../controller/storage/copy-storage.js';
+import { TemplateVersions } from '../../../controller/templates/template-versions.js';
+import { FakeEngine, FakeRuntime } from '../../support/fakes.js';
+import { renderChart } from '../../support/helm-subset/render.js';
+import { KubeApiServer, kubeConfigFor } from '../../support/kube-apiserver/index.js';
+
+// The other half of the RBAC test: the chart's controller Role must be ENOUGH for what the controller
+// really does. The assembled `--source kubernetes --leader-elect` controller runs against the in-process
+// API server (which has no authorization of its own); every request it made is turned into RBAC's
+// request attributes (as the API server's request-info does) and checked against the rules the chart
+// renders for the controller's ServiceAccount.
+
+const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
+let server: KubeApiServer;
+let dir: string;
+let running: RunningKubernetesController | undefined;
+
+beforeEach(async () => {
+  server = new KubeApiServer({ crdFiles: CRDS });
+  await server.listen();
+  dir = await mkdtemp(path.join(tmpdir(), 'rbac-sufficient-'));
+});
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Attributes {
+  verb: string;
+  group: string;
+  resource: string;
+  name?: string;
+  namespace?: string;
+}
+
+/** RBAC's view of a request, as k8s.io/apiserver's RequestInfoFactory derives it; undefined: not a resource request. */
+function attributesOf(request: string): Attributes | undefined {
+  const [method = '', target = ''] = request.split(' ');
+  const url = new URL(target, 'http://x');
+  const parts = url.pathname.split('/').filter(Boolean);
+  let rest: string[];
+  let group: string;
+  if (parts[0] === 'api' && parts.length > 2) [group, rest] = ['', parts.slice(2)];
+  else if (parts[0] === 'apis' && parts.length > 3) [group, rest] = [parts[1] as string, parts.slice(3)];
+  else return undefined; // discovery, /openapi, /version: non-resource URLs
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length > 2) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [resource = '', name, subresource] = rest;
+  const watch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+  const verb =
+    (
+      {
+        POST: 'create',
+        PUT: 'update',
+        PATCH: 'patch',
+        DELETE: name ? 'delete' : 'deletecollection',
+      } as Record<string, string>
+    )[method] ?? (watch ? 'watch' : name ? 'get' : 'list');
+  return {
+    verb,
+    group,
+    resource: subresource ? `${resource}/${subresource}` : resource,
+    ...(name ? { name } : {}),
+    ...(namespace ? { namespace } : {}),
+  };
+}
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: Rule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { name: string }[];
+}
+
+/** Whether RBAC allows the ServiceAccount the request, with the rules the chart renders. */
+function allowed(manifests: Obj[], serviceAccount: string, a: Attributes): boolean {
+  return manifests.some((binding) => {
+    if (binding.kind !== 'RoleBinding' && binding.kind !== 'ClusterRoleBinding') return false;
+    if (!binding.subjects?.some((s) => s.name === serviceAccount)) return false;
+    if (binding.kind === 'RoleBinding' && binding.metadata.namespace !== a.namespace) return false;
+    const role = manifests.find(
+      (m) => m.kind === binding.roleRef?.kind && m.metadata.name === binding.roleRef?.name,
+    );
+    return (role?.rules ?? []).some(
+      (r) =>
+        r.apiGroups?.includes(a.group) &&
+        r.resources?.includes(a.resource) &&
+        r.verbs.includes(a.verb) &&
+        (!r.resourceNames || (a.name !== undefined && r.resourceNames.includes(a.name))),
+    );
+  });
+}
+
+it("the controller's requests, leader election included, are all allowed by the chart's RBAC", async () => {
+  const templates = server.resource('myaas.dev', 'templates');
+  const databases = server.resource('myaas.dev', 'databases');
+  const secrets = server.resource('', 'secrets');
+  const dataDir = path.join(dir, 'data');
+  const layout = new Layout(dataDir);
+  const version = 'v20261206-030000-aaaa';
+  await mkdir(layout.versionDir('shop', version), { recursive: true });
+  await new TemplateVersions(layout).writeMeta('shop', {
+    version,
+    createdAt: Date.now(),
+    engine: 'mariadb',
+    image: 'mariadb:11.4',
+    database: 'default',
+    adminPassword: 'template-admin',
+    trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
+    dumpSha256: 'x',
+    dumpBytes: 1,
+    durationSeconds: 1,
+  });
+  server.store.create(templates, 'default', {
+    apiVersion: 'myaas.dev/v1alpha1',
+    kind: 'Template',
+    metadata: { name: 'shop' },
+    spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
+  });
+  const db = server.store.create(databases, 'default', {
+    apiVersion: 'myaas.dev/v1alpha1',
+    kind: 'Database',
+    metadata: { name: 'alice' },
+    spec: { template: 'shop' },
+  }) as { metadata: { uid: string } };
+  // A stale credentials Secret of this Database: the controller reads it back and replaces it.
+  server.store.create(secrets, 'default', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: 'alice-credentials',
+      ownerReferences: [
+        {
+          apiVersion: 'myaas.dev/v1alpha1',
+          kind: 'Database',
+          name: 'alice',
+          uid: db.metadata.uid,
+          controller: true,
+        },
+      ],
+    },
+    stringData: { password: 'stale' },
+  });
+  running = await startKubernetesController(
+    {
+      ...defaultConfig(dir),
+      source: 'kubernetes',
+      dataDir,
+      dumpsDir: path.join(dir, 'dumps'),
+      runtime: 'docker',
+      hostname: 'db.example',
+      resyncSeconds: 1,
+      leaderElect: true,
+    },
+    silentLogger,
+    {
+      kubeConfig: kubeConfigFor(server),
+      runtime: new FakeRuntime(),
+      storage: new CopyStorage(silentLogger),
+      engineFor: () => new FakeEngine(),
+    },
+  );
+  const deadline = Date.now() + 15_000;
+  const done = () =>
+    (server.store.find(databases, 'default', 'alice')?.status as { phase?: string } | undefined)?.phase ===
+      'Ready' &&
+    server.requests.some((r) => r.startsWith('PUT /api/v1/namespaces/default/secrets/alice-credentials')) &&
+    server.requests.filter((r) => r.startsWith('PUT /apis/coordination.k8s.io/')).length > 0;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not done in time; requests: ${server.requests.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await running.stop();
+  running = undefined;
+
+  // The release in the namespace it watches, two replicas (so the Lease rules are there).
+  const manifests = renderChart(
+    path.resolve('deploy/helm/myaas'),
+    { name: 'myaas', namespace: 'default' },
+    {
+      controller: { replicas: 2 },
+    },
+  ).manifests as unknown as Obj[];
+  const made = [...new Set(server.requests)].map((r) => ({ request: r, attributes: attributesOf(r) }));
+  const resourceRequests = made.filter((m) => m.attributes);
+  const kinds = new Set(resourceRequests.map((m) => `${m.attributes?.verb} ${m.attributes?.resource}`));
+  // What the run exercised (so the check below is not over an empty or partial list).
+  for (const expected of [
+    'list databases',
+    'watch databases',
+    'list templates',
+    'watch templates',
+    'patch databases/status',
+    'patch templates/status',
+    'create secrets',
+    'get secrets',
+    'update secrets',
+    'get leases',
+    'create leases',
+    'update leases',
+  ]) {
+    expect(kinds, expected).toContain(expected);
+  }
+  const denied = resourceRequests.filter(
+    (m) => !allowed(manifests, 'myaas-controller', m.attributes as Attributes),
+  );
+  expect(denied.map((m) => m.request)).toEqual([]);
+  // And the check can say no: what the controller must not do is refused.
+  expect(
+    allowed(manifests, 'myaas-controller', {
+      verb: 'delete',
+      group: '',
+      resource: 'secrets',
+      name: 'x',
+      namespace: 'default',
+    }),
+  ).toBe(false);
+  expect(
+    allowed(manifests, 'myaas-controller', {
+      verb: 'list',
+      group: 'myaas.dev',
+      resource: 'databases',
+      namespace: 'other',
+    }),
+  ).toBe(false);
+  expect(
+    allowed(manifests, 'myaas-controller', {
+      verb: 'update',
+      group: 'coordination.k8s.io',
+      resource: 'leases',
+      name: 'someone-else',
+      namespace: 'default',
+    }),
+  ).toBe(false);
+});
