@@ -98,6 +98,8 @@ for (const pair of PAIRS) {
         // Interleaved: load on the shared machine hits every side alike. The pool refills between.
         await poolReady(bed, warm, w.status.currentVersion!);
         claim.push(await postToQuery(base, warm, `w${i}`));
+        // The refill after a claim takes CPU: every side is measured with the pool full again.
+        await poolReady(bed, warm, w.status.currentVersion!);
         floor.push(
           await mariadbFloor(
             bed,

@@ -50,6 +50,8 @@ interface Observed {
   /** Its servers as listed at the start of the pass (emptied once they are removed). */
   readonly servers: ServerInfo[];
   readonly cloneExists: boolean;
+  /** The template whose pool member this pass claimed: its refill waits until the database is Ready. */
+  claimedFrom?: string;
 }
 
 /** Longest wait between two looks at a healthy database (the resync covers the rest). */
@@ -156,7 +158,12 @@ export class DatabaseReconciler {
       await this.#stopServers(observed, record, record.idleStopped);
       return this.#requeueForExpiry(expiresAt);
     }
-    await this.#run(observed, record, log);
+    try {
+      await this.#run(observed, record, log);
+    } finally {
+      // Not before: a refill (a clone and a server start) would take CPU from the claim's first login.
+      if (observed.claimedFrom) this.#deps.onClaimed?.(observed.claimedFrom);
+    }
     return this.#requeueForExpiry(expiresAt);
   }
 
@@ -358,7 +365,7 @@ export class DatabaseReconciler {
         'claimed a warm pool member',
       );
       void store.event(key, 'Normal', 'Claimed', `took a warm pool member of ${template}/${version}`);
-      this.#deps.onClaimed?.(template);
+      observed.claimedFrom = template;
       return true;
     } finally {
       pool.release(template, member.id);

@@ -107,7 +107,8 @@ describe.each([
     const { status, answer } = await create('first');
     expect(status).toBe(201);
     expect(await flavor.queryAs(answer, `SELECT v FROM meta WHERE k = 'label'`)).toEqual([{ v: 'v1' }]);
-    const stored = bed.database('first')!;
+    // The answer comes once the status says Ready in memory; its file is written right after.
+    const stored = await bed.waitForDatabase('first', 'Ready', 10_000);
     // The member's server serves it, its clone moved under databases/, its record is gone.
     expect(stored.record.adoptedServer).toBe(member!.server);
     expect(stored.record.claim).toBeUndefined();
@@ -131,7 +132,7 @@ describe.each([
     secondMember = readyMembers(v1)[0]!.id;
     const { status, answer } = await create('second');
     expect(status).toBe(201);
-    expect(bed.database('second')!.record.adoptedServer).toBeDefined();
+    expect((await bed.waitForDatabase('second', 'Ready', 10_000)).record.adoptedServer).toBeDefined();
     expect(await flavor.queryAs(answer, `SELECT v FROM meta WHERE k = 'label'`)).toEqual([{ v: 'v1' }]);
     // Not the first one's data.
     await expect(flavor.queryAs(answer, 'SELECT x FROM made_here')).rejects.toThrow();
