@@ -275,8 +275,9 @@ describe('CLI habits against a running controller (process + copy)', () => {
 
   it('get templates shows PROGRESS, and AGE counts from creation across a reimport', async () => {
     const listed = await cli(['get', 'templates']);
-    expect(listed.stdout).toMatch(/^NAME\s+PHASE\s+VERSION\s+LAST IMPORT\s+PROGRESS\s+AGE\n/);
-    expect(listed.stdout).toMatch(/\nshop\s+Ready\s+v\S+\s+Succeeded \S+ ago\s+-\s+\d+[smhd]\n/);
+    expect(listed.stdout).toMatch(/^NAME\s+PHASE\s+VERSION\s+LAST IMPORT\s+PROGRESS\s+POOL\s+AGE\n/);
+    // No warm pool on shop: POOL says '-'.
+    expect(listed.stdout).toMatch(/\nshop\s+Ready\s+v\S+\s+Succeeded \S+ ago\s+-\s+-\s+\d+[smhd]\n/);
     const before = (await call('GET', '/api/v1/templates/shop')).body;
     expect(before.status.createdAt).toBeDefined();
     expect((await cli(['reimport', 'shop'])).code).toBe(0);

@@ -13,6 +13,8 @@ const FOREIGN: Record<string, string> = {
   '--no-privileges': 'pg_restore',
   '--single-transaction': 'pg_restore',
   '--privileged': 'docker run',
+  '--cap-add': 'docker run',
+  '--network': 'docker build',
   '--project': 'vitest',
   '--sandbox': 'mariadb (the client)',
   '--create': 'pg_dump',
