@@ -2,7 +2,6 @@ import path from 'node:path';
 import { clientCommandLine } from '../engine/client-line.js';
 import { engineFor } from '../engine/engines.js';
 import {
-  API_VERSION,
   type ConnectionView,
   type DatabaseObject,
   type DeclaredSpec,
@@ -16,7 +15,7 @@ import { SchemaReadError, diffDatabase } from '../schema/database-diff.js';
 import { access, ownerOf } from './access.js';
 import type { Caller } from './auth.js';
 import { HttpError } from './http.js';
-import { canonicalName, dumpTemplateName, seedTemplateName, specToCrd } from './objects.js';
+import { canonicalName, dumpTemplateName, seedTemplateName, specDocument } from './objects.js';
 import type { ApiContext } from './routes.js';
 
 /** Shared reads of the desired state and status, for both APIs. */
@@ -171,19 +170,19 @@ export class ApiState {
         state: 'Running' as const,
         protected: false,
       };
-      await this.context.writer.put('Database', entry.name, {
-        apiVersion: API_VERSION,
-        kind: 'Database',
-        metadata: {
-          name: entry.name,
-          ...(entry.record.owner ? { annotations: { [OWNER_ANNOTATION]: entry.record.owner } } : {}),
-        },
-        spec: specToCrd({
+      await this.context.writer.put(
+        'Database',
+        entry.name,
+        specDocument({
           kind: 'Database',
-          metadata: { name: entry.name, labels: {}, annotations: {} },
+          metadata: {
+            name: entry.name,
+            labels: {},
+            annotations: entry.record.owner ? { [OWNER_ANNOTATION]: entry.record.owner } : {},
+          },
           spec,
         }),
-      });
+      );
     }
     const done = () =>
       running.store.get(key)?.status.restoredFrom?.entry === entry.id &&
@@ -220,20 +219,11 @@ export class ApiState {
         status: `Database "${name}" is declared in ${record.file} with state: Stopped: set state: Running there`,
       });
     await this.#running.controller.requestStart(name, caller.name);
-    await this.context.writer.put('Database', name, {
-      apiVersion: API_VERSION,
-      kind: 'Database',
-      metadata: {
-        name,
-        ...(Object.keys(record.object.metadata.labels).length
-          ? { labels: record.object.metadata.labels }
-          : {}),
-        ...(Object.keys(record.object.metadata.annotations).length
-          ? { annotations: record.object.metadata.annotations }
-          : {}),
-      },
-      spec: specToCrd({ ...record.object, spec: { ...record.object.spec, state: 'Running' } }),
-    });
+    await this.context.writer.put(
+      'Database',
+      name,
+      specDocument({ ...record.object, spec: { ...record.object.spec, state: 'Running' } }),
+    );
     return { status: `start of Database "${name}" requested (spec.state: Running)` };
   }
 

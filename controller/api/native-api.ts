@@ -25,7 +25,7 @@ import { ApiState } from './api-state.js';
 import type { Caller } from './auth.js';
 import { HttpError, readBody, sendEmpty, sendJson } from './http.js';
 import { objectProblems } from './object-problems.js';
-import { specToCrd, toApiObject } from './objects.js';
+import { specDocument, toApiObject } from './objects.js';
 import type { ApiContext, Route } from './routes.js';
 import { serveWatch } from './watch.js';
 
@@ -278,18 +278,11 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
           ...record.object.metadata.annotations,
           [RESET_ANNOTATION]: new Date().toISOString(),
         };
-        await writer.put('Database', name!, {
-          apiVersion: 'myaas.dev/v1alpha1',
-          kind: 'Database',
-          metadata: {
-            name,
-            ...(Object.keys(record.object.metadata.labels).length
-              ? { labels: record.object.metadata.labels }
-              : {}),
-            annotations,
-          },
-          spec: specToCrd(record.object),
-        });
+        await writer.put(
+          'Database',
+          name!,
+          specDocument({ ...record.object, metadata: { ...record.object.metadata, annotations } }),
+        );
         sendJson(res, 202, { status: `reset of Database "${name}" requested` });
       },
     },

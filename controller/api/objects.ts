@@ -60,17 +60,24 @@ export function specToCrd(object: SpecObject): Record<string, unknown> {
   };
 }
 
-export function toApiObject(record: DeclaredSpec, status: unknown): ApiObject {
-  const { metadata } = record.object;
+/** An object as its spec file holds it (what the API answers, and what it writes). */
+export function specDocument(object: SpecObject): Omit<ApiObject, 'status' | 'source'> {
+  const { metadata } = object;
   return {
     apiVersion: API_VERSION,
-    kind: record.object.kind,
+    kind: object.kind,
     metadata: {
       name: metadata.name,
       ...(Object.keys(metadata.labels).length ? { labels: { ...metadata.labels } } : {}),
       ...(Object.keys(metadata.annotations).length ? { annotations: { ...metadata.annotations } } : {}),
     },
-    spec: specToCrd(record.object),
+    spec: specToCrd(object),
+  };
+}
+
+export function toApiObject(record: DeclaredSpec, status: unknown): ApiObject {
+  return {
+    ...specDocument(record.object),
     ...(status === undefined ? {} : { status }),
     source: { file: record.file, line: record.line },
   };

@@ -136,7 +136,18 @@ export function seedRoutes(context: ApiContext): Route[] {
     sendJson(res, phase === 'Ready' ? 201 : 202, seedDatabaseBody(state, record, caller));
     return true;
   };
-  const idleStopped = (name: string) => Boolean(state.databaseStatus(name)?.record.idleStopped);
+  /** A repeated POST for a database of that template: it exists (304), unless it was stopped for idleness. */
+  const repeatedPost = async (
+    existing: DeclaredSpec,
+    caller: Caller,
+    url: URL,
+    res: Parameters<Route['handler']>[1],
+  ) => {
+    const wait = url.searchParams.get('wait') !== 'false';
+    const idleStopped = state.databaseStatus(existing.object.metadata.name)?.record.idleStopped;
+    if (idleStopped && (await startIdleStopped(existing, caller, wait, res))) return;
+    sendEmpty(res, 304);
+  };
 
   return [
     {
@@ -194,14 +205,8 @@ export function seedRoutes(context: ApiContext): Route[] {
         const template = state.findTemplate(templateName!);
         if (!template) {
           // Its template is gone, the database is not: it exists, as for any other repeated POST.
-          if (existing && !expired && state.belongsTo(existing, templateName!)) {
-            if (
-              idleStopped(name) &&
-              (await startIdleStopped(existing, caller, url.searchParams.get('wait') !== 'false', res))
-            )
-              return;
-            return sendEmpty(res, 304);
-          }
+          if (existing && !expired && state.belongsTo(existing, templateName!))
+            return repeatedPost(existing, caller, url, res);
           throw new HttpError(404, { status: `Template "${templateName}" does not exist.` });
         }
         const body = await readBody(req);
@@ -212,14 +217,7 @@ export function seedRoutes(context: ApiContext): Route[] {
             throw new HttpError(409, {
               status: `Database "${name}" exists and belongs to ${owner ?? 'the operator'}; choose another name`,
             });
-          if (state.belongsTo(existing, templateName!)) {
-            if (
-              idleStopped(name) &&
-              (await startIdleStopped(existing, caller, url.searchParams.get('wait') !== 'false', res))
-            )
-              return;
-            return sendEmpty(res, 304);
-          }
+          if (state.belongsTo(existing, templateName!)) return repeatedPost(existing, caller, url, res);
           throw new HttpError(409, {
             status: `Database "${name}" exists for template "${existing.object.spec.template}"; choose another name`,
           });

@@ -12,6 +12,16 @@ import type { ResourceLocation } from './kubernetes-desired-state.js';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const DATABASE_LABEL = 'myaas.dev/database';
 
+/** What a Database resource's own objects (Secret, Pod, Service) name as their owner: removed with it. */
+export const databaseOwnerReference = (location: ResourceLocation) => ({
+  apiVersion: `${GROUP}/${VERSION}`,
+  kind: 'Database',
+  name: location.name,
+  uid: location.uid,
+  controller: true,
+  blockOwnerDeletion: true,
+});
+
 export const credentialsSecretName = (database: string) => `${database}-credentials`;
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -46,16 +56,7 @@ export function credentialsSecret(
       name: credentialsSecretName(location.name),
       namespace: location.namespace,
       labels: { [MANAGED_BY_LABEL]: 'myaas', [DATABASE_LABEL]: location.name },
-      ownerReferences: [
-        {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'Database',
-          name: location.name,
-          uid: location.uid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [databaseOwnerReference(location)],
     },
     data: {
       host: base64(host),

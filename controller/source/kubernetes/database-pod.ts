@@ -1,7 +1,6 @@
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ServerImage } from '../../engine/engine.js';
-import { DATABASE_LABEL, MANAGED_BY_LABEL } from './credentials-secret.js';
-import { GROUP, VERSION } from './custom-resources.js';
+import { DATABASE_LABEL, MANAGED_BY_LABEL, databaseOwnerReference } from './credentials-secret.js';
 import type { ResourceLocation } from './kubernetes-desired-state.js';
 
 /**
@@ -38,15 +37,6 @@ const labelsOf = (name: string) => ({
   [DATABASE_LABEL]: name,
 });
 
-const ownerOf = (location: ResourceLocation) => ({
-  apiVersion: `${GROUP}/${VERSION}`,
-  kind: 'Database',
-  name: location.name,
-  uid: location.uid,
-  controller: true,
-  blockOwnerDeletion: true,
-});
-
 /** A Service name must be a DNS-1035 label (a letter first): a database name starting with a digit gets `db-`. */
 export function serviceNameOf(database: string): string {
   return /^[a-z]/.test(database) ? database : `db-${database}`.slice(0, 63).replace(/-+$/, '');
@@ -63,7 +53,7 @@ export function databasePod(options: DatabasePodOptions): V1Pod {
       name: `myaas-${location.name}`,
       namespace: location.namespace,
       labels: { ...labelsOf(location.name), 'myaas.dev/template-version': options.templateVersion },
-      ownerReferences: [ownerOf(location)],
+      ownerReferences: [databaseOwnerReference(location)],
     },
     spec: {
       affinity: {
@@ -130,7 +120,7 @@ export function databaseService(location: ResourceLocation, serverImage: ServerI
       name: serviceNameOf(location.name),
       namespace: location.namespace,
       labels: labelsOf(location.name),
-      ownerReferences: [ownerOf(location)],
+      ownerReferences: [databaseOwnerReference(location)],
     },
     spec: {
       type: 'ClusterIP',
