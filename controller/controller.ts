@@ -7,8 +7,14 @@ import { clearIdleStop } from './idle/start-request.js';
 import type { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { type DesiredState, type EngineName, type ObjectKey, expiryOf, parseKey } from './objects/index.js';
-import { parseMemberOwner } from './objects/index.js';
+import {
+  type DesiredState,
+  type EngineName,
+  type ObjectKey,
+  expiryOf,
+  parseKey,
+  parseMemberOwner,
+} from './objects/index.js';
 import { PoolMembers } from './pool/pool-members.js';
 import { DatabaseReconciler } from './reconcile/database-reconciler.js';
 import { DeletionGuard, type DeletionInventory } from './reconcile/deletion-guard.js';
@@ -150,7 +156,7 @@ export class Controller {
       desired,
       store,
       runtime,
-      engineFor,
+      engineFor: shared.engineFor,
       log: this.#log.child({ component: 'idle-watch' }),
       enqueue: (key) => this.#queue.add(key),
       pollMs: config.idlePollSeconds * 1000,
