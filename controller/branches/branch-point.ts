@@ -19,6 +19,16 @@ export interface LiveSource {
  */
 export type CopyKind = 'writable' | 'readOnly';
 
+/** Clones `from` to `target` as `copy` says. */
+export function cloneAs(
+  storage: Storage,
+  copy: CopyKind,
+  from: string,
+  target: string,
+): Promise<CloneMethod> {
+  return copy === 'readOnly' ? storage.cloneReadOnly(from, target) : storage.clone(from, target);
+}
+
 /** What taking a branch point did, and what it cost the source. */
 export interface BranchPointTaken {
   readonly at: Date;
@@ -44,8 +54,6 @@ export async function takeBranchPoint(
   copy: CopyKind = 'writable',
 ): Promise<BranchPointTaken> {
   const { runtime, storage, log } = deps;
-  const cloneTo = (from: string) =>
-    copy === 'readOnly' ? storage.cloneReadOnly(from, target) : storage.clone(from, target);
   if (source.server.hostPort === undefined) throw new Error(`database ${source.name} has no port`);
   const endpoint = { host: runtime.connectHost, port: source.server.hostPort };
   let at = new Date();
@@ -55,11 +63,11 @@ export async function takeBranchPoint(
     source.admin,
     async () => {
       at = new Date();
-      if (storage.atomicClone) return cloneTo(source.dataDir);
+      if (storage.atomicClone) return cloneAs(storage, copy, source.dataDir, target);
       await runtime.servers.pause(source.server.id);
       const paused = Date.now();
       try {
-        return await cloneTo(source.dataDir);
+        return await cloneAs(storage, copy, source.dataDir, target);
       } finally {
         await runtime.servers.resume(source.server.id);
         pausedMs = Date.now() - paused;

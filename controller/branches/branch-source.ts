@@ -6,7 +6,13 @@ import type { BranchLineage, DatabaseRecord, DesiredState, EngineName } from '..
 import { type Runtime, runningDatabaseServer } from '../runtime/runtime.js';
 import type { StatusStore } from '../state/status-store.js';
 import type { Storage } from '../storage/storage.js';
-import { type BranchPointTaken, type CopyKind, type LiveSource, takeBranchPoint } from './branch-point.js';
+import {
+  type BranchPointTaken,
+  type CopyKind,
+  type LiveSource,
+  cloneAs,
+  takeBranchPoint,
+} from './branch-point.js';
 
 /** What finding and copying a source database needs: the desired state, status, and the drivers. */
 export interface BranchSourceDeps {
@@ -80,11 +86,7 @@ export async function copyBranchSource(
   copy: CopyKind = 'writable',
 ): Promise<BranchPointTaken> {
   if (source.live) return takeBranchPoint(deps, source.live, target, copy);
-  const from = deps.layout.databaseDir(source.name);
-  const method =
-    copy === 'readOnly'
-      ? await deps.storage.cloneReadOnly(from, target)
-      : await deps.storage.clone(from, target);
+  const method = await cloneAs(deps.storage, copy, deps.layout.databaseDir(source.name), target);
   return { at: new Date(), method, lockMs: 0, pausedMs: 0 };
 }
 

@@ -46,8 +46,7 @@ export class BtrfsStorage implements Storage {
   }
 
   async seal(work: string, target: string): Promise<void> {
-    await mkdir(path.dirname(target), { recursive: true });
-    await run('btrfs', ['subvolume', 'snapshot', '-r', work, target]);
+    await this.cloneReadOnly(work, target);
     await this.remove(work);
   }
 
