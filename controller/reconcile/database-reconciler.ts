@@ -104,7 +104,7 @@ export class DatabaseReconciler {
     }
     const spec = desired.get(key);
     const stored = store.get(key);
-    if (stored?.record.claim) await this.#resolveClaim(key, stored.status, stored.record, log);
+    if (stored?.record.claim) await this.#resolveClaim(name, stored.status, stored.record, log);
     const adopted = stored?.record.adoptedServer;
     const servers = (await runtime.servers.list()).filter((s) => servesDatabase(s, name, adopted));
     const cloneExists = await this.#deps.storage.exists(layout.databaseDir(name));
@@ -374,20 +374,17 @@ export class DatabaseReconciler {
 
   /** After a restart mid-claim: roll forward when the member's clone moved here, else forget the claim. */
   async #resolveClaim(
-    key: `Database/${string}`,
+    name: string,
     status: DatabaseStatus,
     record: DatabaseRecord,
     log: Logger,
   ): Promise<void> {
     const claim = record.claim!;
     const { storage, layout, pool, store } = this.#deps;
-    if (await storage.exists(layout.databaseDir(parseName(key)))) {
+    if (await storage.exists(layout.databaseDir(name))) {
       log.info({ member: claim.member }, 'rolling a claim forward: the member clone moved here');
       record.adoptedServer = claim.server;
-      await linkMovedClone(
-        layout.poolMemberDir(claim.template, claim.member),
-        layout.databaseDir(parseName(key)),
-      );
+      await linkMovedClone(layout.poolMemberDir(claim.template, claim.member), layout.databaseDir(name));
       if (pool) await pool.forget(claim.template, claim.member);
       else await rm(layout.poolMemberRecord(claim.template, claim.member), { force: true });
     } else {
@@ -397,7 +394,7 @@ export class DatabaseReconciler {
       );
     }
     record.claim = undefined;
-    await store.save(key, status, record);
+    await store.save(`Database/${name}`, status, record);
   }
 
   /**
@@ -957,10 +954,6 @@ async function linkMovedClone(oldPath: string, clone: string): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-}
-
-function parseName(key: `Database/${string}`): string {
-  return key.slice('Database/'.length);
 }
 
 /** Whether a trashed database's data came from what `spec` asks for (the same template, or branch source). */
