@@ -83,15 +83,7 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
       continue;
     }
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty, e.g. a trailing `---`
-    const fieldLine = (fieldPath: readonly string[]) => {
-      for (let n = fieldPath.length; n >= 0; n--) {
-        const node = doc.getIn(fieldPath.slice(0, n), true) as
-          | { range?: [number, number, number] }
-          | undefined;
-        if (node?.range) return lineAt(node.range[0]);
-      }
-      return docLine;
-    };
+    const fieldLine = (fieldPath: readonly string[]) => lineOfPath(doc, lineCounter, fieldPath) ?? docLine;
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -125,6 +117,19 @@ export function parseSpecFile(bytes: Uint8Array, file: string, schemas: SchemaSe
     }
   }
   return { objects, problems };
+}
+
+/** The 1-based line of the node at `fieldPath`, else of its nearest enclosing node that has one. */
+export function lineOfPath(
+  doc: Document.Parsed,
+  lineCounter: LineCounter,
+  fieldPath: readonly (string | number)[],
+): number | undefined {
+  for (let n = fieldPath.length; n >= 0; n--) {
+    const node = doc.getIn(fieldPath.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
 }
 
 /**

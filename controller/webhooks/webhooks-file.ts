@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { DURATION_HELP, parseDuration } from '../spec/duration.js';
+import { lineOfPath } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import { compileValidator } from '../spec/schema.js';
 import { WEBHOOK_EVENTS, type WebhookEventType } from './webhook-events.js';
@@ -131,13 +132,6 @@ export async function parseWebhooks(
     throw new WebhooksFileError(
       doc.errors.map((e) => ({ file, line: lineAt(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}` })),
     );
-  const lineOf = (fieldPath: readonly (string | number)[]) => {
-    for (let n = fieldPath.length; n >= 0; n--) {
-      const node = doc.getIn(fieldPath.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return lineAt(node.range[0]);
-    }
-    return undefined;
-  };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
@@ -150,14 +144,16 @@ export async function parseWebhooks(
       { file, message: 'the file is empty: list the endpoints (README "Webhooks"), or leave out --webhooks' },
     ]);
   const problems: SpecProblem[] = [];
-  const problem = (fieldPath: readonly (string | number)[], message: string, key?: string) =>
+  const problem = (fieldPath: readonly (string | number)[], message: string, key?: string) => {
+    const line = lineOfPath(doc, lineCounter, fieldPath);
     problems.push({
       file,
-      ...(lineOf(fieldPath) !== undefined ? { line: lineOf(fieldPath)! } : {}),
+      ...(line !== undefined ? { line } : {}),
       ...(key ? { key } : {}),
       ...(fieldPath.length > 0 ? { field: fieldName(fieldPath) } : {}),
       message,
     });
+  };
   const nameAt = (index: string | undefined) => {
     const entry = Array.isArray(value) && index !== undefined ? (value[Number(index)] as unknown) : undefined;
     const name = entry && typeof entry === 'object' ? (entry as { name?: unknown }).name : undefined;
