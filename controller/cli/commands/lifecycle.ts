@@ -177,36 +177,40 @@ function conditionIs(object: ApiObject, type: string, value: string): boolean {
 }
 
 function registerStop(program: Command, context: CommandContext): void {
-  for (const [verb, state, phase] of [['stop', 'Stopped', 'Stopped']] as const) {
-    program
-      .command(verb)
-      .description('stop a database, keeping its data (spec.state: Stopped)')
-      .argument('<name>', 'database')
-      .option('--wait', `wait until it is ${phase}`)
-      .addOption(timeoutOption())
-      .addHelpText('after', `\nExample:\n  myaas ${verb} mine --wait`)
-      .action(async (name: string, options: { wait?: boolean; timeout: number }) => {
-        const object = await getDatabase(context.client(), name);
-        if (object.spec.state === state && phaseOf(object) === phase) {
-          context.out(`database/${name} unchanged (${phase})`);
-          return;
-        }
-        if (object.spec.state !== state) {
-          await changeSpec(
-            context,
-            object,
-            (spec) => {
-              spec.state = state;
-            },
-            `set spec.state: ${state}`,
-          );
-          context.out(`database/${name} stopping`);
-        } else context.out(`database/${name} already ${state} (${phaseOf(object)})`);
-        if (!options.wait) return;
-        await waitForDatabase(context.client(), name, (p) => p === phase, phase, options.timeout * 1000);
-        context.out(`database/${name} stopped`);
-      });
-  }
+  program
+    .command('stop')
+    .description('stop a database, keeping its data (spec.state: Stopped)')
+    .argument('<name>', 'database')
+    .option('--wait', 'wait until it is Stopped')
+    .addOption(timeoutOption())
+    .addHelpText('after', '\nExample:\n  myaas stop mine --wait')
+    .action(async (name: string, options: { wait?: boolean; timeout: number }) => {
+      const object = await getDatabase(context.client(), name);
+      if (object.spec.state === 'Stopped' && phaseOf(object) === 'Stopped') {
+        context.out(`database/${name} unchanged (Stopped)`);
+        return;
+      }
+      if (object.spec.state !== 'Stopped') {
+        await changeSpec(
+          context,
+          object,
+          (spec) => {
+            spec.state = 'Stopped';
+          },
+          'set spec.state: Stopped',
+        );
+        context.out(`database/${name} stopping`);
+      } else context.out(`database/${name} already Stopped (${phaseOf(object)})`);
+      if (!options.wait) return;
+      await waitForDatabase(
+        context.client(),
+        name,
+        (p) => p === 'Stopped',
+        'Stopped',
+        options.timeout * 1000,
+      );
+      context.out(`database/${name} stopped`);
+    });
 }
 
 function registerExtend(program: Command, context: CommandContext): void {
