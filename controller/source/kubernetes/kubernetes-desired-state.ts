@@ -216,7 +216,7 @@ export class KubernetesDesiredState implements DesiredState {
       }
       entries.set(id, entry);
     }
-    this.#resolve(`${kind}/${name}` as ObjectKey);
+    this.#resolve(kind, name);
   }
 
   /** Entries per key, oldest first (the one used when a name is taken in several namespaces). */
@@ -227,14 +227,15 @@ export class KubernetesDesiredState implements DesiredState {
         const key = `${kind}/${entry.name}` as ObjectKey;
         out.set(key, [...(out.get(key) ?? []), entry]);
       }
-    for (const group of out.values())
-      group.sort((a, b) => a.created.localeCompare(b.created) || a.namespace.localeCompare(b.namespace));
+    for (const group of out.values()) group.sort(oldestFirst);
     return out;
   }
 
-  #resolve(key: ObjectKey): void {
+  #resolve(kind: Kind, name: string): void {
+    const key = `${kind}/${name}` as ObjectKey;
     const before = this.#records.get(key)?.declared;
-    const winner = this.#byName().get(key)?.[0];
+    // Only this name's entries: grouping every entry on each event made a first list of N resources N².
+    const winner = [...this.#entries.get(kind)!.values()].filter((e) => e.name === name).sort(oldestFirst)[0];
     if (winner?.good) this.#records.set(key, { declared: winner.good.declared, entry: winner });
     else if (!winner) this.#records.delete(key);
     // A winner that never validated: whatever was used before stays (absence is not trusted for it).
@@ -256,4 +257,9 @@ export class KubernetesDesiredState implements DesiredState {
       }
     }
   }
+}
+
+/** The resource used when a name is taken in several namespaces: the oldest (then by namespace). */
+function oldestFirst(a: Entry, b: Entry): number {
+  return a.created.localeCompare(b.created) || a.namespace.localeCompare(b.namespace);
 }
