@@ -101,7 +101,6 @@ export class KubernetesDesiredState implements DesiredState {
             list,
             log: this.#log,
             onObject: (event, object) => this.#onObject(kind, event, object),
-            onState: () => undefined,
             ...(options.retryMinMs === undefined ? {} : { retryMinMs: options.retryMinMs }),
             ...(options.retryMaxMs === undefined ? {} : { retryMaxMs: options.retryMaxMs }),
           }),

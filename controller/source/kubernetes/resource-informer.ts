@@ -22,8 +22,6 @@ export interface ResourceInformerOptions {
   readonly log: Logger;
   /** Called for every object added, changed or deleted (by a watch event or a re-list). */
   readonly onObject: (event: InformerEvent, object: CustomResource) => void;
-  /** Called when `available` or `synced` changes. */
-  readonly onState: () => void;
   /** Wait after a failed list or watch before the next try: doubles up to the maximum. @default 500 */
   readonly retryMinMs?: number;
   /** @default 30000 */
@@ -115,7 +113,6 @@ export class ResourceInformer {
 
   #succeeded(listed = false): void {
     this.#retryMs = this.#options.retryMinMs ?? 500;
-    const changed = !this.#available || (listed && !this.#synced);
     if (!this.#available && this.#lastError) this.#log.info('API server reachable again');
     this.#available = true;
     this.#lastError = '';
@@ -123,7 +120,6 @@ export class ResourceInformer {
       this.#synced = true;
       this.#firstList.resolve();
     }
-    if (changed) this.#options.onState();
   }
 
   #failed(error: unknown): void {
@@ -135,10 +131,8 @@ export class ResourceInformer {
         { err: message, retryMs: this.#retryMs },
         'list/watch failed: nothing counts as absent until it works again',
       );
-    const changed = this.#available;
     this.#available = false;
     this.#lastError = message;
-    if (changed) this.#options.onState();
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       if (!this.#stopped) void this.#informer.start();
