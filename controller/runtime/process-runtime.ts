@@ -12,19 +12,19 @@ import type { EngineName } from '../objects/index.js';
 import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
 import { TailBuffer } from '../util/tail-buffer.js';
-import type {
-  DataDirFormat,
-  ExecResult,
-  ExecSession,
-  ProgramsBeside,
-  Runtime,
-  RuntimeEvent,
-  ServerControl,
-  ServerInfo,
-  ServerRole,
-  ServerSpec,
+import {
+  type DataDirFormat,
+  type ExecResult,
+  type ExecSession,
+  type ProgramsBeside,
+  type Runtime,
+  type RuntimeEvent,
+  type ServerControl,
+  type ServerInfo,
+  type ServerRole,
+  type ServerSpec,
+  roleTag,
 } from './runtime.js';
-import { roleTag } from './runtime.js';
 
 /** What the process runtime knows of one server, in `run/<id>/server.json`. */
 interface ServerFile {
