@@ -11,7 +11,6 @@ import {
   parseMemberOwner,
 } from '../objects/index.js';
 import type { PoolMembers } from '../pool/pool-members.js';
-import type { ServerInfo } from '../runtime/runtime.js';
 import { startAndWaitReady } from '../runtime/start-and-wait.js';
 import { newSecret } from '../util/files.js';
 import type { ReconcilerDeps } from './reconciler-deps.js';
@@ -92,18 +91,12 @@ export class PoolReconciler {
               : !(await storage.exists(layout.poolMemberDir(template, member.id)))
                 ? 'its clone is gone'
                 : undefined;
-      if (why) await this.#removeMember(member, server, why, log);
+      if (why) await this.#removeMember(member, why, log);
       else ready.push(member);
     }
     // Extra members go, newest first (the oldest have waited longest for a claim).
     while (ready.length > target) {
-      const member = ready.pop()!;
-      await this.#removeMember(
-        member,
-        servers.find((s) => s.id === member.server),
-        'extra: the pool is larger than spec.pool.size',
-        log,
-      );
+      await this.#removeMember(ready.pop()!, 'extra: the pool is larger than spec.pool.size', log);
     }
     const held = ready.filter((m) => pool.isHeld(template, m.id)).length;
     let readyCount = ready.length - held;
@@ -142,19 +135,13 @@ export class PoolReconciler {
     return { members, servers, adopters };
   }
 
-  async #removeMember(
-    member: PoolMember,
-    server: ServerInfo | undefined,
-    why: string,
-    log: Logger,
-  ): Promise<void> {
+  async #removeMember(member: PoolMember, why: string, log: Logger): Promise<void> {
     const { pool, runtime, storage, layout } = this.#deps;
     // A claim holds it now: it is the claim's.
     if (!pool.hold(member.template, member.id)) return;
     try {
       log.info({ member: member.id, version: member.version, why }, 'removing a pool member');
-      if (server) await runtime.servers.remove(server.id);
-      else if (member.server) await runtime.servers.remove(member.server);
+      if (member.server) await runtime.servers.remove(member.server);
       await storage.remove(layout.poolMemberDir(member.template, member.id));
       await pool.forget(member.template, member.id);
     } finally {
