@@ -14,7 +14,7 @@ import {
 } from '../../config.js';
 import { type Logger, createLogger } from '../../log.js';
 import { ENGINES, type EngineName } from '../../objects/index.js';
-import { type RunningKubernetesController, startKubernetesController } from '../../run-kubernetes.js';
+import { startKubernetesController } from '../../run-kubernetes.js';
 import { startController } from '../../run.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
 import { banner } from '../banner.js';
@@ -285,14 +285,7 @@ async function runController(config: ControllerConfig, options: { banner?: boole
       'INSECURE: serving a non-loopback address without users (--insecure-no-auth)',
     );
   }
-  let running: Awaited<ReturnType<typeof startController>>;
-  try {
-    running = await startController(config, log);
-  } catch (error) {
-    log.fatal({ err: error }, (error as Error).message);
-    process.stderr.write(`myaas: ${(error as Error).message}\n`);
-    process.exit(2);
-  }
+  const running = await startOrExit(log, () => startController(config, log));
   let api: ApiServer;
   try {
     api = createApi(running, log, config.apiToken, config.usersFile);
@@ -307,8 +300,27 @@ async function runController(config: ControllerConfig, options: { banner?: boole
     await running.stop();
     process.exit(2);
   }
+  stopOnSignals(log, async () => {
+    await api.close().catch(() => undefined);
+    await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+  });
+}
+
+/** Starts the controller, or says why it cannot and exits 2. */
+async function startOrExit<T>(log: Logger, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    log.fatal({ err: error }, (error as Error).message);
+    process.stderr.write(`myaas: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+/** Runs `stop` on SIGTERM or SIGINT, then exits; a second signal exits at once. */
+function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  const onSignal = async (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -321,12 +333,11 @@ async function runController(config: ControllerConfig, options: { banner?: boole
       log.error('shutdown did not finish within 20 s: exiting anyway');
       process.exit(1);
     }, 20_000).unref();
-    await api.close().catch(() => undefined);
-    await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
+    await stop();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  process.on('SIGINT', () => void onSignal('SIGINT'));
 }
 
 /**
@@ -334,32 +345,19 @@ async function runController(config: ControllerConfig, options: { banner?: boole
  * kubectl, so the HTTP API (whose writes are spec files) is not served in this mode yet.
  */
 async function runKubernetesController(config: ControllerConfig, log: Logger): Promise<void> {
-  let running: RunningKubernetesController;
-  try {
+  const running = await startOrExit(log, () =>
     // Leadership lost: exit, and come back as a candidate (the Deployment restarts the container).
-    running = await startKubernetesController(config, log, {
+    startKubernetesController(config, log, {
       onLeadershipLost: () => {
         log.error('leadership lost: exiting to rejoin as a candidate');
         process.exit(1);
       },
-    });
-  } catch (error) {
-    log.fatal({ err: error }, (error as Error).message);
-    process.stderr.write(`myaas: ${(error as Error).message}\n`);
-    process.exit(2);
-  }
+    }),
+  );
   log.info('kubernetes source: the HTTP API is not served in this mode; use kubectl get/apply databases');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, 'stopping; databases keep running');
-    setTimeout(() => process.exit(1), 20_000).unref();
-    await running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed'));
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals(log, () =>
+    running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed')),
+  );
 }
 
 /** `controller`: the long-running process that makes databases and templates match the specs dir. */
