@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { clientCommandLine } from '../engine/client-line.js';
 import { engineFor } from '../engine/engines.js';
 import {
@@ -214,7 +213,7 @@ export class ApiState {
         phase: stored?.status.phase,
       };
     }
-    if (path.normalize(record.file) !== this.context.writer.relativeFile('Database', name))
+    if (!this.context.writer.manages(record.file, 'Database', name))
       throw new HttpError(409, {
         status: `Database "${name}" is declared in ${record.file} with state: Stopped: set state: Running there`,
       });

@@ -46,7 +46,7 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
   const requireManaged = (kind: Kind, name: string) => {
     const record = running.desired.get(`${kind}/${name}`);
     if (!record) throw new HttpError(404, { status: `${kind} "${name}" not found` });
-    if (path.normalize(record.file) !== writer.relativeFile(kind, name)) {
+    if (!writer.manages(record.file, kind, name)) {
       throw new HttpError(409, {
         status: `${kind} "${name}" is declared in ${record.file}: change it there`,
       });
@@ -89,7 +89,7 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
     const existing = running.desired.get(`${kind}/${name}`);
     if (existing && mode === 'create')
       throw new HttpError(409, {
-        status: `${kind} "${name}" exists${path.normalize(existing.file) === writer.relativeFile(kind, name) ? '' : ` (declared in ${existing.file})`}: choose another name, or change it with myaas apply`,
+        status: `${kind} "${name}" exists${writer.manages(existing.file, kind, name) ? '' : ` (declared in ${existing.file})`}: choose another name, or change it with myaas apply`,
       });
     if (mode === 'create' && parsed.kind === 'Database' && parsed.spec.source) {
       // A branch copies the source's data: only who may read that database's data may branch it.
@@ -107,7 +107,7 @@ export function nativeRoutes(context: ApiContext, authRequired: () => boolean): 
       throw new HttpError(404, {
         status: `Template "${parsed.spec.template}" does not exist (myaas get templates lists them)`,
       });
-    if (existing && path.normalize(existing.file) !== writer.relativeFile(kind, name)) {
+    if (existing && !writer.manages(existing.file, kind, name)) {
       throw new HttpError(409, {
         status: `${kind} "${name}" is declared in ${existing.file}: change it there`,
       });

@@ -38,6 +38,11 @@ export class SpecWriter {
     return path.join(MANAGED_DIR, `${kind.toLowerCase()}-${name}.yaml`);
   }
 
+  /** Whether `file` (a declaring file, relative to the specs dir) is the managed file of that object. */
+  manages(file: string, kind: Kind, name: string): boolean {
+    return path.normalize(file) === this.relativeFile(kind, name);
+  }
+
   file(kind: Kind, name: string): string {
     return path.join(path.dirname(this.dir), this.relativeFile(kind, name));
   }
