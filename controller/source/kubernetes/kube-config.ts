@@ -14,3 +14,6 @@ export function loadKubeConfig(file?: string): KubeConfig {
     );
   return config;
 }
+
+/** The HTTP status of a failed API call (the client's ApiException puts it in `code`). */
+export const httpCode = (error: unknown) => (error as { code?: unknown }).code;

@@ -12,6 +12,7 @@ import type { StatusSink } from '../../state/status-sink.js';
 import type { StoredObject } from '../../state/status-store.js';
 import { credentialsSecret, credentialsSecretName, ownedBy } from './credentials-secret.js';
 import { GROUP, PLURALS, VERSION } from './custom-resources.js';
+import { httpCode } from './kube-config.js';
 import type { ResourceLocation } from './kubernetes-desired-state.js';
 import { statusDocument } from './status-document.js';
 
@@ -21,8 +22,6 @@ export interface KubernetesStatusSinkOptions {
   readonly locate: (key: ObjectKey) => ResourceLocation | undefined;
   readonly log: Logger;
 }
-
-const httpCode = (error: unknown) => (error as { code?: unknown }).code;
 
 /**
  * Publishes each object's status through its resource's status subresource (one JSON patch that

@@ -1,5 +1,6 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../../log.js';
+import { httpCode } from './kube-config.js';
 
 export interface LeaderLeaseOptions {
   readonly kubeConfig: KubeConfig;
@@ -16,8 +17,6 @@ export interface LeaderLeaseOptions {
   /** Between two tries to acquire or renew. @default 2 */
   readonly retryPeriodSeconds?: number;
 }
-
-const httpCode = (error: unknown) => (error as { code?: unknown }).code;
 
 /**
  * Leader election on a coordination.k8s.io Lease, as client-go's leaderelection does it: a candidate
