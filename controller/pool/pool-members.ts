@@ -11,6 +11,11 @@ export class PoolMembers {
   readonly #layout: Layout;
   /** `<template>/<id>` of members a claim or a removal holds. */
   readonly #busy = new Set<string>();
+  /**
+   * Each template's records, read from disk once, then kept by save and forget (this process is their
+   * only writer): a claim and a pool pass read memory, not the pool folder.
+   */
+  readonly #records = new Map<string, Promise<Map<string, PoolMember>>>();
 
   constructor(layout: Layout) {
     this.#layout = layout;
@@ -23,17 +28,31 @@ export class PoolMembers {
 
   /** The members of a template's pool whose record reads, oldest first. */
   async list(template: string): Promise<PoolMember[]> {
+    const records = await this.#recordsOf(template);
+    return [...records.values()].map((m) => ({ ...m })).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  #recordsOf(template: string): Promise<Map<string, PoolMember>> {
+    let records = this.#records.get(template);
+    if (!records) {
+      records = this.#read(template);
+      this.#records.set(template, records);
+    }
+    return records;
+  }
+
+  async #read(template: string): Promise<Map<string, PoolMember>> {
     const entries = await readdir(this.#layout.poolDir(template)).catch(() => [] as string[]);
-    const members: PoolMember[] = [];
+    const members = new Map<string, PoolMember>();
     for (const entry of entries) {
       const id = entry.replace(/\.json$/, '');
       if (id === entry || !isMemberId(id)) continue;
       const member = await readJson<PoolMember>(this.#layout.poolMemberRecord(template, id)).catch(
         () => undefined,
       );
-      if (member) members.push(member);
+      if (member) members.set(member.id, member);
     }
-    return members.sort((a, b) => a.createdAt - b.createdAt);
+    return members;
   }
 
   /**
@@ -55,13 +74,19 @@ export class PoolMembers {
     });
   }
 
+  /** Writes the record; what `list` answers changes once it is written (a copy: later edits are not in). */
   async save(member: PoolMember): Promise<void> {
-    await writeJsonAtomic(this.#layout.poolMemberRecord(member.template, member.id), member);
+    const saved = { ...member };
+    const records = await this.#recordsOf(member.template);
+    await writeJsonAtomic(this.#layout.poolMemberRecord(member.template, member.id), saved);
+    records.set(saved.id, saved);
   }
 
   /** Removes the record only: the member no longer exists (its clone moved, or is removed). */
   async forget(template: string, id: string): Promise<void> {
+    const records = await this.#recordsOf(template);
     await rm(this.#layout.poolMemberRecord(template, id), { force: true });
+    records.delete(id);
   }
 
   /**
