@@ -11,39 +11,25 @@ import { createApi } from '../controller/api/api-server.js';
 import { silentLogger } from '../controller/log.js';
 import type { PoolMember, VersionMeta } from '../controller/objects/index.js';
 import { templateObject } from '../test/support/specs.js';
-import { DOCKER_BTRFS, PROCESS_COPY, TestBed } from '../test/support/testbed.js';
+import { TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 import {
-  firstQuery,
   generatedMariadbDump,
   machine,
   mariadbFloor,
   option,
+  pairsOption,
+  postToQuery,
   printTable,
   removeDatabaseAndWait,
+  sizesOption,
   summarize,
   writeResults,
 } from './lib.js';
 
 const REPS = Number(option('reps', '20'));
-const PAIRS = option('pairs', 'docker,process')
-  .split(',')
-  .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
-const SIZES_MIB = option('sizes', '10').split(',').map(Number);
-
-/** POST, then the answer's credentials and SELECT 1: what a seed API client waits for. */
-async function postToQuery(base: string, template: string, name: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${base}/db/${template}/${name}`, {
-    method: 'POST',
-    body: 'ttl=3600',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  });
-  if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
-  const body = (await response.json()) as { port: string; user: string; password: string };
-  await firstQuery('mariadb', Number(body.port), body.user, body.password);
-  return performance.now() - started;
-}
+const PAIRS = pairsOption();
+const SIZES_MIB = sizesOption('10');
 
 /** Waits until the template's pool has a ready member of `version` (the refill after a claim). */
 async function poolReady(bed: TestBed, template: string, version: string): Promise<void> {
