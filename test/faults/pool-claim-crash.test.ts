@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolMember } from '../../controller/objects/index.js';
 import type { FaultPointName } from '../../controller/util/fault-points.js';
+import { crashAt } from '../support/crash.js';
 import { MARIADB } from '../support/flavors.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../support/testbed.js';
@@ -18,31 +19,6 @@ const POINTS = [
   'pool:after-claim-intent',
   'pool:after-claim-move',
 ] as const satisfies readonly FaultPointName[];
-
-/** Starts the controller with the point armed, does `act`, and waits until the point killed it. */
-async function crashAt(bed: TestBed, point: FaultPointName, act: () => void): Promise<void> {
-  await bed.stop();
-  const child = await bed.spawn(undefined, { MYAAS_FAULT_POINT: point });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  act();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the controller did not die at ${point} within 120 s`)),
-      120_000,
-    );
-  });
-  const { code, signal } = await Promise.race([closed, timeout]).finally(() => clearTimeout(timer));
-  expect({ code, signal }, `how the controller ended at ${point}`).toEqual({ code: null, signal: 'SIGKILL' });
-  expect(stderr).toContain(`myaas fault point ${point} reached: SIGKILL`);
-  bed.child = undefined;
-}
 
 describe.each([
   ['docker+btrfs', DOCKER_BTRFS],
