@@ -5,11 +5,12 @@
  * interleaved in one run. MariaDB, both runtime/storage pairs. Needs `scripts/test-env up`.
  *   npx vite-node bench/pool.ts [--reps 20] [--pairs docker,process] [--sizes 10,1024]
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApi } from '../controller/api/api-server.js';
 import { silentLogger } from '../controller/log.js';
-import type { PoolMember, VersionMeta } from '../controller/objects/index.js';
+import type { VersionMeta } from '../controller/objects/index.js';
+import { poolMembers } from '../test/support/pool.js';
 import { templateObject } from '../test/support/specs.js';
 import { TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
@@ -34,16 +35,9 @@ const SIZES_MIB = sizesOption('10');
 
 /** Waits until the template's pool has a ready member of `version` (the refill after a claim). */
 async function poolReady(bed: TestBed, template: string, version: string): Promise<void> {
-  const dir = path.join(bed.dataDir, 'pool', template);
   await waitFor(
     `a ready member of ${template}`,
-    () =>
-      readdirSync(dir)
-        .filter((e) => e.endsWith('.json'))
-        .some((e) => {
-          const m = JSON.parse(readFileSync(path.join(dir, e), 'utf8')) as PoolMember;
-          return m.ready && m.version === version;
-        }),
+    () => poolMembers(bed, template).some((m) => m.ready && m.version === version),
     300_000,
     20,
   );

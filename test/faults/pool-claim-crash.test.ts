@@ -1,10 +1,10 @@
-import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PoolMember } from '../../controller/objects/index.js';
 import type { FaultPointName } from '../../controller/util/fault-points.js';
 import { crashAt } from '../support/crash.js';
 import { MARIADB } from '../support/flavors.js';
+import { poolMembers } from '../support/pool.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
@@ -27,12 +27,7 @@ describe.each([
   const bed = new TestBed(`pool-crash-${pair.runtime}`, { pair });
   const poolDir = () => path.join(bed.dataDir, 'pool', 'shop');
   const memberRecord = (id: string) => path.join(poolDir(), `${id}.json`);
-  const members = (): PoolMember[] =>
-    existsSync(poolDir())
-      ? readdirSync(poolDir())
-          .filter((e) => e.endsWith('.json'))
-          .map((e) => JSON.parse(readFileSync(path.join(poolDir(), e), 'utf8')) as PoolMember)
-      : [];
+  const members = () => poolMembers(bed, 'shop');
   const readyMember = () =>
     waitFor('a ready pool member', () => members().find((m) => m.ready), 180_000, 100);
 
