@@ -7,7 +7,7 @@ import type { Flavor } from '../../support/flavors.js';
 import { openSession } from '../../support/session.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
-import { waitFor } from '../../support/wait.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 /** Short enough for a test, long enough that a poll (1 s) and a start fit well inside it. */
 const AFTER_SECONDS = 5;
@@ -77,7 +77,7 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
       await mark('busy', 1);
       const { close } = await openSession(bed, 'busy');
       // Three times `after`, with the watch looking every second: it counts the session each time.
-      await new Promise((resolve) => setTimeout(resolve, 3 * AFTER_SECONDS * 1000));
+      await sleep(3 * AFTER_SECONDS * 1000);
       expect(phase('busy')).toBe('Ready');
       const status = bed.database('busy')!.status;
       expect(status.idle).toMatchObject({ after: `${AFTER_SECONDS}s`, action: 'Stop', from: 'Database' });
@@ -90,7 +90,7 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
       expect(stoppedAfter).toBeGreaterThanOrEqual(AFTER_SECONDS - 1);
       expect(stoppedAfter).toBeLessThan(AFTER_SECONDS + 15);
       // The spec still says Running; resyncs (every 5 s here) do not start it again.
-      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      await sleep(7_000);
       expect(phase('busy')).toBe('Stopped');
       const servers = (await bed.running!.runtime.servers.list()).filter((s) => s.owner === 'busy');
       expect(servers.filter((s) => s.running)).toEqual([]);
@@ -172,7 +172,7 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
         (await bed.running!.runtime.servers.list()).filter((s) => s.owner === 'doomed' && s.running),
       ).toEqual([]);
       // Stays deleted: its spec file is unchanged.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await sleep(6_000);
       expect(phase('doomed')).toBe('Expired');
       const restored = await callApi(base, 'POST', '/api/v1/databases/doomed/restore');
       expect(restored.status).toBe(200);
