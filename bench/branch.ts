@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { DatabaseRecord, DatabaseStatus } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
-import { DOCKER_BTRFS, PROCESS_COPY, TestBed } from '../test/support/testbed.js';
+import { TestBed } from '../test/support/testbed.js';
 import {
   type Comparison,
   generatedMariadbDump,
@@ -20,19 +20,19 @@ import {
   mariadbFloor,
   median,
   option,
+  pairsOption,
   printTable,
   queryWhenReady,
   removeDatabaseAndWait,
   settleFilesystem,
+  sizesOption,
   summarize,
   writeResults,
 } from './lib.js';
 
 const REPS = Number(option('reps', '7'));
-const PAIRS = option('pairs', 'docker,process')
-  .split(',')
-  .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
-const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
+const PAIRS = pairsOption();
+const SIZES_MIB = sizesOption('10,1024');
 
 /** Ours: a Database spec whose source is the running database, until its own user's first query. */
 async function branchToQuery(bed: TestBed, source: string, name: string) {

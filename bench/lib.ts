@@ -9,7 +9,7 @@ import pg from 'pg';
 import { engineFor } from '../controller/engine/engines.js';
 import type { EngineName } from '../controller/objects/index.js';
 import { run as runCommand } from '../controller/util/exec.js';
-import type { Pair, TestBed } from '../test/support/testbed.js';
+import { DOCKER_BTRFS, PROCESS_COPY, type Pair, type TestBed } from '../test/support/testbed.js';
 import { waitFor } from '../test/support/wait.js';
 
 /** Statistics and reporting shared by the benchmarks: figures are always side by side with a reference. */
@@ -352,4 +352,30 @@ export function option(name: string, fallback: string): string {
   const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : fallback;
+}
+
+/** `--pairs docker,process` (or the fallback): the runtime/storage pairs a benchmark runs on. */
+export function pairsOption(fallback = 'docker,process'): Pair[] {
+  return option('pairs', fallback)
+    .split(',')
+    .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
+}
+
+/** `--sizes 10,1024` (or the fallback): the template sizes in MiB. */
+export function sizesOption(fallback: string): number[] {
+  return option('sizes', fallback).split(',').map(Number);
+}
+
+/** POST to the seed API, then the answer's credentials and SELECT 1: what a seed API client waits for. */
+export async function postToQuery(base: string, template: string, name: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${base}/db/${template}/${name}`, {
+    method: 'POST',
+    body: 'ttl=3600',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { port: string; user: string; password: string };
+  await firstQuery('mariadb', Number(body.port), body.user, body.password);
+  return performance.now() - started;
 }

@@ -11,26 +11,26 @@ import { silentLogger } from '../controller/log.js';
 import type { VersionMeta } from '../controller/objects/index.js';
 import { run } from '../controller/util/exec.js';
 import { databaseObject, templateObject } from '../test/support/specs.js';
-import { DOCKER_BTRFS, PROCESS_COPY, TestBed } from '../test/support/testbed.js';
+import { TestBed } from '../test/support/testbed.js';
 import {
   type Comparison,
-  firstQuery,
   generatedMariadbDump,
   machine,
   mariadbFloor,
   option,
+  pairsOption,
+  postToQuery,
   printTable,
   queryWhenReady,
   removeDatabaseAndWait,
+  sizesOption,
   summarize,
   writeResults,
 } from './lib.js';
 
 const REPS = Number(option('reps', '10'));
-const PAIRS = option('pairs', 'docker,process')
-  .split(',')
-  .map((p) => (p === 'docker' ? DOCKER_BTRFS : PROCESS_COPY));
-const SIZES_MIB = option('sizes', '10,1024').split(',').map(Number);
+const PAIRS = pairsOption();
+const SIZES_MIB = sizesOption('10,1024');
 
 /** Ours: write a Database spec file, wait for its status to give credentials, connect and query. */
 async function specToQuery(bed: TestBed, template: string, name: string): Promise<number> {
@@ -38,19 +38,6 @@ async function specToQuery(bed: TestBed, template: string, name: string): Promis
   bed.writeSpec(`${name}.yaml`, databaseObject(name, { template }));
   const store = bed.running!.store;
   await queryWhenReady('mariadb', name, () => store.get(`Database/${name}`), 120_000, 2);
-  return performance.now() - started;
-}
-
-async function postToQuery(base: string, template: string, name: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(`${base}/db/${template}/${name}`, {
-    method: 'POST',
-    body: 'ttl=3600',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  });
-  if (response.status !== 201) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
-  const body = (await response.json()) as { port: string; user: string; password: string };
-  await firstQuery('mariadb', Number(body.port), body.user, body.password);
   return performance.now() - started;
 }
 

@@ -1,10 +1,10 @@
-import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../controller/api/api-server.js';
 import { silentLogger } from '../../controller/log.js';
-import type { PoolMember } from '../../controller/objects/index.js';
 import { type Flavor, MARIADB, POSTGRES, type SeedAnswer } from '../support/flavors.js';
+import { poolMembers } from '../support/pool.js';
 import { templateObject } from '../support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
@@ -29,12 +29,7 @@ describe.each([
   let base: string;
   const poolDir = () => path.join(bed.dataDir, 'pool', 'shop');
   /** The member records on disk now. */
-  const members = (): PoolMember[] =>
-    existsSync(poolDir())
-      ? readdirSync(poolDir())
-          .filter((e) => e.endsWith('.json'))
-          .map((e) => JSON.parse(readFileSync(path.join(poolDir(), e), 'utf8')) as PoolMember)
-      : [];
+  const members = () => poolMembers(bed, 'shop');
   const readyMembers = (version: string) => members().filter((m) => m.ready && m.version === version);
   const declare = (label: string, annotations: Record<string, string> = {}) => {
     bed.writeDump('shop.sql', flavor.shopDump(3, label));

@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineFor } from '../../controller/engine/engines.js';
 import type { FaultPointName } from '../../controller/util/fault-points.js';
+import { crashAt } from '../support/crash.js';
 import { shopDump } from '../support/dumps.js';
 import { databaseObject } from '../support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../support/testbed.js';
@@ -27,31 +28,6 @@ const ADMIN_USER = engineFor('mariadb').admin.user;
 
 function login(port: number | undefined, user: string, password: string, database?: string) {
   return mysql.createConnection({ host: '127.0.0.1', port, user, password, database });
-}
-
-/** Starts the controller with the point armed, does `act`, and waits until the point killed it. */
-async function crashAt(bed: TestBed, point: FaultPointName, act: () => void): Promise<void> {
-  await bed.stop();
-  const child = await bed.spawn(undefined, { MYAAS_FAULT_POINT: point });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  act();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the controller did not die at ${point} within 120 s`)),
-      120_000,
-    );
-  });
-  const { code, signal } = await Promise.race([closed, timeout]).finally(() => clearTimeout(timer));
-  expect({ code, signal }, `how the controller ended at ${point}`).toEqual({ code: null, signal: 'SIGKILL' });
-  expect(stderr).toContain(`myaas fault point ${point} reached: SIGKILL`);
-  bed.child = undefined;
 }
 
 describe.each([

@@ -1,9 +1,10 @@
-import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PoolMember } from '../../controller/objects/index.js';
 import type { FaultPointName } from '../../controller/util/fault-points.js';
+import { crashAt } from '../support/crash.js';
 import { MARIADB } from '../support/flavors.js';
+import { poolMembers } from '../support/pool.js';
 import { databaseObject, templateObject } from '../support/specs.js';
 import { DOCKER_BTRFS, PROCESS_COPY, type Pair, TestBed } from '../support/testbed.js';
 import { waitFor } from '../support/wait.js';
@@ -19,31 +20,6 @@ const POINTS = [
   'pool:after-claim-move',
 ] as const satisfies readonly FaultPointName[];
 
-/** Starts the controller with the point armed, does `act`, and waits until the point killed it. */
-async function crashAt(bed: TestBed, point: FaultPointName, act: () => void): Promise<void> {
-  await bed.stop();
-  const child = await bed.spawn(undefined, { MYAAS_FAULT_POINT: point });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  act();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the controller did not die at ${point} within 120 s`)),
-      120_000,
-    );
-  });
-  const { code, signal } = await Promise.race([closed, timeout]).finally(() => clearTimeout(timer));
-  expect({ code, signal }, `how the controller ended at ${point}`).toEqual({ code: null, signal: 'SIGKILL' });
-  expect(stderr).toContain(`myaas fault point ${point} reached: SIGKILL`);
-  bed.child = undefined;
-}
-
 describe.each([
   ['docker+btrfs', DOCKER_BTRFS],
   ['process+copy', PROCESS_COPY],
@@ -51,12 +27,7 @@ describe.each([
   const bed = new TestBed(`pool-crash-${pair.runtime}`, { pair });
   const poolDir = () => path.join(bed.dataDir, 'pool', 'shop');
   const memberRecord = (id: string) => path.join(poolDir(), `${id}.json`);
-  const members = (): PoolMember[] =>
-    existsSync(poolDir())
-      ? readdirSync(poolDir())
-          .filter((e) => e.endsWith('.json'))
-          .map((e) => JSON.parse(readFileSync(path.join(poolDir(), e), 'utf8')) as PoolMember)
-      : [];
+  const members = () => poolMembers(bed, 'shop');
   const readyMember = () =>
     waitFor('a ready pool member', () => members().find((m) => m.ready), 180_000, 100);
 

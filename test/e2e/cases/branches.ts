@@ -9,6 +9,7 @@ import { type ApiServer, createApi } from '../../../controller/api/api-server.js
 import { silentLogger } from '../../../controller/log.js';
 import { callApi } from '../../support/api.js';
 import { PG_DUMP_PREAMBLE } from '../../support/dumps.js';
+import { openSession } from '../../support/session.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
 import { waitFor } from '../../support/wait.js';
@@ -30,37 +31,6 @@ INSERT INTO ledger VALUES (1, 'from-template');
 CREATE TABLE tally (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=Aria;
 INSERT INTO tally VALUES (1, 0);
 `;
-}
-
-/** One connection to a database that stays open: a client using the source while it is branched. */
-interface Session {
-  query(sql: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function openSession(bed: TestBed, name: string): Promise<Session> {
-  const db = bed.database(name)!;
-  const connection = db.status.connection!;
-  if (db.status.engine === 'postgres') {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: connection.port,
-      user: connection.user,
-      password: db.record.user.password,
-      database: connection.database,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return { query: async (sql) => void (await client.query(sql)), close: () => client.end() };
-  }
-  const client = await mysql.createConnection({
-    host: '127.0.0.1',
-    port: connection.port,
-    user: connection.user,
-    password: db.record.user.password,
-    database: connection.database,
-  });
-  return { query: async (sql) => void (await client.query(sql)), close: () => client.end() };
 }
 
 /**

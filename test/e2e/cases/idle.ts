@@ -1,52 +1,19 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApi } from '../../../controller/api/api-server.js';
 import { silentLogger } from '../../../controller/log.js';
 import { callApi } from '../../support/api.js';
+import { runCli } from '../../support/cli.js';
 import type { Flavor } from '../../support/flavors.js';
+import { openSession } from '../../support/session.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
-import { waitFor } from '../../support/wait.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
-const MAIN = path.resolve(import.meta.dirname, '../../../dist/controller/main.js');
 /** Short enough for a test, long enough that a poll (1 s) and a start fit well inside it. */
 const AFTER_SECONDS = 5;
 
 /** Runs the built CLI against `base`; never throws. */
-function cli(
-  base: string,
-  dir: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        ...process.env,
-        MYAAS_URL: base,
-        MYAAS_TOKEN: '',
-        MYAAS_API_TOKEN: '',
-        MYAAS_TOKEN_FILE: path.join(dir, 'no-token'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (base: string, dir: string, args: string[]) => runCli(base, dir, args, 120_000);
 
 /**
  * Idle databases stop themselves (issue 17) on one runtime and engine: with a short `after` and a
@@ -69,25 +36,6 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
     const mark = async (name: string, value: number) => {
       await bed.query(name, 'CREATE TABLE IF NOT EXISTS idle_mark (v INT)');
       await bed.query(name, `INSERT INTO idle_mark VALUES (${value})`);
-    };
-    /** A client session held open, as the database's own user: what a developer's tool keeps. */
-    const openSession = async (name: string): Promise<() => Promise<void>> => {
-      const db = bed.database(name)!;
-      const login = {
-        host: '127.0.0.1',
-        port: db.status.connection!.port,
-        user: db.status.connection!.user,
-        password: db.record.user.password,
-        database: db.status.connection!.database,
-      };
-      if (engine === 'postgres') {
-        const client = new pg.Client(login);
-        client.on('error', () => undefined);
-        await client.connect();
-        return () => client.end();
-      }
-      const connection = await mysql.createConnection(login);
-      return () => connection.end();
     };
     /** Waits until the idle watch stopped it: phase Stopped, the IdleStopped condition, no server running. */
     const waitIdleStopped = async (name: string, timeoutMs = 60_000) => {
@@ -127,9 +75,9 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
 
     it('an open client connection keeps a database running; once closed, it is stopped with its data and held stopped', async () => {
       await mark('busy', 1);
-      const close = await openSession('busy');
+      const { close } = await openSession(bed, 'busy');
       // Three times `after`, with the watch looking every second: it counts the session each time.
-      await new Promise((resolve) => setTimeout(resolve, 3 * AFTER_SECONDS * 1000));
+      await sleep(3 * AFTER_SECONDS * 1000);
       expect(phase('busy')).toBe('Ready');
       const status = bed.database('busy')!.status;
       expect(status.idle).toMatchObject({ after: `${AFTER_SECONDS}s`, action: 'Stop', from: 'Database' });
@@ -142,7 +90,7 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
       expect(stoppedAfter).toBeGreaterThanOrEqual(AFTER_SECONDS - 1);
       expect(stoppedAfter).toBeLessThan(AFTER_SECONDS + 15);
       // The spec still says Running; resyncs (every 5 s here) do not start it again.
-      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      await sleep(7_000);
       expect(phase('busy')).toBe('Stopped');
       const servers = (await bed.running!.runtime.servers.list()).filter((s) => s.owner === 'busy');
       expect(servers.filter((s) => s.running)).toEqual([]);
@@ -224,12 +172,12 @@ export function describeIdle(pair: Pair, flavor: Flavor): void {
         (await bed.running!.runtime.servers.list()).filter((s) => s.owner === 'doomed' && s.running),
       ).toEqual([]);
       // Stays deleted: its spec file is unchanged.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await sleep(6_000);
       expect(phase('doomed')).toBe('Expired');
       const restored = await callApi(base, 'POST', '/api/v1/databases/doomed/restore');
       expect(restored.status).toBe(200);
       expect(restored.body.phase).toBe('Ready');
-      const close = await openSession('doomed');
+      const { close } = await openSession(bed, 'doomed');
       try {
         expect(await marks('doomed')).toEqual([42]);
       } finally {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,11 +5,11 @@ import { type ApiServer, createApi } from '../../../controller/api/api-server.js
 import { silentLogger } from '../../../controller/log.js';
 import type { SchemaDiffView, SchemaSnapshot } from '../../../controller/objects/index.js';
 import { TEAM_TOKENS, callApi, startTeamApi } from '../../support/api.js';
+import { runCli } from '../../support/cli.js';
 import type { Flavor } from '../../support/flavors.js';
 import { databaseObject, templateObject } from '../../support/specs.js';
 import { type Pair, TestBed } from '../../support/testbed.js';
 
-const MAIN = path.resolve(import.meta.dirname, '../../../dist/controller/main.js');
 const TOKENS = TEAM_TOKENS;
 
 /** An index on the shop dump's products, for the clone to drop. */
@@ -32,37 +31,7 @@ CREATE INDEX idx_what ON audit_log (what);`,
 };
 
 /** Runs the built CLI against `base`; never throws. */
-function cli(
-  base: string,
-  dir: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        ...process.env,
-        MYAAS_URL: base,
-        MYAAS_TOKEN: '',
-        MYAAS_API_TOKEN: '',
-        MYAAS_TOKEN_FILE: path.join(dir, 'no-token'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (base: string, dir: string, args: string[]) => runCli(base, dir, args, 60_000);
 
 /**
  * Schema diff (issue 16) on one runtime and engine: the template version's schema recorded at import
