@@ -2,7 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { type ControllerConfig, defaultConfig } from '../../controller/config.js';
 import type { Layout } from '../../controller/layout.js';
 import { silentLogger } from '../../controller/log.js';
-import type { DesiredState, VersionMeta } from '../../controller/objects/index.js';
+import type {
+  DatabaseObject,
+  DatabaseSpec,
+  DesiredState,
+  VersionMeta,
+} from '../../controller/objects/index.js';
 import { DeletionGuard, type DeletionGuardOptions } from '../../controller/reconcile/deletion-guard.js';
 import type { ReconcilerDeps } from '../../controller/reconcile/reconciler-deps.js';
 import type { Runtime } from '../../controller/runtime/runtime.js';
@@ -18,6 +23,19 @@ import type { FakeEngine } from './fakes.js';
  * trash, the rest of ReconcilerDeps), instead of the same thirty lines in every such test. Each test
  * still makes its own fakes and says what differs (the guard's inventory, config fields).
  */
+
+/** A parsed Database of template shop, Running and unprotected unless `spec` says otherwise. */
+export function db(
+  name: string,
+  spec: Partial<DatabaseSpec> = {},
+  annotations: Record<string, string> = {},
+): DatabaseObject {
+  return {
+    kind: 'Database',
+    metadata: { name, labels: {}, annotations },
+    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
+  };
+}
 
 /**
  * A ready template version on disk, as an import leaves it: its folder and its metadata (the dump itself

@@ -6,18 +6,13 @@ import { IdleWatch, advanceIdleClock } from '../../../controller/idle/idle-watch
 import { clearIdleStop } from '../../../controller/idle/start-request.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import type {
-  DatabaseObject,
-  DatabaseSpec,
-  ObjectKey,
-  TemplateSpec,
-} from '../../../controller/objects/index.js';
+import type { ObjectKey, TemplateSpec } from '../../../controller/objects/index.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
 import type { Trash } from '../../../controller/trash/trash.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
-import { reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 describe('advanceIdleClock (the idle clock, pure)', () => {
   const maxGapMs = 7_000;
@@ -54,14 +49,6 @@ describe('advanceIdleClock (the idle clock, pure)', () => {
 });
 
 const VERSION = 'v20261122-100000-aaaa';
-
-function db(name: string, spec: Partial<DatabaseSpec> = {}): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations: {} },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('IdleWatch with a fake clock and a fake engine, and the reconciler acting on it', () => {
   let root: string;

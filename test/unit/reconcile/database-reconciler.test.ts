@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import type { DatabaseObject, DatabaseSpec } from '../../../controller/objects/index.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
 import type { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import {
@@ -16,22 +15,10 @@ import { StatusStore } from '../../../controller/state/status-store.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
 import type { Trash } from '../../../controller/trash/trash.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
-import { reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 const VERSION = 'v20261122-100000-aaaa';
 const VERSION2 = 'v20261122-110000-bbbb';
-
-function db(
-  name: string,
-  spec: Partial<DatabaseSpec> = {},
-  annotations: Record<string, string> = {},
-): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   let root: string;

@@ -6,12 +6,7 @@ import { ApiState } from '../../../controller/api/api-state.js';
 import type { ApiContext } from '../../../controller/api/routes.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import {
-  type DatabaseObject,
-  type DatabaseSpec,
-  OWNER_ANNOTATION,
-  type PoolMember,
-} from '../../../controller/objects/index.js';
+import { OWNER_ANNOTATION, type PoolMember } from '../../../controller/objects/index.js';
 import { PoolMembers } from '../../../controller/pool/pool-members.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
 import { PoolReconciler } from '../../../controller/reconcile/pool-reconciler.js';
@@ -19,22 +14,10 @@ import { StatusStore } from '../../../controller/state/status-store.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
-import { reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 const VERSION = 'v20261122-100000-aaaa';
 const VERSION2 = 'v20261122-110000-bbbb';
-
-function db(
-  name: string,
-  spec: Partial<DatabaseSpec> = {},
-  annotations: Record<string, string> = {},
-): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a fake runtime and engine)', () => {
   let root: string;
