@@ -1,8 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { defaultConfig } from '../../../controller/config.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
 import {
@@ -10,10 +7,17 @@ import {
   startKubernetesController,
 } from '../../../controller/run-kubernetes.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
-import { TemplateVersions } from '../../../controller/templates/template-versions.js';
 import { FakeEngine, FakeRuntime } from '../../support/fakes.js';
 import { renderChart } from '../../support/helm-subset/render.js';
-import { KubeApiServer, kubeConfigFor } from '../../support/kube-apiserver/index.js';
+import { type KubeApiServer, kubeConfigFor } from '../../support/kube-apiserver/index.js';
+import {
+  closeControllerFixture,
+  createDatabase,
+  createTemplate,
+  kubernetesConfig,
+  openControllerFixture,
+} from '../../support/kube-resources.js';
+import { writeReadyVersion } from '../../support/reconciler-deps.js';
 
 // The other half of the RBAC test: the chart's controller Role must be ENOUGH for what the controller
 // really does. The assembled `--source kubernetes --leader-elect` controller runs against the in-process
@@ -21,21 +25,16 @@ import { KubeApiServer, kubeConfigFor } from '../../support/kube-apiserver/index
 // request attributes (as the API server's request-info does) and checked against the rules the chart
 // renders for the controller's ServiceAccount.
 
-const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
 let server: KubeApiServer;
 let dir: string;
 let running: RunningKubernetesController | undefined;
 
 beforeEach(async () => {
-  server = new KubeApiServer({ crdFiles: CRDS });
-  await server.listen();
-  dir = await mkdtemp(path.join(tmpdir(), 'rbac-sufficient-'));
+  ({ server, dir } = await openControllerFixture('rbac-sufficient-'));
 });
 afterEach(async () => {
-  await running?.stop();
+  await closeControllerFixture({ server, dir }, running);
   running = undefined;
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Attributes {
@@ -115,37 +114,14 @@ function allowed(manifests: Obj[], serviceAccount: string, a: Attributes): boole
 }
 
 it("the controller's requests, leader election included, are all allowed by the chart's RBAC", async () => {
-  const templates = server.resource('myaas.dev', 'templates');
   const databases = server.resource('myaas.dev', 'databases');
   const secrets = server.resource('', 'secrets');
-  const dataDir = path.join(dir, 'data');
-  const layout = new Layout(dataDir);
-  const version = 'v20261206-030000-aaaa';
-  await mkdir(layout.versionDir('shop', version), { recursive: true });
-  await new TemplateVersions(layout).writeMeta('shop', {
-    version,
-    createdAt: Date.now(),
-    engine: 'mariadb',
+  await writeReadyVersion(new Layout(path.join(dir, 'data')), 'shop', 'v20261206-030000-aaaa', {
     image: 'mariadb:11.4',
-    database: 'default',
     adminPassword: 'template-admin',
-    trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
-    dumpSha256: 'x',
-    dumpBytes: 1,
-    durationSeconds: 1,
   });
-  server.store.create(templates, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Template',
-    metadata: { name: 'shop' },
-    spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
-  });
-  const db = server.store.create(databases, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name: 'alice' },
-    spec: { template: 'shop' },
-  }) as { metadata: { uid: string } };
+  createTemplate(server, 'shop');
+  const db = createDatabase(server, 'alice') as { metadata: { uid: string } };
   // A stale credentials Secret of this Database: the controller reads it back and replaces it.
   server.store.create(secrets, 'default', {
     apiVersion: 'v1',
@@ -165,16 +141,7 @@ it("the controller's requests, leader election included, are all allowed by the 
     stringData: { password: 'stale' },
   });
   running = await startKubernetesController(
-    {
-      ...defaultConfig(dir),
-      source: 'kubernetes',
-      dataDir,
-      dumpsDir: path.join(dir, 'dumps'),
-      runtime: 'docker',
-      hostname: 'db.example',
-      resyncSeconds: 1,
-      leaderElect: true,
-    },
+    kubernetesConfig(dir, { hostname: 'db.example', resyncSeconds: 1, leaderElect: true }),
     silentLogger,
     {
       kubeConfig: kubeConfigFor(server),

@@ -1,26 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../../controller/config.js';
 import { IdleWatch, advanceIdleClock } from '../../../controller/idle/idle-watch.js';
 import { clearIdleStop } from '../../../controller/idle/start-request.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import type {
-  DatabaseObject,
-  DatabaseSpec,
-  ObjectKey,
-  TemplateSpec,
-} from '../../../controller/objects/index.js';
+import type { ObjectKey, TemplateSpec } from '../../../controller/objects/index.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
-import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
-import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
-import { Trash } from '../../../controller/trash/trash.js';
-import { WallClock } from '../../../controller/util/wall-clock.js';
+import type { Trash } from '../../../controller/trash/trash.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 describe('advanceIdleClock (the idle clock, pure)', () => {
   const maxGapMs = 7_000;
@@ -57,14 +49,6 @@ describe('advanceIdleClock (the idle clock, pure)', () => {
 });
 
 const VERSION = 'v20261122-100000-aaaa';
-
-function db(name: string, spec: Partial<DatabaseSpec> = {}): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations: {} },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('IdleWatch with a fake clock and a fake engine, and the reconciler acting on it', () => {
   let root: string;
@@ -112,28 +96,15 @@ describe('IdleWatch with a fake clock and a fake engine, and the reconciler acti
     store = new StatusStore(layout, silentLogger);
     enqueued = [];
     now = Date.now() + 1_000;
-    const versions = new TemplateVersions(layout);
-    mkdirSync(layout.versionDir('shop', VERSION), { recursive: true });
-    await versions.writeMeta('shop', {
-      version: VERSION,
-      createdAt: Date.now(),
-      engine: 'mariadb',
-      image: 'img',
-      database: 'default',
-      adminPassword: 'admin',
-      trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
-      dumpSha256: 'x',
-      dumpBytes: 1,
-      durationSeconds: 1,
-    });
-    const storage = new CopyStorage(silentLogger);
-    trash = new Trash({ layout, storage, log: silentLogger, retentionSeconds: 3600, minFreePercent: 0 });
-    const guard = new DeletionGuard({
-      limit: 10,
-      max: 3,
-      fraction: 0.5,
-      graceMs: 0,
-      log: silentLogger,
+    await writeReadyVersion(layout, 'shop', VERSION, { adminPassword: 'admin' });
+    const deps = reconcilerDeps({
+      root,
+      layout,
+      desired,
+      store,
+      runtime,
+      versions: new TemplateVersions(layout),
+      engine,
       inventory: async () => {
         const existing = new Set([...runtime.servers.values()].map((s) => `Database/${s.owner}` as const));
         const unwanted = new Set(
@@ -142,21 +113,8 @@ describe('IdleWatch with a fake clock and a fake engine, and the reconciler acti
         return { existing, unwanted };
       },
     });
-    reconciler = new DatabaseReconciler({
-      config: { ...defaultConfig(root), dataDir: root },
-      desired,
-      store,
-      layout,
-      storage,
-      runtime,
-      versions,
-      guard,
-      trash,
-      restores: new Map(),
-      clock: new WallClock({ pauseMs: 1000 }),
-      log: silentLogger,
-      engineFor: () => engine,
-    });
+    trash = deps.trash;
+    reconciler = new DatabaseReconciler(deps);
     watch = makeWatch();
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));

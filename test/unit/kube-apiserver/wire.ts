@@ -1,17 +1,11 @@
-import path from 'node:path';
-import { KubeApiServer, type KubeApiServerOptions } from '../../support/kube-apiserver/index.js';
+import type { KubeApiServer } from '../../support/kube-apiserver/index.js';
 
 /** Plain HTTP against the in-process server: these tests pin the wire protocol, not a client's view of it. */
 
-export const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
+// The example CRDs and a server serving them: the same as the Kubernetes source tests start.
+export { EXAMPLE_CRDS as CRDS, startExampleServer as startServer } from '../../support/kube-resources.js';
 export const DATABASES = '/apis/myaas.dev/v1alpha1/namespaces/default/databases';
 export const SECRETS = '/api/v1/namespaces/default/secrets';
-
-export async function startServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
-  const server = new KubeApiServer({ crdFiles: CRDS, ...options });
-  await server.listen();
-  return server;
-}
 
 /** Wire JSON as tests read it: any field, any depth (the assertions say what is expected). */
 // biome-ignore lint/suspicious/noExplicitAny: bodies are read field by field and asserted on

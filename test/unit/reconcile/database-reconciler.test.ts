@@ -1,39 +1,24 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../../controller/config.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import type { DatabaseObject, DatabaseSpec } from '../../../controller/objects/index.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
-import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
+import type { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import {
   type ServerCache,
   ServersUnavailableError,
   withServerCache,
 } from '../../../controller/runtime/server-cache.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
-import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
-import { Trash } from '../../../controller/trash/trash.js';
-import { WallClock } from '../../../controller/util/wall-clock.js';
+import type { Trash } from '../../../controller/trash/trash.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 const VERSION = 'v20261122-100000-aaaa';
 const VERSION2 = 'v20261122-110000-bbbb';
-
-function db(
-  name: string,
-  spec: Partial<DatabaseSpec> = {},
-  annotations: Record<string, string> = {},
-): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   let root: string;
@@ -48,21 +33,7 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
   let reconciler: DatabaseReconciler;
   let deps: ConstructorParameters<typeof DatabaseReconciler>[0];
 
-  const addVersion = async (version: string) => {
-    mkdirSync(layout.versionDir('shop', version), { recursive: true });
-    await versions.writeMeta('shop', {
-      version,
-      createdAt: Date.now(),
-      engine: 'mariadb',
-      image: 'img',
-      database: 'default',
-      adminPassword: `admin-${version}`,
-      trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
-      dumpSha256: 'x',
-      dumpBytes: 1,
-      durationSeconds: 1,
-    });
-  };
+  const addVersion = (version: string) => writeReadyVersion(layout, 'shop', version);
   const reconcile = (name: string) => reconciler.reconcile(name, silentLogger);
   const stored = (name: string) => store.get(`Database/${name}`);
   const serversOf = (name: string) => [...runtime.servers.values()].filter((s) => s.owner === name);
@@ -75,35 +46,23 @@ describe('DatabaseReconciler (logic, with a fake runtime and engine)', () => {
     engine = new FakeEngine();
     store = new StatusStore(layout, silentLogger);
     versions = new TemplateVersions(layout);
-    guard = new DeletionGuard({
-      limit: 10,
-      max: 3,
-      fraction: 0.5,
-      graceMs: 0,
-      log: silentLogger,
+    deps = reconcilerDeps({
+      root,
+      layout,
+      desired,
+      store,
+      runtime,
+      versions,
+      engine,
+      config: { hostname: 'db.example' },
       inventory: async () => {
         const existing = new Set([...runtime.servers.values()].map((s) => `Database/${s.owner}` as const));
         const wanted = new Set(desired.list('Database').map((r) => r.key));
         return { existing, unwanted: new Set([...existing].filter((k) => !wanted.has(k))) };
       },
     });
-    const storage = new CopyStorage(silentLogger);
-    trash = new Trash({ layout, storage, log: silentLogger, retentionSeconds: 3600, minFreePercent: 0 });
-    deps = {
-      config: { ...defaultConfig(root), dataDir: root, hostname: 'db.example' },
-      desired,
-      store,
-      layout,
-      storage,
-      runtime,
-      versions,
-      guard,
-      trash,
-      restores: new Map(),
-      clock: new WallClock({ pauseMs: 1000 }),
-      log: silentLogger,
-      engineFor: () => engine,
-    };
+    guard = deps.guard;
+    trash = deps.trash;
     reconciler = new DatabaseReconciler(deps);
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));

@@ -4,40 +4,20 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiState } from '../../../controller/api/api-state.js';
 import type { ApiContext } from '../../../controller/api/routes.js';
-import { defaultConfig } from '../../../controller/config.js';
 import { Layout } from '../../../controller/layout.js';
 import { silentLogger } from '../../../controller/log.js';
-import {
-  type DatabaseObject,
-  type DatabaseSpec,
-  OWNER_ANNOTATION,
-  type PoolMember,
-} from '../../../controller/objects/index.js';
+import { OWNER_ANNOTATION, type PoolMember } from '../../../controller/objects/index.js';
 import { PoolMembers } from '../../../controller/pool/pool-members.js';
 import { DatabaseReconciler } from '../../../controller/reconcile/database-reconciler.js';
-import { DeletionGuard } from '../../../controller/reconcile/deletion-guard.js';
 import { PoolReconciler } from '../../../controller/reconcile/pool-reconciler.js';
 import { StatusStore } from '../../../controller/state/status-store.js';
 import { CopyStorage } from '../../../controller/storage/copy-storage.js';
 import { TemplateVersions } from '../../../controller/templates/template-versions.js';
-import { Trash } from '../../../controller/trash/trash.js';
-import { WallClock } from '../../../controller/util/wall-clock.js';
 import { FakeDesired, FakeEngine, FakeRuntime } from '../../support/fakes.js';
+import { db, reconcilerDeps, writeReadyVersion } from '../../support/reconciler-deps.js';
 
 const VERSION = 'v20261122-100000-aaaa';
 const VERSION2 = 'v20261122-110000-bbbb';
-
-function db(
-  name: string,
-  spec: Partial<DatabaseSpec> = {},
-  annotations: Record<string, string> = {},
-): DatabaseObject {
-  return {
-    kind: 'Database',
-    metadata: { name, labels: {}, annotations },
-    spec: { template: 'shop', state: 'Running', protected: false, ...spec },
-  };
-}
 
 describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a fake runtime and engine)', () => {
   let root: string;
@@ -54,20 +34,8 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
   let down: string[];
 
   const addVersion = async (version: string, label = version) => {
-    mkdirSync(layout.versionDir('shop', version), { recursive: true });
+    await writeReadyVersion(layout, 'shop', version);
     writeFileSync(path.join(layout.versionDir('shop', version), 'label'), label);
-    await versions.writeMeta('shop', {
-      version,
-      createdAt: Date.now(),
-      engine: 'mariadb',
-      image: 'img',
-      database: 'default',
-      adminPassword: `admin-${version}`,
-      trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
-      dumpSha256: 'x',
-      dumpBytes: 1,
-      durationSeconds: 1,
-    });
   };
   const shop = (size: number) =>
     desired.set({
@@ -79,29 +47,17 @@ describe('warm pool (PoolReconciler and the claim in DatabaseReconciler, with a 
   const build = () => {
     store = new StatusStore(layout, silentLogger);
     pool = new PoolMembers(layout);
-    const storage = new CopyStorage(silentLogger);
-    const shared = {
-      config: { ...defaultConfig(root), dataDir: root, hostname: 'db.example' },
+    const shared = reconcilerDeps({
+      root,
+      layout,
       desired,
       store,
-      layout,
-      storage,
       runtime,
       versions,
-      guard: new DeletionGuard({
-        limit: 10,
-        max: 3,
-        fraction: 0.5,
-        graceMs: 0,
-        log: silentLogger,
-        inventory: async () => ({ existing: new Set(), unwanted: new Set() }),
-      }),
-      trash: new Trash({ layout, storage, log: silentLogger, retentionSeconds: 3600, minFreePercent: 0 }),
-      restores: new Map(),
-      clock: new WallClock({ pauseMs: 1000 }),
-      log: silentLogger,
-      engineFor: () => engine,
-    };
+      engine,
+      config: { hostname: 'db.example' },
+      inventory: async () => ({ existing: new Set(), unwanted: new Set() }),
+    });
     pools = new PoolReconciler({ ...shared, pool, onAdoptedServerDown: (d) => down.push(d) });
     databases = new DatabaseReconciler({ ...shared, pool, onClaimed: (t) => claimed.push(t) });
   };

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { engineFor } from '../../../../controller/engine/engines.js';
@@ -9,13 +8,13 @@ import {
   templateNodeLabel,
 } from '../../../../controller/source/kubernetes/database-pod.js';
 import type { ResourceLocation } from '../../../../controller/source/kubernetes/kubernetes-desired-state.js';
-import { KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import { type KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import { createDatabase, startExampleServer, until } from '../../../support/kube-resources.js';
 
 // The Pod and Service of a database, created through the real client in the in-process server: the
 // stand-in scheduler (node affinity as kube-scheduler applies it) places the Pod only on a node whose
 // agent holds the template version; both go with their Database. No kubelet here: nothing runs.
 
-const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
 let server: KubeApiServer;
 let core: CoreV1Api;
 let location: ResourceLocation;
@@ -23,24 +22,10 @@ let location: ResourceLocation;
 const nodes = () => server.resource('', 'nodes');
 const pods = () => server.resource('', 'pods');
 
-async function until(test: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 beforeEach(async () => {
-  server = new KubeApiServer({ crdFiles: CRDS });
-  await server.listen();
+  server = await startExampleServer();
   core = kubeConfigFor(server).makeApiClient(CoreV1Api);
-  const db = server.store.create(server.resource('myaas.dev', 'databases'), 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name: 'alice' },
-    spec: { template: 'shop' },
-  });
+  const db = createDatabase(server, 'alice');
   location = { kind: 'Database', namespace: 'default', name: 'alice', uid: db.metadata.uid! };
   for (const [name, version] of [
     ['node-old', 'v1'],

@@ -1,8 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { defaultConfig } from '../../../../controller/config.js';
 import { Layout } from '../../../../controller/layout.js';
 import { silentLogger } from '../../../../controller/log.js';
 import {
@@ -10,64 +7,47 @@ import {
   startKubernetesController,
 } from '../../../../controller/run-kubernetes.js';
 import { CopyStorage } from '../../../../controller/storage/copy-storage.js';
-import { TemplateVersions } from '../../../../controller/templates/template-versions.js';
 import { FakeEngine, FakeRuntime } from '../../../support/fakes.js';
-import { KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import { type KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import {
+  closeControllerFixture,
+  createDatabase,
+  createTemplate,
+  kubernetesConfig,
+  openControllerFixture,
+} from '../../../support/kube-resources.js';
+import { writeReadyVersion } from '../../../support/reconciler-deps.js';
+import { waitFor } from '../../../support/wait.js';
 
 // The assembled `--source kubernetes` controller (same Controller and reconcilers as file mode, a fake
 // runtime): custom resources in, status out on the same resources.
 
-const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
 let server: KubeApiServer;
 let dir: string;
 let running: RunningKubernetesController | undefined;
 
 beforeEach(async () => {
-  server = new KubeApiServer({ crdFiles: CRDS });
-  await server.listen();
-  dir = await mkdtemp(path.join(tmpdir(), 'kube-controller-'));
+  ({ server, dir } = await openControllerFixture('kube-controller-'));
 });
 afterEach(async () => {
-  await running?.stop();
+  await closeControllerFixture({ server, dir }, running);
   running = undefined;
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
-async function until(test: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `condition not met in time; Database/alice stored: ${JSON.stringify(running?.store.get('Database/alice')?.status)}`,
-      );
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits for `test`; on a timeout says what the controller stored for the database (its status). */
+const until = (test: () => boolean): Promise<unknown> =>
+  waitFor('condition', test, 10_000, 20).catch((error: Error) => {
+    throw new Error(
+      `${error.message}; Database/alice stored: ${JSON.stringify(running?.store.get('Database/alice')?.status)}`,
+    );
+  });
 
 it('reconciles the custom resources and publishes their status (observedGeneration = metadata.generation)', async () => {
   const templates = server.resource('myaas.dev', 'templates');
   const databases = server.resource('myaas.dev', 'databases');
-  server.store.create(templates, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Template',
-    metadata: { name: 'shop' },
-    spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
-  });
-  server.store.create(databases, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name: 'alice' },
-    spec: { template: 'shop' },
-  });
-  const config = {
-    ...defaultConfig(dir),
-    source: 'kubernetes' as const,
-    dataDir: path.join(dir, 'data'),
-    dumpsDir: path.join(dir, 'dumps'),
-    runtime: 'docker' as const,
-  };
-  running = await startKubernetesController(config, silentLogger, {
+  createTemplate(server, 'shop');
+  createDatabase(server, 'alice');
+  running = await startKubernetesController(kubernetesConfig(dir), silentLogger, {
     kubeConfig: kubeConfigFor(server),
     runtime: new FakeRuntime(),
     storage: new CopyStorage(silentLogger),
@@ -102,51 +82,19 @@ it('reconciles the custom resources and publishes their status (observedGenerati
 });
 
 it('a Database resource gets a server and a Secret; an unavailable API server removes nothing; deleting the resource removes both', async () => {
-  const templates = server.resource('myaas.dev', 'templates');
   const databases = server.resource('myaas.dev', 'databases');
   const secrets = server.resource('', 'secrets');
-  const dataDir = path.join(dir, 'data');
   // A ready template version on disk, as an import leaves it (the dump itself is not needed any more).
-  const layout = new Layout(dataDir);
-  const version = 'v20261206-030000-aaaa';
-  await mkdir(layout.versionDir('shop', version), { recursive: true });
-  await new TemplateVersions(layout).writeMeta('shop', {
-    version,
-    createdAt: Date.now(),
-    engine: 'mariadb',
+  await writeReadyVersion(new Layout(path.join(dir, 'data')), 'shop', 'v20261206-030000-aaaa', {
     image: 'mariadb:11.4',
-    database: 'default',
     adminPassword: 'template-admin',
-    trigger: { specDigest: 'd', dump: '1:1', reimportToken: '' },
-    dumpSha256: 'x',
-    dumpBytes: 1,
-    durationSeconds: 1,
   });
-  server.store.create(templates, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Template',
-    metadata: { name: 'shop' },
-    spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
-  });
-  server.store.create(databases, 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name: 'alice' },
-    spec: { template: 'shop' },
-  });
+  createTemplate(server, 'shop');
+  createDatabase(server, 'alice');
   const runtime = new FakeRuntime();
   const engine = new FakeEngine();
   running = await startKubernetesController(
-    {
-      ...defaultConfig(dir),
-      source: 'kubernetes',
-      dataDir,
-      dumpsDir: path.join(dir, 'dumps'),
-      runtime: 'docker',
-      hostname: 'db.example',
-      removalGraceSeconds: 0,
-      resyncSeconds: 1,
-    },
+    kubernetesConfig(dir, { hostname: 'db.example', removalGraceSeconds: 0, resyncSeconds: 1 }),
     silentLogger,
     {
       kubeConfig: kubeConfigFor(server),
@@ -189,15 +137,7 @@ it('--leader-elect: reconciles only once it holds the Lease, and gives it up whe
     metadata: { name: 'myaas-controller' },
     spec: { holderIdentity: 'other-replica', leaseDurationSeconds: 1 },
   });
-  const config = {
-    ...defaultConfig(dir),
-    source: 'kubernetes' as const,
-    leaderElect: true,
-    dataDir: path.join(dir, 'data'),
-    dumpsDir: path.join(dir, 'dumps'),
-    runtime: 'docker' as const,
-  };
-  const starting = startKubernetesController(config, silentLogger, {
+  const starting = startKubernetesController(kubernetesConfig(dir, { leaderElect: true }), silentLogger, {
     kubeConfig: kubeConfigFor(server),
     runtime: new FakeRuntime(),
     storage: new CopyStorage(silentLogger),

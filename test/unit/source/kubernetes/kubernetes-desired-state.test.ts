@@ -1,33 +1,27 @@
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../controller/log.js';
 import type { ObjectKey } from '../../../../controller/objects/index.js';
 import { scopeOf } from '../../../../controller/source/kubernetes/custom-resources.js';
 import { KubernetesDesiredState } from '../../../../controller/source/kubernetes/kubernetes-desired-state.js';
 import { loadSchemas } from '../../../../controller/spec/schema.js';
-import { KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import { type KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import {
+  createDatabase as createDatabaseIn,
+  createTemplate,
+  startExampleServer,
+  until,
+} from '../../../support/kube-resources.js';
 
 // The real @kubernetes/client-node informers against the in-process API server (test/support/kube-apiserver).
 
-const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
 const schemas = loadSchemas();
 
 let server: KubeApiServer;
 let source: KubernetesDesiredState | undefined;
 
 const databases = () => server.resource('myaas.dev', 'databases');
-const templates = () => server.resource('myaas.dev', 'templates');
-const createDatabase = (
-  name: string,
-  spec: Record<string, unknown> = { template: 'shop' },
-  namespace = 'default',
-) =>
-  server.store.create(databases(), namespace, {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name },
-    spec,
-  });
+const createDatabase = (name: string, spec?: Record<string, unknown>, namespace?: string) =>
+  createDatabaseIn(server, name, spec, namespace);
 
 async function startSource(namespace = 'default'): Promise<KubernetesDesiredState> {
   source = new KubernetesDesiredState({
@@ -42,17 +36,8 @@ async function startSource(namespace = 'default'): Promise<KubernetesDesiredStat
   return source;
 }
 
-async function until(test: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 beforeEach(async () => {
-  server = new KubeApiServer({ crdFiles: CRDS });
-  await server.listen();
+  server = await startExampleServer();
 });
 afterEach(async () => {
   await source?.stop();
@@ -63,12 +48,7 @@ afterEach(async () => {
 describe('KubernetesDesiredState', () => {
   it('serves the custom resources as declared specs, parsed by the spec parser', async () => {
     createDatabase('alice', { template: 'shop', ttl: '8h' });
-    server.store.create(templates(), 'default', {
-      apiVersion: 'myaas.dev/v1alpha1',
-      kind: 'Template',
-      metadata: { name: 'shop', annotations: { 'myaas.dev/reimport': '1' } },
-      spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
-    });
+    createTemplate(server, 'shop', { annotations: { 'myaas.dev/reimport': '1' } });
     const desired = await startSource();
     expect(desired.synced).toBe(true);
     expect(desired.available).toBe(true);
@@ -231,12 +211,7 @@ describe('KubernetesDesiredState', () => {
   });
 
   it('a resource being deleted (deletionTimestamp) is absent from the desired state', async () => {
-    server.store.create(databases(), 'default', {
-      apiVersion: 'myaas.dev/v1alpha1',
-      kind: 'Database',
-      metadata: { name: 'alice', finalizers: ['example.com/hold'] },
-      spec: { template: 'shop' },
-    });
+    createDatabaseIn(server, 'alice', { template: 'shop' }, 'default', { finalizers: ['example.com/hold'] });
     const desired = await startSource();
     expect(desired.get('Database/alice')).toBeDefined();
     server.store.delete(databases(), 'default', 'alice');

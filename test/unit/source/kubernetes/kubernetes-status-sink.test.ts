@@ -11,13 +11,18 @@ import { KubernetesStatusSink } from '../../../../controller/source/kubernetes/k
 import { loadSchemas } from '../../../../controller/spec/schema.js';
 import { StatusForwarder } from '../../../../controller/state/status-sink.js';
 import { StatusStore } from '../../../../controller/state/status-store.js';
-import { KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import { type KubeApiServer, kubeConfigFor } from '../../../support/kube-apiserver/index.js';
+import {
+  createDatabase,
+  createTemplate,
+  startExampleServer,
+  until,
+} from '../../../support/kube-resources.js';
 
 // Status and credentials written back through the real client to the in-process API server: the status
 // subresource (generation untouched, observedGeneration the controller's) and an owned Secret that the
 // garbage collector removes with its Database.
 
-const CRDS = ['database', 'template'].map((k) => path.resolve(`crds-examples/${k}.crd.yaml`));
 const PASSWORD = 's3cret-Pa55';
 
 let server: KubeApiServer;
@@ -28,14 +33,6 @@ let forwarder: StatusForwarder;
 
 const databases = () => server.resource('myaas.dev', 'databases');
 const secrets = () => server.resource('', 'secrets');
-
-async function until(test: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const record: DatabaseRecord = {
   template: 'shop',
@@ -63,14 +60,8 @@ const readyStatus = (observedGeneration: number): DatabaseStatus => ({
 });
 
 beforeEach(async () => {
-  server = new KubeApiServer({ crdFiles: CRDS });
-  await server.listen();
-  server.store.create(databases(), 'default', {
-    apiVersion: 'myaas.dev/v1alpha1',
-    kind: 'Database',
-    metadata: { name: 'alice' },
-    spec: { template: 'shop' },
-  });
+  server = await startExampleServer();
+  createDatabase(server, 'alice');
   dir = await mkdtemp(path.join(tmpdir(), 'kube-sink-'));
   store = new StatusStore(new Layout(dir), silentLogger);
   await store.load();
@@ -204,12 +195,7 @@ describe('KubernetesStatusSink', () => {
       ).toString();
     await until(() => password() === 'rotated');
 
-    server.store.create(databases(), 'default', {
-      apiVersion: 'myaas.dev/v1alpha1',
-      kind: 'Database',
-      metadata: { name: 'bob' },
-      spec: { template: 'shop' },
-    });
+    createDatabase(server, 'bob');
     server.store.create(secrets(), 'default', {
       metadata: { name: 'bob-credentials' },
       stringData: { password: 'theirs' },
@@ -234,12 +220,7 @@ describe('KubernetesStatusSink', () => {
   });
 
   it('writes a Template’s status with the fields its CRD declares', async () => {
-    server.store.create(server.resource('myaas.dev', 'templates'), 'default', {
-      apiVersion: 'myaas.dev/v1alpha1',
-      kind: 'Template',
-      metadata: { name: 'shop' },
-      spec: { engine: 'mariadb', source: { path: 'shop.sql.gz' } },
-    });
+    createTemplate(server, 'shop');
     await until(() => desired.get('Template/shop') !== undefined);
     const status: TemplateStatus = {
       phase: 'Ready',
