@@ -29,6 +29,8 @@ const BY_REASON: Readonly<Record<'Template' | 'Database', Readonly<Record<string
   Database: {
     Ready: 'database.ready',
     Expired: 'database.expired',
+    // An idle Delete ends as an expiry does (phase Expired, data in the trash); the body's reason says why.
+    IdleDeleted: 'database.expired',
     Stopped: 'database.stopped',
     Deleted: 'database.deleted',
     Restored: 'database.restored',

@@ -142,6 +142,24 @@ describe('WebhookNotifier', () => {
     notifier.stop();
   });
 
+  it('an idle Delete is sent as database.expired, its reason saying IdleDeleted', async () => {
+    const { store, receiver, notifier } = await setup([endpoint('expiry', ['database.expired'])]);
+    const status = { phase: 'Expired', conditions: [] } as unknown as DatabaseStatus;
+    await store.save('Database/idle-one', status, { template: 'shop' } as unknown as DatabaseRecord);
+    await store.event(
+      'Database/idle-one',
+      'Normal',
+      'IdleDeleted',
+      'deleted after 30m without a client session',
+    );
+    await notifier.onIdle();
+    await store.flush();
+    expect(receiver.requests.map((r) => JSON.parse(r.body))).toMatchObject([
+      { type: 'database.expired', reason: 'IdleDeleted', phase: 'Expired' },
+    ]);
+    notifier.stop();
+  });
+
   it('counts delivered and failed per endpoint; a failure is a Warning event on the object', async () => {
     const { store, metrics, notifier } = await setup([endpoint('down', ['database.deleted'])], 410);
     await store.save('Database/gone', { phase: 'Ready', conditions: [] }, {} as DatabaseRecord);
