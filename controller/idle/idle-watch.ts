@@ -158,9 +158,14 @@ export class IdleWatch {
 
   async #watched(): Promise<Watched[]> {
     const { desired, store, runtime } = this.#options;
+    // One listing per pass: a database's own newest server by owner, and any server by id for a
+    // database claimed from the warm pool (it runs on the member's server, record.adoptedServer).
     const running = new Map<string, ServerInfo>();
+    const byId = new Map<string, ServerInfo>();
     for (const server of await runtime.servers.list()) {
-      if (server.role !== 'Database' || !server.running || !server.hostPort) continue;
+      if (!server.running || !server.hostPort) continue;
+      byId.set(server.id, server);
+      if (server.role !== 'Database') continue;
       const kept = running.get(server.owner);
       if (!kept || server.createdAt > kept.createdAt) running.set(server.owner, server);
     }
@@ -184,7 +189,7 @@ export class IdleWatch {
         }
         continue;
       }
-      const server = running.get(name);
+      const server = running.get(name) ?? (record.adoptedServer ? byId.get(record.adoptedServer) : undefined);
       if (!server || status.phase !== 'Ready' || record.expired || record.idleStopped || record.idleDeleteDue)
         continue;
       if (declared.object.spec.state !== 'Running') continue;

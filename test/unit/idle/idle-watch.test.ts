@@ -176,6 +176,21 @@ describe('IdleWatch with a fake clock and a fake engine, and the reconciler acti
     );
   });
 
+  it('a database claimed from the warm pool (served by the adopted Pool server) is watched like any other', async () => {
+    template();
+    desired.set(db('alice', { idle: { afterSeconds: 60, action: 'Stop' } }));
+    await reconcile('alice');
+    // As after a claim: the server keeps the member's role and owner; the record names it.
+    const [id, server] = [...runtime.servers.entries()].find(([, s]) => s.owner === 'alice')!;
+    runtime.servers.set(id, { ...server, role: 'Pool', owner: 'shop.m1' });
+    const { status, record } = stored('alice');
+    await store.save('Database/alice', status, { ...record, adoptedServer: id });
+    engine.admin.sessions.set(portOf('alice'), 0);
+    await watchFor(65_000);
+    expect(stored('alice').record.idleStopped).toMatchObject({ afterSeconds: 60 });
+    expect(enqueued).toEqual(['Database/alice']);
+  });
+
   it('time the controller did not watch is not idle time, across a restart (the clock is persisted)', async () => {
     template();
     desired.set(db('alice', { idle: { afterSeconds: 60, action: 'Stop' } }));
