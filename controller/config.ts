@@ -21,6 +21,15 @@ export interface ControllerConfig {
   readonly kubeconfig?: string;
   /** With the kubernetes source: reconcile only while holding the `myaas-controller` Lease (replicas > 1). */
   readonly leaderElect?: boolean;
+  /**
+   * With the kubernetes source: databases run as Pods that kube-scheduler places on nodes whose agent
+   * (`myaas agent`) holds the template's version; the agents make the clones and import the templates.
+   */
+  readonly databasePods?: boolean;
+  /** The file holding the cluster key the controller and the node agents share (databasePods, agent). */
+  readonly clusterKeyFile?: string;
+  /** The node agents' data root, the same path on every node: database Pods mount `<poolPath>/clones`. */
+  readonly poolPath?: string;
   readonly specsDir: string;
   readonly dumpsDir: string;
   readonly dataDir: string;

@@ -42,6 +42,8 @@ export interface ControllerParts {
   readonly metrics?: Metrics;
   /** The engines by name; tests give fakes. @default the real ones (engine/engines.ts) */
   readonly engineFor?: (name: EngineName) => Engine;
+  /** The admin password of a template's versions (Kubernetes mode's node agent). @default random */
+  readonly templateAdminPassword?: (template: string) => string;
 }
 
 /**
@@ -144,7 +146,14 @@ export class Controller {
     };
     this.#templates = new TemplateReconciler({
       ...shared,
-      importer: new Importer({ layout, storage, runtime, versions: this.versions, log }),
+      importer: new Importer({
+        layout,
+        storage,
+        runtime,
+        versions: this.versions,
+        log,
+        ...(parts.templateAdminPassword ? { adminPasswordFor: parts.templateAdminPassword } : {}),
+      }),
       enqueue: (key) => this.#queue.add(key),
     });
     this.#databases = new DatabaseReconciler({

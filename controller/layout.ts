@@ -27,6 +27,17 @@ export class Layout {
   get databasesDir(): string {
     return path.join(this.root, 'databases');
   }
+  /**
+   * A node agent's clones (Kubernetes mode): the database Pods' hostPath. Apart from databasesDir, so
+   * the agent's own template controller never takes them for databases of its own.
+   */
+  get clonesDir(): string {
+    return path.join(this.root, 'clones');
+  }
+  cloneDir(name: string): string {
+    assertValidName(name, 'database name');
+    return path.join(this.clonesDir, name);
+  }
   get workDir(): string {
     return path.join(this.root, 'work');
   }

@@ -2,8 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { readClusterKey } from './cluster/cluster-key.js';
+import { DatabasePods } from './cluster/database-pods.js';
+import { KubernetesDatabaseServers } from './cluster/database-servers.js';
 import type { ControllerConfig } from './config.js';
 import { Controller, type ControllerParts } from './controller.js';
+import { engineFor } from './engine/engines.js';
 import { Layout } from './layout.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -22,7 +26,10 @@ import { DataDirLock } from './util/data-dir-lock.js';
 
 /** A controller whose desired state is Kubernetes custom resources (`--source kubernetes`). */
 export interface RunningKubernetesController {
-  readonly controller: Controller;
+  /** The file-mode controller on this host's runtime and storage; absent with `--database-pods`. */
+  readonly controller?: Controller;
+  /** `--database-pods`: databases as Pods, placed by kube-scheduler on the node agents' nodes. */
+  readonly databasePods?: DatabasePods;
   readonly desired: KubernetesDesiredState;
   readonly store: StatusStore;
   readonly forwarder: StatusForwarder;
@@ -38,10 +45,23 @@ export interface KubernetesControllerParts {
   readonly storage?: Storage;
   /** With leader election: called when this replica stops leading (it must stop reconciling). */
   readonly onLeadershipLost?: () => void;
+  /** `--database-pods`: the cluster key, instead of reading `config.clusterKeyFile`. */
+  readonly clusterKey?: string;
+}
+
+/** Where the chart mounts the node pools, when `--pool-path` is not given. */
+export const DEFAULT_POOL_PATH = '/var/lib/myaas';
+
+function requiredKeyFile(config: ControllerConfig): string {
+  if (!config.clusterKeyFile)
+    throw new Error(
+      '--database-pods needs --cluster-key-file FILE (or MYAAS_CLUSTER_KEY_FILE): the key the node agents share',
+    );
+  return config.clusterKeyFile;
 }
 
 /** The kubeconfig context's namespace, as kubectl reads it (in a Pod: its own, from the service account). */
-function contextNamespace(kubeConfig: KubeConfig): string {
+export function contextNamespace(kubeConfig: KubeConfig): string {
   return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
 }
 
@@ -59,8 +79,11 @@ export async function startKubernetesController(
   await mkdir(config.dataDir, { recursive: true }).catch(() => undefined);
   const lock = await DataDirLock.acquire(config.dataDir, log);
   try {
-    const storage = parts.storage ?? (await createStorage(config, log));
-    const runtime = parts.runtime ?? (await createRuntime(config, log));
+    const clusterKey = config.databasePods
+      ? (parts.clusterKey ?? (await readClusterKey(requiredKeyFile(config))))
+      : undefined;
+    const storage = config.databasePods ? undefined : (parts.storage ?? (await createStorage(config, log)));
+    const runtime = config.databasePods ? undefined : (parts.runtime ?? (await createRuntime(config, log)));
     const layout = new Layout(path.resolve(config.dataDir));
     const store = new StatusStore(layout, log);
     await store.load();
@@ -86,32 +109,58 @@ export async function startKubernetesController(
     // A resource seen (again) gets the status the store holds for it, changed or not.
     const offDesired = desired.subscribe((keys) => forwarder.publish(keys));
     forwarder.publish(desired.list().map((d) => d.key));
-    const controller = new Controller({
-      config,
-      log,
-      desired,
-      storage,
-      runtime,
-      store,
-      layout,
-      metrics: new Metrics(),
-      ...(parts.engineFor ? { engineFor: parts.engineFor } : {}),
-    });
-    await controller.start();
+    let controller: Controller | undefined;
+    let databasePods: DatabasePods | undefined;
+    let servers: KubernetesDatabaseServers | undefined;
+    if (config.databasePods) {
+      servers = new KubernetesDatabaseServers({ kubeConfig, scope, log });
+      await servers.start();
+      databasePods = new DatabasePods({
+        config,
+        desired,
+        store,
+        servers,
+        engineFor: parts.engineFor ?? engineFor,
+        clusterKey: clusterKey!,
+        poolClonesDir: new Layout(config.poolPath ?? DEFAULT_POOL_PATH).clonesDir,
+        log,
+      });
+      databasePods.start();
+      log.info(
+        { poolPath: config.poolPath ?? DEFAULT_POOL_PATH },
+        'databases run as Pods; node agents make the clones',
+      );
+    } else {
+      controller = new Controller({
+        config,
+        log,
+        desired,
+        storage: storage!,
+        runtime: runtime!,
+        store,
+        layout,
+        metrics: new Metrics(),
+        ...(parts.engineFor ? { engineFor: parts.engineFor } : {}),
+      });
+      await controller.start();
+    }
     return {
-      controller,
+      ...(controller ? { controller } : {}),
+      ...(databasePods ? { databasePods } : {}),
       desired,
       store,
       forwarder,
       config,
       async stop() {
         try {
-          await controller.stop();
+          await controller?.stop();
+          await databasePods?.stop();
+          await servers?.stop();
           await lease?.stop();
           offDesired();
           forwarder.stop();
           await desired.stop();
-          if (!parts.runtime) await runtime.close();
+          if (runtime && !parts.runtime) await runtime.close();
         } finally {
           await lock.release();
         }

@@ -133,6 +133,8 @@ export interface DatabaseRecord {
   adminPassword: string;
   /** The cloned version's admin password, which the clone starts with (the version may be pruned since). */
   templateAdminPassword?: string;
+  /** Kubernetes mode: the node whose agent holds the clone (the Pod is pinned there once it has one). */
+  node?: string;
   /** Host port last served on: reused after a restart or a reset. */
   port?: number;
   templateVersion?: string;

@@ -23,6 +23,8 @@ export interface TemplateSpec {
   readonly databaseDefaults?: { readonly idle?: IdlePolicy };
   /** Warm pool: ready members kept per current version (absent or 0: none). */
   readonly pool?: { readonly size: number };
+  /** Kubernetes mode: the Node labels an agent's node must carry to import it (absent: every node). */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
 export type TemplateSource = { readonly path: string } | { readonly database: string };

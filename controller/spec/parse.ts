@@ -248,6 +248,7 @@ function toObject(
       },
       ...(defaultIdle?.policy ? { databaseDefaults: { idle: defaultIdle.policy } } : {}),
       ...(poolSize ? { pool: { size: poolSize } } : {}),
+      ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector as Record<string, string> } : {}),
     };
     return { key, problems, object: { kind, metadata, spec: templateSpec } };
   }

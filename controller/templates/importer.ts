@@ -84,6 +84,11 @@ export interface ImporterDeps {
   readonly log: Logger;
   /** How long the import server may take to initialise and accept connections. @default 300 */
   readonly startTimeoutSeconds?: number;
+  /**
+   * The admin password a template's versions get. Kubernetes mode: derived from the cluster key, so
+   * the controller can log in to a clone an agent made on another node. @default a new random one
+   */
+  readonly adminPasswordFor?: (template: string) => string;
 }
 
 /**
@@ -226,6 +231,10 @@ export class Importer {
     }
   }
 
+  #adminPassword(template: string): string {
+    return this.deps.adminPasswordFor?.(template) ?? newSecret();
+  }
+
   /** The work volume (a copy of the cached initialised datadir), the credentials, the load strategy. */
   async #prepare(request: ImportRequest, attempt: ImportAttempt, log: Logger): Promise<ImportPlan> {
     const user = request.engine.admin.user;
@@ -240,7 +249,7 @@ export class Importer {
       attempt.failIfStopped();
       return {
         current: taken.admin,
-        admin: { user, password: newSecret() },
+        admin: { user, password: this.#adminPassword(request.template) },
         parallel: undefined,
         lineage: taken.lineage,
       };
@@ -267,7 +276,7 @@ export class Importer {
     if (parallel) log.info({ jobs: request.jobs }, 'loading the dump from its file in parallel');
     return {
       current: { user, password: cached.adminPassword },
-      admin: { user, password: newSecret() },
+      admin: { user, password: this.#adminPassword(request.template) },
       parallel,
     };
   }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isLoopbackHost } from '../../api/access.js';
 import { type ApiServer, createApi } from '../../api/api-server.js';
+import { startNodeAgent } from '../../cluster/node-agent.js';
 import {
   type ControllerConfig,
   RUNTIMES,
@@ -55,6 +56,20 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       '--leader-elect',
       'kubernetes source: reconcile only while holding the myaas-controller Lease (for more than one replica)',
     ),
+    new Option(
+      '--database-pods',
+      'kubernetes source: run databases as Pods placed by kube-scheduler on nodes whose agent (myaas agent) holds the template version',
+    ).env('MYAAS_DATABASE_PODS'),
+    new Option(
+      '--cluster-key-file <file>',
+      'kubernetes: the key the controller and the node agents share (template admin passwords are derived from it)',
+    ).env('MYAAS_CLUSTER_KEY_FILE'),
+    new Option(
+      '--pool-path <dir>',
+      "kubernetes: the node agents' data root, the same on every node (database Pods mount <dir>/clones)",
+    )
+      .env('MYAAS_POOL_PATH')
+      .default('/var/lib/myaas'),
     new Option('--specs <dir>', 'specs dir (YAML)').env('MYAAS_SPECS_DIR').default(defaults.specsDir),
     new Option('--dumps <dir>', 'dumps dir (.sql, .sql.gz)')
       .env('MYAAS_DUMPS_DIR')
@@ -193,6 +208,9 @@ interface ControllerFlags {
   namespace?: string;
   kubeconfig?: string;
   leaderElect?: boolean;
+  databasePods?: boolean;
+  clusterKeyFile?: string;
+  poolPath: string;
   specs: string;
   dumps: string;
   data: string;
@@ -232,6 +250,9 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.kubeconfig ? { kubeconfig: path.resolve(options.kubeconfig) } : {}),
     ...(options.leaderElect ? { leaderElect: true } : {}),
+    ...(options.databasePods ? { databasePods: true } : {}),
+    ...(options.clusterKeyFile ? { clusterKeyFile: path.resolve(options.clusterKeyFile) } : {}),
+    poolPath: options.poolPath,
     specsDir: path.resolve(options.specs),
     dumpsDir: path.resolve(options.dumps),
     dataDir: path.resolve(options.data),
@@ -377,4 +398,28 @@ export function registerControllerCommand(program: Command): void {
   command.action((options: ControllerFlags & { banner?: boolean }) =>
     runController(configOf(options, defaults), { banner: options.banner ?? false }),
   );
+}
+
+/** `agent`: the node agent of Kubernetes mode (docs/kubernetes.md), one per node (the chart's DaemonSet). */
+export function registerAgentCommand(program: Command): void {
+  const defaults = defaultConfig();
+  const command = program
+    .command('agent')
+    .description(
+      "run a node agent (Kubernetes mode): import the Templates this Node is selected for into the node's pool, label the Node with the versions it holds, make the clones of the database Pods bound here",
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  myaas agent --node "$NODE_NAME" --data /var/lib/myaas --dumps /var/lib/myaas-dumps --cluster-key-file /etc/myaas/cluster-key --storage btrfs',
+    );
+  for (const option of controllerOptions(defaults)) command.addOption(option);
+  command.addOption(new Option('--node <name>', "this machine's Node name").env('NODE_NAME'));
+  command.action(async (options: ControllerFlags & { node?: string }) => {
+    const log = createLogger();
+    const config = { ...configOf(options, defaults), source: 'kubernetes' as const };
+    const running = await startOrExit(log, () => startNodeAgent(config, options.node ?? '', log));
+    stopOnSignals(log, () =>
+      running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed')),
+    );
+  });
 }

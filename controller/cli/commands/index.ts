@@ -5,7 +5,7 @@ import { registerApplyCommands, registerValidateCommand } from './apply.js';
 import { registerAuthCommands } from './auth.js';
 import type { Out } from './common.js';
 import { registerConnectCommand } from './connect.js';
-import { registerControllerCommand } from './controller.js';
+import { registerAgentCommand, registerControllerCommand } from './controller.js';
 import { registerDiffCommand } from './diff.js';
 import { registerGetCommands } from './get.js';
 import { registerLifecycleCommands } from './lifecycle.js';
@@ -14,6 +14,7 @@ import { registerLifecycleCommands } from './lifecycle.js';
 export function registerCommands(program: Command, out: Out = (t) => process.stdout.write(`${t}\n`)): void {
   const context = { client: () => ApiClient.fromEnv(), out };
   registerControllerCommand(program);
+  registerAgentCommand(program);
   registerValidateCommand(program, context);
   registerGetCommands(program, context);
   registerApplyCommands(program, context);

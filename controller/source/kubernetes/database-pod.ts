@@ -1,4 +1,5 @@
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { templateNodeLabel } from '../../cluster/template-labels.js';
 import type { ServerImage } from '../../engine/engine.js';
 import { DATABASE_LABEL, MANAGED_BY_LABEL, databaseOwnerReference } from './credentials-secret.js';
 import type { ResourceLocation } from './kubernetes-desired-state.js';
@@ -7,15 +8,29 @@ import type { ResourceLocation } from './kubernetes-desired-state.js';
  * A database's server as Kubernetes objects (docs/kubernetes.md): a Pod of the template's image that
  * kube-scheduler may only place on a node whose agent holds the template version ready (required node
  * affinity on the Node label the agent sets), its data the clone the agent makes on that node under the
- * pool, and a Service in front. Both owned by the Database. Not wired into the reconcilers yet: the node
- * agent that makes the clones is not built.
+ * pool, and a Service in front. Both owned by the Database. The controller's DatabasePods makes them
+ * (`--runtime kubernetes`); the node agent of the node the Pod is bound to makes the clone.
  */
 
-/** The Node label an agent sets for each template version it holds ready: `templates.myaas.dev/<t>=<v>`. */
-export const templateNodeLabel = (template: string) => `templates.myaas.dev/${template}`;
+export { templateNodeLabel };
 
-/** Written by the agent into the clone, last, holding the uid of the Pod it was made for. */
+/**
+ * Written by the agent into the clone, last, holding the uid of the Database it was made for: a Pod
+ * made again for the same Database (rescheduled, restarted) finds its data; a clone left by an earlier
+ * Database of the same name is never taken for this one's.
+ */
 export const CLONE_READY_FILE = '.myaas-clone-ready';
+
+/** The label naming the content key of the template version a database Pod's data is cloned from. */
+export const TEMPLATE_VERSION_LABEL = 'myaas.dev/template-version';
+
+/** The label naming the template a database Pod's data comes from. */
+export const TEMPLATE_LABEL = 'myaas.dev/template';
+
+/** The well-known Node label a database is pinned by once its clone exists on that node. */
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+export const podNameOf = (database: string) => `myaas-${database}`;
 
 export interface DatabasePodOptions {
   readonly location: ResourceLocation;
@@ -27,6 +42,8 @@ export interface DatabasePodOptions {
   /** The node pool's databases folder, the same path on every node (the chart's value). */
   readonly poolDatabasesDir: string;
   readonly memoryMiB?: number;
+  /** The node holding this database's clone, once it has one: the Pod may only go there again. */
+  readonly node?: string;
   /** The official images' server user. @default 999 */
   readonly uid?: number;
 }
@@ -50,9 +67,13 @@ export function databasePod(options: DatabasePodOptions): V1Pod {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: `myaas-${location.name}`,
+      name: podNameOf(location.name),
       namespace: location.namespace,
-      labels: { ...labelsOf(location.name), 'myaas.dev/template-version': options.templateVersion },
+      labels: {
+        ...labelsOf(location.name),
+        [TEMPLATE_LABEL]: options.template,
+        [TEMPLATE_VERSION_LABEL]: options.templateVersion,
+      },
       ownerReferences: [databaseOwnerReference(location)],
     },
     spec: {
@@ -67,6 +88,7 @@ export function databasePod(options: DatabasePodOptions): V1Pod {
                     operator: 'In',
                     values: [options.templateVersion],
                   },
+                  ...(options.node ? [{ key: HOSTNAME_LABEL, operator: 'In', values: [options.node] }] : []),
                 ],
               },
             ],
@@ -83,11 +105,11 @@ export function databasePod(options: DatabasePodOptions): V1Pod {
           command: [
             'sh',
             '-c',
-            `until [ "$(cat "/pool/$DATABASE/${CLONE_READY_FILE}" 2>/dev/null)" = "$POD_UID" ]; do sleep 0.2; done`,
+            `until [ "$(cat "/pool/$DATABASE/${CLONE_READY_FILE}" 2>/dev/null)" = "$CLONE_OWNER" ]; do sleep 0.2; done`,
           ],
           env: [
             { name: 'DATABASE', value: location.name },
-            { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+            { name: 'CLONE_OWNER', value: location.uid },
           ],
           volumeMounts: [{ name: 'pool', mountPath: '/pool', readOnly: true }],
         },

@@ -19,6 +19,9 @@ export interface ResourceInformerOptions {
   /** The collection's list/watch path, e.g. /apis/myaas.dev/v1alpha1/namespaces/ns/databases. */
   readonly path: string;
   readonly list: () => Promise<KubernetesListObject<KubernetesObject>>;
+  /** Watched with these selectors (the list must use the same ones). */
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
   readonly log: Logger;
   /** Called for every object added, changed or deleted (by a watch event or a re-list). */
   readonly onObject: (event: InformerEvent, object: CustomResource) => void;
@@ -75,7 +78,14 @@ export class ResourceInformer {
       this.#succeeded(true);
       return result;
     };
-    this.#informer = new ListWatch(options.path, new ReportingWatch(options.kubeConfig), list, false);
+    this.#informer = new ListWatch(
+      options.path,
+      new ReportingWatch(options.kubeConfig),
+      list,
+      false,
+      options.labelSelector,
+      options.fieldSelector,
+    );
     // Custom objects come as the server's JSON (timestamps are strings): CustomResource says so.
     const as = (object: KubernetesObject) => object as unknown as CustomResource;
     this.#informer.on(ADD, (object) => options.onObject('add', as(object)));

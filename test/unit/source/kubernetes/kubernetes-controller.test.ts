@@ -115,7 +115,7 @@ it('a Database resource gets a server and a Secret; an unavailable API server re
   await server.setAvailability('refuse');
   await until(() => !running!.desired.available);
   await new Promise((r) => setTimeout(r, 2500));
-  await running.controller.onIdle();
+  await running.controller?.onIdle();
   expect(servers()).toHaveLength(1);
   expect(runtime.calls.filter((c) => c.startsWith('remove'))).toEqual([]);
   expect(running.desired.get('Database/alice')).toBeDefined();
