@@ -114,14 +114,16 @@ export class DatabasePods {
     const current = currentKey(nodes, name);
     const holding = current ? nodesHolding(nodes, name, current) : [];
     const old = store.get(key);
+    const { currentVersion: _previous, ...kept } = old?.status ?? { versions: [], conditions: [] };
     const status: TemplateStatus = {
-      ...(old?.status ?? { versions: [], conditions: [] }),
+      ...kept,
       phase: current ? 'Ready' : 'Pending',
       message: current
         ? `version ${current} ready on ${holding.length} node(s): ${holding.join(', ')}`
         : 'no node agent holds a ready version yet (agents import it on the nodes its nodeSelector selects)',
       observedGeneration: declared.generation,
       versions: current ? [current] : [],
+      ...(current ? { currentVersion: current } : {}),
       conditions: setCondition(
         old?.status.conditions ?? [],
         'Ready',
@@ -130,8 +132,6 @@ export class DatabasePods {
         current ? `ready on ${holding.join(', ')}` : 'no node holds a ready version',
       ),
     };
-    if (current) status.currentVersion = current;
-    else delete status.currentVersion;
     await store.save(key, status, old?.record ?? {});
     return undefined;
   }

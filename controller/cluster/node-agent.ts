@@ -84,8 +84,8 @@ export async function startNodeAgent(
     await store.load();
     const scope = scopeOf(config.namespace ?? contextNamespace(kubeConfig));
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    let templates: NodeTemplates | undefined;
-    let versions: NodeVersions | undefined;
+    // Made once the Node is known; its informer tells them of every change from then on.
+    const late: { templates?: NodeTemplates; versions?: NodeVersions } = {};
     const node = new ObjectCache<V1Node>({
       kubeConfig,
       path: '/api/v1/nodes',
@@ -96,8 +96,8 @@ export async function startNodeAgent(
         >,
       log: agentLog,
       onChange: () => {
-        templates?.nodeChanged();
-        void versions?.publish();
+        late.templates?.nodeChanged();
+        void late.versions?.publish();
       },
     });
     await node.start();
@@ -107,8 +107,9 @@ export async function startNodeAgent(
     const desired = new KubernetesDesiredState({ kubeConfig, scope, schemas: loadSchemas(), log: agentLog });
     await desired.start();
     stops.unshift(() => desired.stop());
-    templates = new NodeTemplates(desired, thisNode);
-    stops.unshift(() => templates?.close());
+    const templates = new NodeTemplates(desired, thisNode);
+    late.templates = templates;
+    stops.unshift(() => templates.close());
     const engineFor = parts.engineFor ?? realEngineFor;
     const controller = new Controller({
       config,
@@ -122,7 +123,7 @@ export async function startNodeAgent(
       engineFor,
       templateAdminPassword: (template) => templateAdminPassword(clusterKey, template),
     });
-    versions = new NodeVersions({
+    const versions = new NodeVersions({
       kubeConfig,
       nodeName,
       node: thisNode,
@@ -132,9 +133,10 @@ export async function startNodeAgent(
     });
     // A template's status changes when an import ends (or its versions are pruned): labels follow.
     const offStore = store.subscribe((key) => {
-      if (key.startsWith('Template/')) void versions?.publish();
+      if (key.startsWith('Template/')) void versions.publish();
     });
     stops.unshift(offStore);
+    late.versions = versions;
     await controller.start();
     stops.unshift(() => controller.stop());
     await versions.publish();

@@ -47,6 +47,8 @@ export class KubeApiServer {
   readonly #watches = new Set<WatchStream>();
   /** Every request served, `METHOD /path?query`, in order: what tests assert a client did. */
   readonly requests: string[] = [];
+  /** The same, per bearer token (each client's identity: what its RBAC must allow). */
+  readonly requestsByToken = new Map<string, string[]>();
   readonly #gc: GarbageCollector;
   readonly #scheduler: StandInScheduler;
   #availability: Availability = 'up';
@@ -164,7 +166,10 @@ export class KubeApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
-      this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+      const request = `${req.method} ${url.pathname}${url.search}`;
+      this.requests.push(request);
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (token) this.requestsByToken.set(token, [...(this.requestsByToken.get(token) ?? []), request]);
       if (this.#availability === '503') throw unavailable();
       const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '')
         ? await readBody(req)
@@ -326,13 +331,31 @@ export class KubeApiServer {
         const options = (body ?? {}) as {
           propagationPolicy?: string;
           preconditions?: { uid?: string; resourceVersion?: string };
+          gracePeriodSeconds?: number;
         };
         const policy = query.get('propagationPolicy') ?? options.propagationPolicy ?? 'Background';
         if (policy !== 'Background')
           throw badRequest(
             `propagationPolicy ${policy} is not implemented by this test server (Background only)`,
           );
-        const { object, deleted } = this.store.delete(resource, namespace, name, options.preconditions ?? {});
+        // A Pod bound to a node is deleted gracefully: marked (deletionTimestamp), and gone once its
+        // kubelet has stopped the containers and deletes it with grace 0. An unbound Pod goes at once.
+        let grace = 0;
+        if (resource.kind === 'Pod') {
+          const pod = this.store.get(resource, namespace, name) as Obj & {
+            spec?: { nodeName?: string; terminationGracePeriodSeconds?: number };
+          };
+          const asked = query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds;
+          if (pod.spec?.nodeName)
+            grace = asked === undefined ? (pod.spec.terminationGracePeriodSeconds ?? 30) : Number(asked);
+        }
+        const { object, deleted } = this.store.delete(
+          resource,
+          namespace,
+          name,
+          options.preconditions ?? {},
+          grace,
+        );
         // Custom resources and Pods answer with the object; other built-ins with a Success Status.
         const returnsObject = resource.validator !== undefined || resource.kind === 'Pod';
         const answer = returnsObject

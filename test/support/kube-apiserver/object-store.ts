@@ -285,6 +285,8 @@ export class ObjectStore {
     namespace: string | undefined,
     name: string,
     preconditions: { uid?: string; resourceVersion?: string } = {},
+    /** Graceful deletion (a Pod on a node): marked, and gone once its kubelet deletes it with 0. */
+    graceSeconds = 0,
   ): { object: Obj; deleted: boolean } {
     const key = keyOf(resource, namespace, name);
     const entry = this.#objects.get(key);
@@ -295,11 +297,11 @@ export class ObjectStore {
       (preconditions.resourceVersion && preconditions.resourceVersion !== old.metadata.resourceVersion)
     )
       throw conflict(resource, name);
-    if ((old.metadata.finalizers ?? []).length > 0) {
+    if ((old.metadata.finalizers ?? []).length > 0 || graceSeconds > 0) {
       if (old.metadata.deletionTimestamp) return { object: clone(old), deleted: false };
       const next = clone(old);
       next.metadata.deletionTimestamp = now();
-      next.metadata.deletionGracePeriodSeconds = 0;
+      next.metadata.deletionGracePeriodSeconds = graceSeconds;
       next.metadata.generation = (old.metadata.generation ?? 1) + 1;
       next.metadata.resourceVersion = String(++this.#revision);
       entry.object = next;

@@ -161,25 +161,67 @@ describe('the Helm chart (rendered by the subset renderer in test/support/helm-s
   });
 
   it('runs the node agent privileged on the pool path and nodes the values name, and only when enabled', () => {
-    expect(
-      render().manifests.some((m) => m.kind === 'DaemonSet' || m.metadata.name.includes('node-agent')),
-    ).toBe(false);
+    const off = render({ nodeAgent: { enabled: false } }).manifests;
+    expect(off.some((m) => m.kind === 'DaemonSet' || m.metadata.name.includes('node-agent'))).toBe(false);
+    expect(podSpec(one(off, 'Deployment', 'myaas-controller')).containers[0].args).not.toContain(
+      '--database-pods',
+    );
     const { manifests } = render({
       pool: { path: '/mnt/pool' },
+      dumps: { path: '/mnt/dumps' },
+      clusterKey: { secretName: 'team-key' },
       nodeAgent: { enabled: true, nodeSelector: { 'myaas.dev/pool': 'btrfs', 'kubernetes.io/os': 'linux' } },
     });
     const spec = podSpec(one(manifests, 'DaemonSet', 'myaas-node-agent'));
     expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'myaas.dev/pool': 'btrfs' });
-    expect(spec.volumes).toEqual([{ name: 'pool', hostPath: { path: '/mnt/pool', type: 'Directory' } }]);
+    expect(spec.volumes).toEqual([
+      { name: 'pool', hostPath: { path: '/mnt/pool', type: 'Directory' } },
+      { name: 'dumps', hostPath: { path: '/mnt/dumps', type: 'Directory' } },
+      { name: 'cluster-key', secret: { secretName: 'team-key' } },
+      { name: 'docker', hostPath: { path: '/var/run/docker.sock', type: 'Socket' } },
+    ]);
     const [agent] = spec.containers;
     expect(agent.securityContext.privileged).toBe(true);
-    expect(agent.volumeMounts).toMatchObject([{ name: 'pool', mountPath: '/mnt/pool' }]);
-    expect(agent.args).toContain('--pool=/mnt/pool');
-    // The controller never touches a node's disk: no hostPath, not privileged.
+    expect(agent.volumeMounts).toMatchObject([
+      { name: 'pool', mountPath: '/mnt/pool' },
+      { name: 'dumps', mountPath: '/mnt/dumps', readOnly: true },
+      { name: 'cluster-key', mountPath: '/etc/myaas/cluster-key', readOnly: true },
+      { name: 'docker', mountPath: '/var/run/docker.sock' },
+    ]);
+    expect(agent.args).toEqual(
+      expect.arrayContaining([
+        'agent',
+        '--data=/mnt/pool',
+        '--dumps=/mnt/dumps',
+        '--runtime=docker',
+        '--cluster-key-file=/etc/myaas/cluster-key/cluster-key',
+      ]),
+    );
+    expect(agent.env.find((e: { name: string }) => e.name === 'NODE_NAME').valueFrom.fieldRef.fieldPath).toBe(
+      'spec.nodeName',
+    );
+    // The controller never touches a node's disk: no hostPath, not privileged; it runs databases as Pods
+    // on the same pool path and reads the same key.
     const controller = podSpec(one(manifests, 'Deployment', 'myaas-controller'));
     expect(JSON.stringify(controller)).not.toContain('hostPath');
     expect(controller.containers[0].securityContext.privileged).toBeUndefined();
     expect(controller.containers[0].securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(controller.containers[0].args).toEqual(
+      expect.arrayContaining([
+        '--database-pods',
+        '--pool-path=/mnt/pool',
+        '--cluster-key-file=/etc/myaas/cluster-key/cluster-key',
+      ]),
+    );
+    // The process runtime needs no docker socket.
+    const process = podSpec(
+      one(
+        render({ nodeAgent: { enabled: true, runtime: 'process' } }).manifests,
+        'DaemonSet',
+        'myaas-node-agent',
+      ),
+    );
+    expect(JSON.stringify(process)).not.toContain('docker.sock');
     // An empty selector is every node.
     const all = podSpec(
       one(render({ nodeAgent: { enabled: true } }).manifests, 'DaemonSet', 'myaas-node-agent'),

@@ -17,6 +17,7 @@ import {
   kubernetesConfig,
   openControllerFixture,
 } from '../../support/kube-resources.js';
+import { type Attributes, type RbacObject as Obj, allowed, attributesOf } from '../../support/rbac-check.js';
 import { writeReadyVersion } from '../../support/reconciler-deps.js';
 
 // The other half of the RBAC test: the chart's controller Role must be ENOUGH for what the controller
@@ -36,82 +37,6 @@ afterEach(async () => {
   await closeControllerFixture({ server, dir }, running);
   running = undefined;
 });
-
-interface Attributes {
-  verb: string;
-  group: string;
-  resource: string;
-  name?: string;
-  namespace?: string;
-}
-
-/** RBAC's view of a request, as k8s.io/apiserver's RequestInfoFactory derives it; undefined: not a resource request. */
-function attributesOf(request: string): Attributes | undefined {
-  const [method = '', target = ''] = request.split(' ');
-  const url = new URL(target, 'http://x');
-  const parts = url.pathname.split('/').filter(Boolean);
-  let rest: string[];
-  let group: string;
-  if (parts[0] === 'api' && parts.length > 2) [group, rest] = ['', parts.slice(2)];
-  else if (parts[0] === 'apis' && parts.length > 3) [group, rest] = [parts[1] as string, parts.slice(3)];
-  else return undefined; // discovery, /openapi, /version: non-resource URLs
-  let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length > 2) {
-    namespace = rest[1];
-    rest = rest.slice(2);
-  }
-  const [resource = '', name, subresource] = rest;
-  const watch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
-  const verb =
-    (
-      {
-        POST: 'create',
-        PUT: 'update',
-        PATCH: 'patch',
-        DELETE: name ? 'delete' : 'deletecollection',
-      } as Record<string, string>
-    )[method] ?? (watch ? 'watch' : name ? 'get' : 'list');
-  return {
-    verb,
-    group,
-    resource: subresource ? `${resource}/${subresource}` : resource,
-    ...(name ? { name } : {}),
-    ...(namespace ? { namespace } : {}),
-  };
-}
-
-interface Rule {
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-  verbs: string[];
-}
-interface Obj {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  rules?: Rule[];
-  roleRef?: { kind: string; name: string };
-  subjects?: { name: string }[];
-}
-
-/** Whether RBAC allows the ServiceAccount the request, with the rules the chart renders. */
-function allowed(manifests: Obj[], serviceAccount: string, a: Attributes): boolean {
-  return manifests.some((binding) => {
-    if (binding.kind !== 'RoleBinding' && binding.kind !== 'ClusterRoleBinding') return false;
-    if (!binding.subjects?.some((s) => s.name === serviceAccount)) return false;
-    if (binding.kind === 'RoleBinding' && binding.metadata.namespace !== a.namespace) return false;
-    const role = manifests.find(
-      (m) => m.kind === binding.roleRef?.kind && m.metadata.name === binding.roleRef?.name,
-    );
-    return (role?.rules ?? []).some(
-      (r) =>
-        r.apiGroups?.includes(a.group) &&
-        r.resources?.includes(a.resource) &&
-        r.verbs.includes(a.verb) &&
-        (!r.resourceNames || (a.name !== undefined && r.resourceNames.includes(a.name))),
-    );
-  });
-}
 
 it("the controller's requests, leader election included, are all allowed by the chart's RBAC", async () => {
   const databases = server.resource('myaas.dev', 'databases');
@@ -169,6 +94,8 @@ it("the controller's requests, leader election included, are all allowed by the 
     { name: 'myaas', namespace: 'default' },
     {
       controller: { replicas: 2 },
+      // This run is the controller on its own runtime (no node agents): the chart's matching shape.
+      nodeAgent: { enabled: false },
     },
   ).manifests as unknown as Obj[];
   const made = [...new Set(server.requests)].map((r) => ({ request: r, attributes: attributesOf(r) }));

@@ -19,12 +19,19 @@ const CONTROLLER = (scope: string) => [
   `${scope} core secrets get`,
   `${scope} core secrets create`,
   `${scope} core secrets update`,
-  `${scope} core pods get`,
+];
+/** --database-pods (nodeAgent.enabled): the database Pods and Services, and the Nodes' template labels. */
+const DATABASE_PODS = (scope: string) => [
+  `${scope} core pods list`,
+  `${scope} core pods watch`,
   `${scope} core pods create`,
   `${scope} core pods delete`,
-  `${scope} core services get`,
+  `${scope} core services list`,
+  `${scope} core services watch`,
   `${scope} core services create`,
   `${scope} core services delete`,
+  'cluster core nodes list',
+  'cluster core nodes watch',
 ];
 const LEADER_ELECTION = [
   'myaas-system coordination.k8s.io leases create',
@@ -32,10 +39,14 @@ const LEADER_ELECTION = [
   'myaas-system coordination.k8s.io leases/myaas-controller update',
 ];
 const NODE_AGENT = (scope: string) => [
-  'cluster core nodes get',
+  'cluster core nodes list',
+  'cluster core nodes watch',
   'cluster core nodes patch',
   `${scope} myaas.dev templates list`,
   `${scope} myaas.dev templates watch`,
+  `${scope} myaas.dev databases list`,
+  `${scope} myaas.dev databases watch`,
+  `${scope} myaas.dev databases patch`,
   `${scope} core pods list`,
   `${scope} core pods watch`,
 ];
@@ -91,17 +102,28 @@ const CASES: { label: string; values: Record<string, unknown>; scope: string }[]
 describe('RBAC of the chart: exactly the pinned grants (rendered by the subset renderer)', () => {
   for (const { label, values, scope } of CASES) {
     for (const replicas of [1, 3]) {
-      it(`controller, ${label}, ${replicas} replica(s)`, () => {
-        const manifests = manifestsOf({ ...values, controller: { replicas }, nodeAgent: { enabled: true } });
-        const expected = [...CONTROLLER(scope), ...(replicas > 1 ? LEADER_ELECTION : [])].sort();
-        expect(grantsOf(manifests, 'myaas-controller')).toEqual(expected);
-      });
+      for (const pods of [true, false])
+        it(`controller, ${label}, ${replicas} replica(s), node agents ${pods ? 'on' : 'off'}`, () => {
+          const manifests = manifestsOf({
+            ...values,
+            controller: { replicas },
+            nodeAgent: { enabled: pods },
+          });
+          const expected = [
+            ...CONTROLLER(scope),
+            ...(pods ? DATABASE_PODS(scope) : []),
+            ...(replicas > 1 ? LEADER_ELECTION : []),
+          ].sort();
+          expect(grantsOf(manifests, 'myaas-controller')).toEqual(expected);
+        });
     }
     it(`node agent, ${label}`, () => {
       expect(grantsOf(manifestsOf({ ...values, nodeAgent: { enabled: true } }), 'myaas-node-agent')).toEqual(
         NODE_AGENT(scope).sort(),
       );
-      expect(grantsOf(manifestsOf(values), 'myaas-node-agent')).toEqual([]);
+      expect(grantsOf(manifestsOf({ ...values, nodeAgent: { enabled: false } }), 'myaas-node-agent')).toEqual(
+        [],
+      );
     });
   }
 

@@ -53,6 +53,43 @@ describe('finalizers', () => {
   });
 });
 
+// The Pod lifecycle docs ("Termination of Pods"): a Pod on a node is deleted gracefully (marked, its
+// kubelet stops the containers, then deletes it with grace 0); a Pod never bound goes at once.
+describe('graceful deletion of Pods', () => {
+  const PODS = '/api/v1/namespaces/default/pods';
+  const pod = (name: string, nodeName?: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      ...(nodeName ? { nodeName } : {}),
+      terminationGracePeriodSeconds: 45,
+      containers: [{ name: 'c', image: 'busybox' }],
+    },
+  });
+
+  it('a bound Pod is marked with deletionTimestamp and its grace period, and goes when deleted with grace 0', async () => {
+    await call(server, 'POST', PODS, pod('p', 'n1'));
+    const marked = await call(server, 'DELETE', `${PODS}/p`);
+    expect(marked.status).toBe(202);
+    expect(marked.body.metadata.deletionTimestamp).toBeDefined();
+    expect(marked.body.metadata.deletionGracePeriodSeconds).toBe(45);
+    expect(await exists(`${PODS}/p`)).toBe(true);
+    // Again without a grace: still terminating, nothing shortened.
+    expect((await call(server, 'DELETE', `${PODS}/p`)).status).toBe(202);
+    expect(await exists(`${PODS}/p`)).toBe(true);
+    const gone = await call(server, 'DELETE', `${PODS}/p?gracePeriodSeconds=0`);
+    expect(gone.status).toBe(200);
+    expect(await exists(`${PODS}/p`)).toBe(false);
+  });
+
+  it('an unbound Pod goes at once', async () => {
+    await call(server, 'POST', PODS, pod('q'));
+    expect((await call(server, 'DELETE', `${PODS}/q`)).status).toBe(200);
+    expect(await exists(`${PODS}/q`)).toBe(false);
+  });
+});
+
 describe('garbage collection (background)', () => {
   const ownedSecret = (name: string, owner: { metadata: { name: string; uid: string } }) => ({
     metadata: {

@@ -48,13 +48,20 @@ describe('CopyStorage without reflink', () => {
     const a = storage.clone(path.join(dir, 'src'), path.join(dir, 'a'));
     const b = storage.clone(path.join(dir, 'src'), path.join(dir, 'b'));
     await waitForCalls(2); // both reflink attempts running
-    calls[0]!.settle(REFUSED); // a learns the filesystem cannot reflink...
+    // The two clones reach cp in either order (their stat calls race): calls are told apart by target.
+    const callFor = (clone: string, reflink: boolean) =>
+      calls.find(
+        (c) =>
+          c.argv.includes('--reflink=always') === reflink &&
+          path.basename(c.argv.at(-1)!).startsWith(`${clone}.partial-`),
+      )!;
+    callFor('a', true).settle(REFUSED); // a learns the filesystem cannot reflink...
     await waitForCalls(3);
-    calls[2]!.settle(); // ...and makes its full copy
+    callFor('a', false).settle(); // ...and makes its full copy
     expect(await a).toBe('copy');
-    calls[1]!.settle(REFUSED); // b's attempt fails only now
+    callFor('b', true).settle(REFUSED); // b's attempt fails only now
     await waitForCalls(4);
-    calls[3]!.settle();
+    callFor('b', false).settle();
     expect(await b).toBe('copy');
     // Flat: b's full copy did not land inside a leftover partial directory.
     for (const clone of ['a', 'b']) expect(readdirSync(path.join(dir, clone))).toEqual([]);
