@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -218,6 +218,7 @@ describe('PostgresEngine', () => {
     expect(await engine.host.isInitialized(dir)).toBe(false);
     writeFileSync(path.join(dir, 'PG_VERSION'), '15\n');
     expect(await engine.host.isInitialized(dir)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('gives psql and a postgresql:// DSN to connect with', () => {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -128,6 +128,7 @@ spec:
     });
     expect(created.status).toBe(201);
     expect(created.body.spec).toEqual({ free: { anything: { goes: [1, 2] } }, size: 2 });
+    await rm(file, { force: true });
   });
 
   it('metadata.name must be a DNS-1123 subdomain', async () => {

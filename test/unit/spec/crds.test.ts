@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,7 +43,11 @@ describe('CRDs as the one source of truth', () => {
       crdFile,
       readFileSync(crdFile, 'utf8').replace('enum: [Running, Stopped]', 'enum: [Running, Stopped, Paused]'),
     );
-    const after = parseSpecFile(Buffer.from(spec), 'a.yaml', loadSchemas(changed));
-    expect(after.problems).toEqual([]);
+    try {
+      const after = parseSpecFile(Buffer.from(spec), 'a.yaml', loadSchemas(changed));
+      expect(after.problems).toEqual([]);
+    } finally {
+      rmSync(changed, { recursive: true, force: true });
+    }
   });
 });
