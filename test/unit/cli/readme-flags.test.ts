@@ -21,6 +21,7 @@ const FOREIGN: Record<string, string> = {
   '--schema-only': 'pg_restore',
   '--set': 'helm install',
   '--create-namespace': 'helm install',
+  '--from-literal': 'kubectl create secret',
 };
 
 const flagsIn = (text: string) =>
