@@ -31,8 +31,13 @@ export interface SpecFolderOptions {
    * looks the same twice this far apart, so a half-written file never removes a database. @default 500
    */
   readonly removalGraceMs?: number;
-  /** Full re-list of the folder to catch lost events and a restored folder. @default 10000 */
+  /** Full re-list of the folder to catch lost events. @default 10000 */
   readonly resyncMs?: number;
+  /**
+   * While the folder is missing or unreadable it is looked for this often: a folder removed and put
+   * back (restored from a copy, renamed into place) raises no event, its watch died with it. @default 1000
+   */
+  readonly returnPollMs?: number;
   /**
    * The data root's state dir: each file's last good objects are kept in `last-good-specs.json` there,
    * so a file broken (or unreadable) while the controller was down keeps its objects at the next start.
@@ -126,6 +131,9 @@ export class SpecFolder implements DesiredState {
   readonly #watcher: DebouncedWatcher;
   #resyncTimer: NodeJS.Timeout | undefined;
   #recheckTimer: NodeJS.Timeout | undefined;
+  /** Looks for the folder while it is missing: its watch died with it, so nothing else says it is back. */
+  #returnTimer: NodeJS.Timeout | undefined;
+  readonly #returnPollMs: number;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -135,6 +143,7 @@ export class SpecFolder implements DesiredState {
     this.#log = options.log.child({ component: 'spec-folder' });
     this.#removalGraceMs = options.removalGraceMs ?? 500;
     this.#resyncMs = options.resyncMs ?? 10_000;
+    this.#returnPollMs = options.returnPollMs ?? 1000;
     this.#savedFile = options.stateDir ? path.join(options.stateDir, LAST_GOOD_SPECS_FILE) : undefined;
     this.#watcher = new DebouncedWatcher({
       dir: this.#dir,
@@ -225,6 +234,7 @@ export class SpecFolder implements DesiredState {
     this.#stopped = true;
     clearTimeout(this.#recheckTimer);
     clearInterval(this.#resyncTimer);
+    clearInterval(this.#returnTimer);
     await this.#watcher.stop();
     await this.#running;
   }
@@ -272,6 +282,8 @@ export class SpecFolder implements DesiredState {
     }
     const wasUnavailable = !this.#available;
     this.#available = true;
+    clearInterval(this.#returnTimer);
+    this.#returnTimer = undefined;
     if (wasUnavailable) {
       await this.#watcher.restart();
       this.#log.info({ dir: this.#dir }, 'specs dir available again');
@@ -290,6 +302,10 @@ export class SpecFolder implements DesiredState {
     }
     this.#available = false;
     this.#unavailableReason = reason;
+    if (!this.#returnTimer && !this.#stopped) {
+      this.#returnTimer = setInterval(() => void this.#enqueue(() => this.#fullScan()), this.#returnPollMs);
+      this.#returnTimer.unref();
+    }
   }
 
   async #processFiles(files: string[], fromScan = false, deliberate = false): Promise<void> {

@@ -241,6 +241,25 @@ describe('SpecFolder on real files', () => {
     await waitFor('carol', () => folder.get('Database/carol'), 5000);
   });
 
+  it('notices a removed specs dir restored from a copy (a rename into place) within about a second, not at the next resync', async () => {
+    write('a.yaml', specFile(databaseObject('alice')));
+    await start({ resyncMs: 60_000 });
+    const aside = `${dir}.aside`;
+    mkdirSync(aside);
+    writeFileSync(path.join(aside, 'a.yaml'), specFile(databaseObject('alice', { ttl: 60 })));
+    rmSync(dir, { recursive: true });
+    await waitFor('unavailable', () => !folder.available, 5000);
+    await sleep(1000); // the removal's own late events are all in: nothing else will report the return
+    renameSync(aside, dir);
+    const back = Date.now();
+    await waitFor('available', () => folder.available, 5000);
+    await waitFor('alice updated', () => ttlOf('alice') === 60, 5000);
+    expect(Date.now() - back).toBeLessThan(3000);
+    // and the watcher works again after the restore
+    write('b.yaml', specFile(databaseObject('bob')));
+    await waitFor('bob', () => folder.get('Database/bob'), 5000);
+  });
+
   it('reports a name declared in two files on both, keeps the first one seen, deletes nothing', async () => {
     write('a.yaml', specFile(databaseObject('alice', { ttl: 60 })));
     await start();
