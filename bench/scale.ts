@@ -259,7 +259,8 @@ for (const which of ['burst', 'idle'] as const) {
   const bed = new TestBed(`bench-${which}`, {
     // As deployed: info-level logs (debug logs every reconcile).
     logLevel: 'info',
-    config: { resyncSeconds: RESYNC_S, deletionGuardMax: 100_000 },
+    // The burst removes its 50 databases at once: past the deletion guard, as an operator would confirm.
+    config: { resyncSeconds: RESYNC_S, deletionGuardMax: 100_000, deletionGuardLimit: 100_000 },
   });
   try {
     bed.writeDump('shop.sql', shopDump(1000, 'v1'));
