@@ -23,6 +23,8 @@ export interface DebouncedWatcherOptions {
   readonly debounceMs: number;
   /** A batch is reported at the latest this long after its first event. @default no bound */
   readonly maxBatchDelayMs?: number;
+  /** While the folder is lost (`lost()`), a re-list is reported this often. @default 1000 */
+  readonly lostPollMs?: number;
   /** Logged (as a warning, with the error) when the watch fails; the owner's periodic re-list covers it. */
   readonly errorMessage: string;
   readonly onBatch: (batch: WatchBatch) => void;
@@ -43,6 +45,7 @@ export class DebouncedWatcher {
   #timer: NodeJS.Timeout | undefined;
   #batchStarted = 0;
   #stopped = false;
+  #lostTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DebouncedWatcherOptions) {
     this.#dir = path.resolve(options.dir);
@@ -76,8 +79,23 @@ export class DebouncedWatcher {
     return new Promise((resolve) => watcher.once('ready', () => resolve()));
   }
 
-  /** Watches afresh, keeping the batch in progress: a removed dir that is back is not seen by the old watch. */
-  restart(): Promise<void> {
+  /**
+   * The owner found the folder unusable (missing, unreadable, an empty mount point). Its watch may have
+   * died with it, and nothing reports a folder put back at the path (restored from a copy, renamed into
+   * place, remounted): until `found()`, a batch with `relist` is reported every `lostPollMs`, so the
+   * owner's full scan finds it back within about that long.
+   */
+  lost(): void {
+    if (this.#lostTimer || this.#stopped) return;
+    this.#lostTimer = setInterval(() => this.#schedule([], true), this.#options.lostPollMs ?? 1000);
+    this.#lostTimer.unref();
+  }
+
+  /** The owner can use the folder again: the polling ends, and it is watched afresh (keeping the batch in progress). */
+  found(): Promise<void> {
+    clearInterval(this.#lostTimer);
+    this.#lostTimer = undefined;
+    if (this.#stopped) return Promise.resolve();
     this.#watcher?.close().catch(() => undefined);
     return this.start();
   }
@@ -85,6 +103,7 @@ export class DebouncedWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#lostTimer);
     await this.#watcher?.close();
   }
 

@@ -207,7 +207,7 @@ export class DumpsFolder {
       this.#log.info({ dir: this.#dir, dumps: records.size }, 'dumps dir available again');
       this.#available = true;
       // A dir that was missing or replaced (a remount) is a new one: the old watch sees nothing of it.
-      if (!this.#stopped) await this.#watcher.restart();
+      await this.#watcher.found();
     }
     const changed = [...new Set([...records.keys(), ...this.#records.keys()])].filter(
       (k) => records.get(k)?.digest !== this.#records.get(k)?.digest,
@@ -244,6 +244,8 @@ export class DumpsFolder {
       this.#log.error({ dir: this.#dir, templates: this.#records.size }, message);
     this.#available = false;
     this.#problems = [{ file: this.#dir, message }];
+    // Nothing reports a dir put back or remounted: the watcher asks for a scan every second until then.
+    this.#watcher.lost();
   }
 
   /** The implicit templates last seen, before the first scan: what an unavailable dir keeps serving. */

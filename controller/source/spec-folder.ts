@@ -34,11 +34,6 @@ export interface SpecFolderOptions {
   /** Full re-list of the folder to catch lost events. @default 10000 */
   readonly resyncMs?: number;
   /**
-   * While the folder is missing or unreadable it is looked for this often: a folder removed and put
-   * back (restored from a copy, renamed into place) raises no event, its watch died with it. @default 1000
-   */
-  readonly returnPollMs?: number;
-  /**
    * The data root's state dir: each file's last good objects are kept in `last-good-specs.json` there,
    * so a file broken (or unreadable) while the controller was down keeps its objects at the next start.
    * None: not kept (a file with problems at the first scan then holds no objects).
@@ -131,9 +126,6 @@ export class SpecFolder implements DesiredState {
   readonly #watcher: DebouncedWatcher;
   #resyncTimer: NodeJS.Timeout | undefined;
   #recheckTimer: NodeJS.Timeout | undefined;
-  /** Looks for the folder while it is missing: its watch died with it, so nothing else says it is back. */
-  #returnTimer: NodeJS.Timeout | undefined;
-  readonly #returnPollMs: number;
   #running: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -143,7 +135,6 @@ export class SpecFolder implements DesiredState {
     this.#log = options.log.child({ component: 'spec-folder' });
     this.#removalGraceMs = options.removalGraceMs ?? 500;
     this.#resyncMs = options.resyncMs ?? 10_000;
-    this.#returnPollMs = options.returnPollMs ?? 1000;
     this.#savedFile = options.stateDir ? path.join(options.stateDir, LAST_GOOD_SPECS_FILE) : undefined;
     this.#watcher = new DebouncedWatcher({
       dir: this.#dir,
@@ -234,7 +225,6 @@ export class SpecFolder implements DesiredState {
     this.#stopped = true;
     clearTimeout(this.#recheckTimer);
     clearInterval(this.#resyncTimer);
-    clearInterval(this.#returnTimer);
     await this.#watcher.stop();
     await this.#running;
   }
@@ -282,10 +272,8 @@ export class SpecFolder implements DesiredState {
     }
     const wasUnavailable = !this.#available;
     this.#available = true;
-    clearInterval(this.#returnTimer);
-    this.#returnTimer = undefined;
     if (wasUnavailable) {
-      await this.#watcher.restart();
+      await this.#watcher.found();
       this.#log.info({ dir: this.#dir }, 'specs dir available again');
     }
     await this.#processFiles([...new Set([...listed, ...this.#files.keys()])], true);
@@ -302,10 +290,8 @@ export class SpecFolder implements DesiredState {
     }
     this.#available = false;
     this.#unavailableReason = reason;
-    if (!this.#returnTimer && !this.#stopped) {
-      this.#returnTimer = setInterval(() => void this.#enqueue(() => this.#fullScan()), this.#returnPollMs);
-      this.#returnTimer.unref();
-    }
+    // Nothing reports a folder put back: the watcher asks for a full scan every second until then.
+    this.#watcher.lost();
   }
 
   async #processFiles(files: string[], fromScan = false, deliberate = false): Promise<void> {

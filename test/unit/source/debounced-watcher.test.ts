@@ -100,4 +100,20 @@ describe('DebouncedWatcher on a real folder', () => {
     await sleep(200);
     expect(batches).toEqual([]);
   });
+  it('while the folder is lost, asks for a re-list every lostPollMs; once found, stops asking and watches afresh', async () => {
+    await start({ lostPollMs: 100, folderEvents: false });
+    watcher!.lost();
+    watcher!.lost(); // twice is once
+    await sleep(450);
+    const asked = batches.length;
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(asked).toBeLessThanOrEqual(5);
+    expect(batches.every((b) => b.batch.relist)).toBe(true);
+    await watcher!.found();
+    batches = [];
+    await sleep(300);
+    expect(batches).toEqual([]);
+    write('new.yaml');
+    await waitFor('the new file reported', () => batches.some((b) => b.batch.paths.includes('new.yaml')));
+  });
 });

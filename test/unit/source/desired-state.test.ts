@@ -9,7 +9,7 @@ import { DumpsFolder } from '../../../controller/source/dumps-folder.js';
 import { SpecFolder } from '../../../controller/source/spec-folder.js';
 import { loadSchemas } from '../../../controller/spec/schema.js';
 import { specFile, templateObject } from '../../support/specs.js';
-import { waitFor } from '../../support/wait.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 describe('implicit templates from the dumps dir', () => {
   let dir: string;
@@ -195,6 +195,20 @@ describe('implicit templates from the dumps dir', () => {
     expect(desired.absenceTrusted('Template/test-db')).toBe(true);
     expect(desired.problems()).toEqual([]);
     expect(templates()).toEqual(['Template/shop', 'Template/test-db']);
+  });
+
+  it('a dumps dir removed while running and put back (a rename into place) is available again within about a second, without a scan asked for', async () => {
+    writeFileSync(path.join(dir, 'dumps', 'shop.sql'), 'select 1;');
+    await start();
+    renameSync(path.join(dir, 'dumps'), path.join(dir, 'dumps.away'));
+    await dumps.scan();
+    expect(dumps.available).toBe(false);
+    await sleep(500); // the removal's own late events are all in: nothing else will report the return
+    renameSync(path.join(dir, 'dumps.away'), path.join(dir, 'dumps'));
+    const back = Date.now();
+    await waitFor('dumps dir available', () => dumps.available, 5000);
+    expect(Date.now() - back).toBeLessThan(3000);
+    expect(templates()).toEqual(['Template/shop']);
   });
 
   it('one dump gone from a dir that is fine is absent; the last one goes only when the dir holds another file', async () => {
