@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 
@@ -36,6 +35,8 @@ export class WorkQueue<K extends string> {
   readonly #processing = new Set<K>();
   readonly #dirty = new Set<K>();
   readonly #failures = new Map<K, number>();
+  /** Runs started: the reconcile id in the log. */
+  #runs = 0;
   readonly #timers = new Map<K, { at: number; timer: NodeJS.Timeout }>();
   #stopped = false;
 
@@ -110,7 +111,8 @@ export class WorkQueue<K extends string> {
     this.#queued.delete(key);
     if (this.#stopped) return;
     this.#processing.add(key);
-    const log = this.#log.child({ key, reconcileId: randomBytes(4).toString('hex') });
+    // A counter, not random bytes: unique within the process is all a log reader needs, and it is free.
+    const log = this.#log.child({ key, reconcileId: (++this.#runs).toString(36) });
     const started = Date.now();
     let failed = false;
     try {

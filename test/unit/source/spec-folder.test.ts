@@ -429,6 +429,21 @@ describe('SpecFolder across restarts: the last good objects are saved in the sta
     expect(readFileSync(saved(), 'utf8')).toContain('"ttlSeconds":7200');
   });
 
+  it('a save that failed is written at the next scan, even when no file changed since', async () => {
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '1h' })));
+    await start();
+    // The save's path taken by a non-empty dir: the atomic rename onto it fails.
+    rmSync(saved());
+    mkdirSync(path.join(saved(), 'x'), { recursive: true });
+    write('a.yaml', specFile(databaseObject('alice', { ttl: '2h' })));
+    await waitFor('changed', () => ttlOf('alice') === 7200, 5000);
+    await folder!.resync();
+    expect(statSync(saved()).isDirectory()).toBe(true);
+    rmSync(saved(), { recursive: true });
+    await folder!.resync(); // nothing changed in the folder: only the owed save
+    expect(readFileSync(saved(), 'utf8')).toContain('"ttlSeconds":7200');
+  });
+
   it('keeps nothing without a state dir: a file broken at start holds no objects and blocks nothing', async () => {
     write('a.yaml', specFile(databaseObject('alice', { ttl: 'forever' })));
     await start({});
