@@ -2,7 +2,6 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isLoopbackHost } from '../../api/access.js';
 import { type ApiServer, createApi } from '../../api/api-server.js';
-import { startNodeAgent } from '../../cluster/node-agent.js';
 import {
   type ControllerConfig,
   RUNTIMES,
@@ -15,8 +14,6 @@ import {
 } from '../../config.js';
 import { type Logger, createLogger } from '../../log.js';
 import { ENGINES, type EngineName } from '../../objects/index.js';
-import { startKubernetesController } from '../../run-kubernetes.js';
-import { startController } from '../../run.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
 import { banner } from '../banner.js';
 
@@ -306,6 +303,9 @@ async function runController(config: ControllerConfig, options: { banner?: boole
       'INSECURE: serving a non-loopback address without users (--insecure-no-auth)',
     );
   }
+  // Loaded here, not at the top: a CLI command needs none of it, and the file-mode controller none of
+  // the Kubernetes client (@kubernetes/client-node alone is ~70 MiB of RSS).
+  const { startController } = await import('../../run.js');
   const running = await startOrExit(log, () => startController(config, log));
   let api: ApiServer;
   try {
@@ -366,6 +366,7 @@ function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
  * kubectl, so the HTTP API (whose writes are spec files) is not served in this mode yet.
  */
 async function runKubernetesController(config: ControllerConfig, log: Logger): Promise<void> {
+  const { startKubernetesController } = await import('../../run-kubernetes.js');
   const running = await startOrExit(log, () =>
     // Leadership lost: exit, and come back as a candidate (the Deployment restarts the container).
     startKubernetesController(config, log, {
@@ -417,6 +418,7 @@ export function registerAgentCommand(program: Command): void {
   command.action(async (options: ControllerFlags & { node?: string }) => {
     const log = createLogger();
     const config = { ...configOf(options, defaults), source: 'kubernetes' as const };
+    const { startNodeAgent } = await import('../../cluster/node-agent.js');
     const running = await startOrExit(log, () => startNodeAgent(config, options.node ?? '', log));
     stopOnSignals(log, () =>
       running.stop().catch((error: unknown) => log.error({ err: error }, 'stopping failed')),
