@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.js';
+import { DirTreeWatcher } from './dir-tree-watcher.js';
 
 /** What one burst of file events comes to. */
 export interface WatchBatch {
@@ -25,6 +26,12 @@ export interface DebouncedWatcherOptions {
   readonly maxBatchDelayMs?: number;
   /** While the folder is lost (`lost()`), a re-list is reported this often. @default 1000 */
   readonly lostPollMs?: number;
+  /**
+   * Watch each folder, not each file (DirTreeWatcher): for folders of many small files (specs). chokidar
+   * (the default) also watches each file, and so follows symlinked files to targets outside the tree.
+   * @default false
+   */
+  readonly perFolder?: boolean;
   /** Logged (as a warning, with the error) when the watch fails; the owner's periodic re-list covers it. */
   readonly errorMessage: string;
   readonly onBatch: (batch: WatchBatch) => void;
@@ -40,6 +47,7 @@ export class DebouncedWatcher {
   readonly #options: DebouncedWatcherOptions;
   readonly #maxBatchDelayMs: number;
   #watcher: FSWatcher | undefined;
+  #tree: DirTreeWatcher | undefined;
   #pending = new Set<string>();
   #relist = false;
   #timer: NodeJS.Timeout | undefined;
@@ -57,6 +65,21 @@ export class DebouncedWatcher {
   /** Starts watching; resolves once the watcher is ready (what changes after that raises an event). */
   start(): Promise<void> {
     const { ignore, accept = () => true, folderEvents = true } = this.#options;
+    if (this.#options.perFolder) {
+      this.#tree = new DirTreeWatcher({
+        dir: this.#dir,
+        ignore,
+        onFile: (rel) => {
+          if (accept(rel)) this.#schedule([rel], false);
+        },
+        onFolder: () => {
+          if (folderEvents) this.#schedule([], true);
+        },
+        onError: (error) => this.#log.warn({ err: error }, this.#options.errorMessage),
+      });
+      this.#tree.start();
+      return Promise.resolve();
+    }
     const watcher = watch(this.#dir, {
       ignoreInitial: true,
       persistent: true,
@@ -97,6 +120,7 @@ export class DebouncedWatcher {
     this.#lostTimer = undefined;
     if (this.#stopped) return Promise.resolve();
     this.#watcher?.close().catch(() => undefined);
+    this.#tree?.close();
     return this.start();
   }
 
@@ -104,6 +128,7 @@ export class DebouncedWatcher {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearInterval(this.#lostTimer);
+    this.#tree?.close();
     await this.#watcher?.close();
   }
 
@@ -135,6 +160,8 @@ export class DebouncedWatcher {
     const batch: WatchBatch = { paths: [...this.#pending], relist: this.#relist };
     this.#pending.clear();
     this.#relist = false;
+    // Folders added or removed: the per-folder watches follow before the owner re-lists.
+    if (batch.relist) this.#tree?.sync();
     this.#options.onBatch(batch);
   }
 }

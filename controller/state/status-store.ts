@@ -270,6 +270,8 @@ export class StatusStore {
         const left = (this.#pending.get(key) ?? 1) - 1;
         if (left > 0) this.#pending.set(key, left);
         else this.#pending.delete(key);
+        // The last write of the chain done: nothing to keep per object (10,000 settled promises otherwise).
+        if (this.#writes.get(key) === next) this.#writes.delete(key);
       });
     this.#writes.set(key, next);
     return next;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,10 @@ import {
 } from '../../../controller/source/debounced-watcher.js';
 import { sleep, waitFor } from '../../support/wait.js';
 
-describe('DebouncedWatcher on a real folder', () => {
+describe.each([
+  ['chokidar (a watch per file)', false],
+  ['a watch per folder', true],
+])('DebouncedWatcher on a real folder: %s', (_, perFolder) => {
   let dir: string;
   let watcher: DebouncedWatcher | undefined;
   let batches: { at: number; batch: WatchBatch }[];
@@ -27,6 +30,7 @@ describe('DebouncedWatcher on a real folder', () => {
       debounceMs: 50,
       errorMessage: 'watch error',
       onBatch: (batch) => batches.push({ at: Date.now(), batch }),
+      perFolder,
       ...options,
     });
     await watcher.start();
@@ -110,10 +114,65 @@ describe('DebouncedWatcher on a real folder', () => {
     expect(asked).toBeLessThanOrEqual(5);
     expect(batches.every((b) => b.batch.relist)).toBe(true);
     await watcher!.found();
+    await sleep(100); // a re-list asked for just before found() is still reported
     batches = [];
     await sleep(300);
     expect(batches).toEqual([]);
     write('new.yaml');
     await waitFor('the new file reported', () => batches.some((b) => b.batch.paths.includes('new.yaml')));
+  });
+
+  it('reports files in folders at any depth, made after the start, and files removed or renamed', async () => {
+    mkdirSync(path.join(dir, 'a'));
+    await start({ accept: (rel) => rel.endsWith('.yaml'), folderEvents: false });
+    write('a/one.yaml');
+    mkdirSync(path.join(dir, 'a', 'b', 'c'), { recursive: true });
+    write('a/b/c/deep.yaml'); // at once: perhaps before the new folders are watched
+    await waitFor('both reported', () => {
+      const seen = batches.flatMap((b) => b.batch.paths);
+      return (
+        seen.includes(path.join('a', 'one.yaml')) && seen.includes(path.join('a', 'b', 'c', 'deep.yaml'))
+      );
+    });
+    await sleep(200);
+    batches = [];
+    write('a/b/c/later.yaml'); // the new folder's own watch
+    await waitFor('later', () =>
+      batches.some((b) => b.batch.paths.includes(path.join('a', 'b', 'c', 'later.yaml'))),
+    );
+    batches = [];
+    renameSync(path.join(dir, 'a', 'one.yaml'), path.join(dir, 'a', 'two.yaml'));
+    rmSync(path.join(dir, 'a', 'b', 'c', 'deep.yaml'));
+    await waitFor('rename and removal', () => {
+      const seen = batches.flatMap((b) => b.batch.paths);
+      return ['a/one.yaml', 'a/two.yaml', 'a/b/c/deep.yaml'].every((p) =>
+        seen.includes(path.join(...p.split('/'))),
+      );
+    });
+  });
+});
+
+describe('DebouncedWatcher, a watch per folder', () => {
+  // chokidar reports nothing when the watched folder itself goes (hence lost()); a folder's own watch does.
+  it('reports the folder itself removed as a re-list', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'myaas-watch-'));
+    const batches: WatchBatch[] = [];
+    const watcher = new DebouncedWatcher({
+      dir,
+      log: silentLogger,
+      ignore: () => false,
+      debounceMs: 50,
+      errorMessage: 'watch error',
+      onBatch: (batch) => batches.push(batch),
+      perFolder: true,
+    });
+    await watcher.start();
+    try {
+      rmSync(dir, { recursive: true });
+      await waitFor('a re-list', () => batches.some((b) => b.relist));
+    } finally {
+      await watcher.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
