@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants, access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { type ControllerConfig, publishAddressOf } from './config.js';
 import { Controller } from './controller.js';
 import { engineFor } from './engine/engines.js';
@@ -10,6 +9,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { ENGINES } from './objects/index.js';
 import { DockerRuntime } from './runtime/docker-runtime.js';
+import { loadDockerode } from './runtime/load-dockerode.js';
 import { ProcessRuntime } from './runtime/process-runtime.js';
 import type { Runtime } from './runtime/runtime.js';
 import { withServerCache } from './runtime/server-cache.js';
@@ -73,6 +73,7 @@ export async function createStorage(config: ControllerConfig, log: Logger): Prom
 export async function createRuntime(config: ControllerConfig, log: Logger): Promise<Runtime> {
   if (config.runtime === 'docker') {
     const socketPath = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
+    const Docker = loadDockerode();
     const docker = new Docker({ socketPath });
     await DockerRuntime.check(docker, socketPath);
     return new DockerRuntime({

@@ -35,6 +35,12 @@ describe('what loads at start', () => {
     expect(staticPackages('controller/run.ts')).not.toContain('@kubernetes/client-node');
   });
 
+  // dockerode (~23 MiB of RSS) only with the docker runtime, through loadDockerode (without ssh2).
+  it('the controller loads dockerode only when the docker runtime is chosen', () => {
+    expect(staticPackages('controller/cli/program.ts')).not.toContain('dockerode');
+    expect(staticPackages('controller/run.ts')).not.toContain('dockerode');
+  });
+
   it('the walk does see it where it is loaded', () => {
     expect(staticPackages('controller/run-kubernetes.ts')).toContain('@kubernetes/client-node');
     expect(staticPackages('controller/cli/program.ts')).toContain('commander');
