@@ -12,9 +12,7 @@ const require = createRequire(import.meta.url);
  * real ssh2 if anything ever makes an ssh client.
  */
 export function loadDockerode(): typeof Docker {
-  const dockerodePath = require.resolve('dockerode');
-  const modemPath = require.resolve('docker-modem', { paths: [path.dirname(dockerodePath)] });
-  const ssh2Path = require.resolve('ssh2', { paths: [path.dirname(modemPath)] });
+  const ssh2Path = ssh2ForDockerode();
   if (!require.cache[ssh2Path]) {
     const standIn = {
       Client: function Client(...args: unknown[]) {
@@ -30,14 +28,17 @@ export function loadDockerode(): typeof Docker {
       exports: standIn,
     } as unknown as NodeJS.Module;
   }
-  return require(dockerodePath) as typeof Docker;
+  return require('dockerode') as typeof Docker;
 }
 
-/** Whether the real ssh2 has been loaded (tests). */
+/** Whether the real ssh2 has been loaded (tests): the stand-in has only `Client`. */
 export function ssh2Loaded(): boolean {
-  const dockerodePath = require.resolve('dockerode');
-  const modemPath = require.resolve('docker-modem', { paths: [path.dirname(dockerodePath)] });
-  const ssh2Path = require.resolve('ssh2', { paths: [path.dirname(modemPath)] });
-  const cached = require.cache[ssh2Path]?.exports as { Client?: { name?: string } } | undefined;
-  return Boolean(cached && typeof cached === 'object' && 'utils' in cached);
+  const cached: unknown = require.cache[ssh2ForDockerode()]?.exports;
+  return typeof cached === 'object' && cached !== null && 'utils' in cached;
+}
+
+/** The ssh2 that dockerode's docker-modem requires (resolved from where docker-modem is). */
+function ssh2ForDockerode(): string {
+  const modem = require.resolve('docker-modem', { paths: [path.dirname(require.resolve('dockerode'))] });
+  return require.resolve('ssh2', { paths: [path.dirname(modem)] });
 }

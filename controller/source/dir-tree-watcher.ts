@@ -120,7 +120,7 @@ export class DirTreeWatcher {
     if (stats?.isDirectory()) {
       this.#options.onFolder();
       this.sync();
-    } else if (event === 'rename' && !stats && !this.#exists('')) {
+    } else if (event === 'rename' && !stats && !this.#dirExists()) {
       // The watched folder itself going: its own watch names it by its name.
       this.#options.onFolder();
     } else {
@@ -128,9 +128,9 @@ export class DirTreeWatcher {
     }
   }
 
-  #exists(rel: string): boolean {
+  #dirExists(): boolean {
     try {
-      return lstatSync(path.join(this.#dir, rel), { throwIfNoEntry: false })?.isDirectory() === true;
+      return lstatSync(this.#dir, { throwIfNoEntry: false })?.isDirectory() === true;
     } catch {
       return false;
     }

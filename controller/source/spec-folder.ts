@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { isValidName } from '../spec/names.js';
 import { type ParseResult, type ParsedObject, digestOf, parseSpecFile } from '../spec/parse.js';
 import { type SpecProblem, formatProblem } from '../spec/problems.js';
 import type { SchemaSet } from '../spec/schema.js';
+import { textDigest } from '../util/digest.js';
 import { readJson, writeFileAtomic } from '../util/files.js';
 import { DebouncedWatcher, type WatchBatch } from './debounced-watcher.js';
 import { isIgnoredDir, isSpecFile, listSpecFiles } from './spec-files.js';
@@ -92,8 +92,6 @@ function isSavedObject(value: unknown): value is ParsedObject {
   if (!isValidName(object.metadata.name) || typeof object.spec !== 'object') return false;
   return typeof parsed.line === 'number' && parsed.digest === digestOf(object);
 }
-
-const digestText = (text: string) => createHash('sha256').update(text).digest('base64');
 
 function serializeSaved(files: Map<string, FileEntry>): string {
   const saved: SavedSpecs = {
@@ -502,7 +500,7 @@ export class SpecFolder implements DesiredState {
       });
     }
     this.#savedLoaded = true;
-    this.#savedDigest = digestText(serializeSaved(this.#files));
+    this.#savedDigest = textDigest(serializeSaved(this.#files));
     this.#resolve(new Map());
     this.#log.info({ file, files: this.#files.size, objects }, 'last good specs loaded');
   }
@@ -512,7 +510,7 @@ export class SpecFolder implements DesiredState {
     const file = this.#savedFile;
     if (!file || this.#stopped) return;
     const text = serializeSaved(this.#files);
-    const digest = digestText(text);
+    const digest = textDigest(text);
     if (digest === this.#savedDigest) return;
     try {
       await writeFileAtomic(file, text);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Layout } from '../layout.js';
@@ -16,6 +15,7 @@ import {
   parseKey,
 } from '../objects/index.js';
 import { isValidName } from '../spec/names.js';
+import { textDigest } from '../util/digest.js';
 import { readJson, writeFileAtomic } from '../util/files.js';
 
 /** Status and record types per kind. */
@@ -81,7 +81,7 @@ export class StatusStore {
             throw new Error('no record in it');
           this.#objects.set(key, stored);
           this.#written.set(key, stateDigest(stored));
-          if (kind === 'Database') this.#recordCopies.set(key, digest(serializeRecord(stored.record)));
+          if (kind === 'Database') this.#recordCopies.set(key, textDigest(serializeRecord(stored.record)));
         } catch (error) {
           await this.#recover(key, path.join(dir, file), error as Error);
         }
@@ -132,7 +132,7 @@ export class StatusStore {
             message: `state file ${file} unreadable (${error.message}): record rebuilt from its copy beside the clone`,
           };
           this.#objects.set(key, { status, record, events: [event] } as StoredObject);
-          this.#recordCopies.set(key, digest(serializeRecord(record)));
+          this.#recordCopies.set(key, textDigest(serializeRecord(record)));
           this.#log.warn({ key, file, err: error }, event.message);
           return;
         }
@@ -239,7 +239,7 @@ export class StatusStore {
     const { kind, name } = parseKey(key);
     if (kind !== 'Database') return;
     const text = serializeRecord(value.record);
-    const written = digest(text);
+    const written = textDigest(text);
     if (this.#recordCopies.get(key) === written) return;
     await writeFileAtomic(this.#layout.databaseRecordCopy(name), text);
     this.#recordCopies.set(key, written);
@@ -284,7 +284,6 @@ export class StatusStore {
 
 const serialize = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 const serializeRecord = (record: unknown) => `${JSON.stringify(record)}\n`;
-const digest = (text: string) => createHash('sha256').update(text).digest('base64');
 /** What a save compares: status and record (compact, without the events). */
 const stateDigest = (value: StoredObject) =>
-  digest(JSON.stringify({ status: value.status, record: value.record }));
+  textDigest(JSON.stringify({ status: value.status, record: value.record }));
