@@ -160,8 +160,6 @@ export class DebouncedWatcher {
     const batch: WatchBatch = { paths: [...this.#pending], relist: this.#relist };
     this.#pending.clear();
     this.#relist = false;
-    // Folders added or removed: the per-folder watches follow before the owner re-lists.
-    if (batch.relist) this.#tree?.sync();
     this.#options.onBatch(batch);
   }
 }

@@ -38,8 +38,9 @@ export class DirTreeWatcher {
   }
 
   /**
-   * Watches folders added since, and drops the watches of folders gone: after every re-list. The files
-   * a new folder already holds are reported: they may have been written before its watch began.
+   * Watches folders added since, and drops the watches of folders gone: when a folder appears, or events
+   * were lost. The files a new folder already holds are reported: they may have been written before its
+   * watch began.
    */
   sync(): void {
     this.#sync(true);
@@ -73,6 +74,16 @@ export class DirTreeWatcher {
     }
   }
 
+  /** Forgets the watches of a folder and everything under it. */
+  #drop(rel: string): void {
+    const under = `${rel}${path.sep}`;
+    for (const [watched, watcher] of this.#watchers) {
+      if (watched !== rel && !watched.startsWith(under)) continue;
+      watcher.close();
+      this.#watchers.delete(watched);
+    }
+  }
+
   close(): void {
     this.#closed = true;
     for (const watcher of this.#watchers.values()) watcher.close();
@@ -91,10 +102,11 @@ export class DirTreeWatcher {
       return;
     }
     watcher.on('error', (error) => {
-      watcher.close();
-      if (this.#watchers.get(rel) === watcher) this.#watchers.delete(rel);
+      if (this.#watchers.get(rel) === watcher) this.#drop(rel);
+      else watcher.close();
       this.#options.onError(error);
       this.#options.onFolder();
+      this.sync();
     });
     this.#watchers.set(rel, watcher);
   }
@@ -102,15 +114,17 @@ export class DirTreeWatcher {
   #event(folder: string, event: string, name: string | Buffer | null): void {
     if (this.#closed) return;
     if (name === null) {
+      // Events were lost (the kernel's queue overflowed): re-list, and watch what is there now.
       this.#options.onFolder();
+      this.sync();
       return;
     }
     const rel = folder ? path.join(folder, name.toString()) : name.toString();
     if (this.#options.ignore(rel)) return;
-    if (this.#watchers.has(rel)) {
-      this.#options.onFolder(); // a watched folder renamed or removed
-      return;
-    }
+    // A watched folder renamed or removed: its watch (and its subfolders') died with it, even when a
+    // folder of the same name is already back (a checkout replacing it).
+    const folderGone = event === 'rename' && this.#watchers.has(rel);
+    if (folderGone) this.#drop(rel);
     let stats: Stats | undefined;
     try {
       stats = lstatSync(path.join(this.#dir, rel), { throwIfNoEntry: false });
@@ -120,8 +134,8 @@ export class DirTreeWatcher {
     if (stats?.isDirectory()) {
       this.#options.onFolder();
       this.sync();
-    } else if (event === 'rename' && !stats && !this.#dirExists()) {
-      // The watched folder itself going: its own watch names it by its name.
+    } else if (folderGone || (event === 'rename' && !stats && !this.#dirExists())) {
+      // A subfolder gone, or the watched folder itself (its own watch names it by its name).
       this.#options.onFolder();
     } else {
       this.#options.onFile(rel);

@@ -47,13 +47,15 @@ describe.each([
   });
 
   it('reports a burst as one batch of the paths it accepts, the ignored ones left out', async () => {
-    await start({ accept: (rel) => rel.endsWith('.yaml') });
+    // A debounce longer than the events of four writes can spread under a loaded machine (chokidar
+    // stats each file before it reports it): one burst, one batch.
+    await start({ accept: (rel) => rel.endsWith('.yaml'), debounceMs: 200 });
     write('a.yaml');
     write('b.yaml');
     write('notes.txt');
     write('.hidden.yaml');
     await waitFor('a batch', () => batches.length > 0);
-    await sleep(200);
+    await sleep(400);
     expect(batches.map((b) => b.batch)).toEqual([{ paths: ['a.yaml', 'b.yaml'], relist: false }]);
   });
 
@@ -170,6 +172,43 @@ describe('DebouncedWatcher, a watch per folder', () => {
     try {
       rmSync(dir, { recursive: true });
       await waitFor('a re-list', () => batches.some((b) => b.relist));
+    } finally {
+      await watcher.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DebouncedWatcher, a watch per folder: folders replaced', () => {
+  // A checkout that replaces a folder removes and makes it within one batch: the dead watch of the old
+  // folder must not stand in for the new one.
+  it('a folder (with a subfolder) removed and made again at once is watched again', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'myaas-watch-'));
+    mkdirSync(path.join(dir, 'team', 'sub'), { recursive: true });
+    const batches: WatchBatch[] = [];
+    const watcher = new DebouncedWatcher({
+      dir,
+      log: silentLogger,
+      ignore: () => false,
+      debounceMs: 50,
+      errorMessage: 'watch error',
+      onBatch: (batch) => batches.push(batch),
+      perFolder: true,
+    });
+    await watcher.start();
+    try {
+      rmSync(path.join(dir, 'team'), { recursive: true });
+      mkdirSync(path.join(dir, 'team', 'sub'), { recursive: true });
+      await sleep(300);
+      batches.length = 0;
+      writeFileSync(path.join(dir, 'team', 'a.yaml'), 'x');
+      writeFileSync(path.join(dir, 'team', 'sub', 'b.yaml'), 'x');
+      await waitFor('both reported', () => {
+        const seen = batches.flatMap((b) => b.paths);
+        return (
+          seen.includes(path.join('team', 'a.yaml')) && seen.includes(path.join('team', 'sub', 'b.yaml'))
+        );
+      });
     } finally {
       await watcher.stop();
       rmSync(dir, { recursive: true, force: true });
