@@ -73,6 +73,11 @@ export interface ControllerConfig {
   readonly importMemoryMiB: number;
   /** Connections an import may load with, where the dump allows it (PostgreSQL archives). */
   readonly importJobs: number;
+  /**
+   * A mysqldump/mariadb-dump table's rows past this many bytes go in through LOAD DATA, converted
+   * exactly (smaller tables are not worth a client of their own); -1 turns that off.
+   */
+  readonly importLoadDataAfterBytes: number;
   /** Memory limit of each database container, in MiB (0: none). */
   readonly databaseMemoryMiB: number;
   /** How long a database may take to accept connections after its server starts. */
@@ -135,6 +140,7 @@ export function defaultConfig(cwd = process.cwd()): ControllerConfig {
     importMemoryMiB: 1024,
     // One per core, at most 4: beyond that the import competes with the databases being served.
     importJobs: Math.max(1, Math.min(4, availableParallelism())),
+    importLoadDataAfterBytes: 2 ** 20,
     // A default for every database (containers): one runaway clone cannot take the machine.
     databaseMemoryMiB: 1024,
     readyTimeoutSeconds: 60,

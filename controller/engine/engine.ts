@@ -104,6 +104,12 @@ export interface ClientInvocation {
 }
 
 /** Loading a dump into an import server: the server's settings, the dump's format, the client. */
+/** How a load may go about it, from the controller's configuration. */
+export interface LoadTuning {
+  /** A table's rows past this many bytes load through the engine's bulk path (-1: never). */
+  readonly loadDataAfterBytes?: number;
+}
+
 export interface DumpLoader {
   /** Server options for an import: fast and unsafe, because a failed import is thrown away. */
   serverArgs(memoryMiB: number, jobs: number): string[];
@@ -125,8 +131,12 @@ export interface DumpLoader {
     database: string,
     format: DumpFormat,
     place: ClientPlace,
-    /** `schemaOnly`: the client restores no rows (text dumps come already filtered; archives need it). */
-    options?: { schemaOnly?: boolean },
+    /**
+     * `schemaOnly`: the client restores no rows (text dumps come already filtered; archives need it).
+     * `execute`: the client runs this SQL (the loader's own, never the dump's) and may read
+     * `LOAD DATA LOCAL INFILE '/dev/stdin'` from its stdin.
+     */
+    options?: { schemaOnly?: boolean; execute?: string },
   ): ClientInvocation;
   /**
    * Feeds a dump to clients opened with `open` (each one `client` beside the server), as
@@ -136,9 +146,10 @@ export interface DumpLoader {
    */
   load(
     input: Readable,
-    open: (format?: DumpFormat) => Promise<ExecSession>,
+    open: (format?: DumpFormat, options?: { execute?: string }) => Promise<ExecSession>,
     log: Logger,
     place: ClientPlace,
+    tuning?: LoadTuning,
   ): Promise<{ result: ExecResult; linesValid: boolean }>;
   /** The dump line an error happened at, from the client's message, when it says. */
   errorLine(clientOutput: string): number | undefined;

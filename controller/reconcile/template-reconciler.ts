@@ -357,6 +357,7 @@ export class TemplateReconciler {
         timeoutSeconds: template.spec.import.timeoutSeconds ?? config.importTimeoutSeconds,
         memoryMiB: config.importMemoryMiB,
         jobs: config.importJobs,
+        loadDataAfterBytes: config.importLoadDataAfterBytes,
         signal: job.signal,
         onProgress: (progress) => {
           status.progress = progress;

@@ -28,6 +28,8 @@ export interface LoadContext {
   readonly track: (session: ExecSession) => ExecSession;
   /** Load no rows (spec.import.schemaOnly): text dumps are filtered as they stream, archives by a flag. */
   readonly schemaOnly?: boolean;
+  /** A dump table's rows past this many bytes load through LOAD DATA where the engine can (-1: never). */
+  readonly loadDataAfterBytes?: number;
 }
 
 /** What running a script needs: the load's context without the dump (a snapshot template has none). */
@@ -95,20 +97,24 @@ async function loadThroughClient(context: ScriptContext, input: Readable): Promi
   let clientName = 'client';
   const { result, linesValid } = await engine.loader.load(
     input,
-    (format = 'sql') => {
+    (format = 'sql', options = {}) => {
       const c = engine.loader.client(
         runtime.programs.endpoint(server),
         context.admin,
         context.database,
         format,
         runtime.programs.place,
-        { schemaOnly: context.schemaOnly ?? false },
+        { schemaOnly: context.schemaOnly ?? false, ...options },
       );
-      clientName = c.argv[0] ?? clientName;
+      // The loader's own LOAD DATA clients are not the one a failure should name.
+      if (options.execute === undefined) clientName = c.argv[0] ?? clientName;
       return runtime.programs.exec(server.id, c.argv, c.env).then(context.track);
     },
     log,
     runtime.programs.place,
+    'loadDataAfterBytes' in context && context.loadDataAfterBytes !== undefined
+      ? { loadDataAfterBytes: context.loadDataAfterBytes }
+      : {},
   );
   return { result, linesValid, clientName, problems: (output) => output };
 }

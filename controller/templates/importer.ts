@@ -50,6 +50,8 @@ export interface ImportRequest {
   readonly memoryMiB: number;
   /** Connections the import may load with, where the engine and the dump allow (DumpLoader.parallel). */
   readonly jobs: number;
+  /** A dump table's rows past this many bytes load through LOAD DATA where the engine can (-1: never). */
+  readonly loadDataAfterBytes?: number;
   readonly onProgress: (progress: ImportProgress) => void;
   /** Aborting removes the import server; the import then fails with the signal's reason. */
   readonly signal: AbortSignal;
@@ -334,6 +336,7 @@ export class Importer {
       onProgress: request.onProgress,
       track: attempt.track,
       schemaOnly: request.schemaOnly ?? false,
+      ...(request.loadDataAfterBytes === undefined ? {} : { loadDataAfterBytes: request.loadDataAfterBytes }),
     };
     const loaded: LoadOutcome = await (plan.parallel
       ? loadFromFile(context, plan.parallel)

@@ -181,6 +181,8 @@ export class TestBed {
         String(this.config.trashRetentionSeconds),
         '--import-jobs',
         String(this.config.importJobs),
+        '--import-load-data-after',
+        this.config.importLoadDataAfterBytes < 0 ? 'off' : String(this.config.importLoadDataAfterBytes),
         // Any free port: several beds may run at once.
         '--listen',
         '127.0.0.1:0',

@@ -24,6 +24,15 @@ const positiveInt = (value: string) => {
   return n;
 };
 
+/** Bytes (0 up), or off (-1). */
+const loadDataAfter = (value: string) => {
+  if (value.trim() === 'off') return -1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('expected a number of bytes from 0 up, or off');
+  return n;
+};
+
 /** A duration flag: seconds or 30s, 15m, 8h, 7d; 0 turns the thing off. */
 const duration = (value: string) => {
   if (/^0+[smhd]?$/.test(value.trim())) return 0;
@@ -123,6 +132,13 @@ function controllerOptions(defaults: ControllerConfig): Option[] {
       .argParser(positiveInt)
       .env('MYAAS_IMPORT_JOBS')
       .default(defaults.importJobs),
+    new Option(
+      '--import-load-data-after <bytes>',
+      "a MariaDB/MySQL dump table's rows past this many bytes load through LOAD DATA, converted exactly; off: never",
+    )
+      .argParser(loadDataAfter)
+      .env('MYAAS_IMPORT_LOAD_DATA_AFTER')
+      .default(defaults.importLoadDataAfterBytes),
     new Option(
       '--users <file>',
       'users file: names, roles (viewer, developer, admin), token hashes, quotas',
@@ -227,6 +243,7 @@ interface ControllerFlags {
   implicitEngine: EngineName;
   importMemory: number;
   importJobs: number;
+  importLoadDataAfter: number;
   databaseMemory: number;
   containerUser: string;
   databaseUser: string;
@@ -269,6 +286,7 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
     implicitEngine: options.implicitEngine,
     importMemoryMiB: options.importMemory,
     importJobs: options.importJobs,
+    importLoadDataAfterBytes: options.importLoadDataAfter,
     databaseMemoryMiB: options.databaseMemory,
     containerUser: options.containerUser,
     databaseUser: options.databaseUser,

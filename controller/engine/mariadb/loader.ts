@@ -7,6 +7,7 @@ import type {
   DumpFormat,
   DumpLoader,
   Endpoint,
+  LoadTuning,
 } from '../engine.js';
 import type { ExecResult, ExecSession } from '../sessions.js';
 import { MAY_NOT_RUN_COMMANDS, UnsafeDumpError } from '../unsafe-dump.js';
@@ -29,6 +30,9 @@ export class MariadbLoader implements DumpLoader {
       '--max-allowed-packet=1G',
       // Skip host name look-ups: the client connects from inside the container.
       '--skip-name-resolve',
+      // The loader's own LOAD DATA LOCAL of converted rows (MySQL's server refuses it by default).
+      // The dump's clients never get --local-infile: a dump cannot read the client's files.
+      '--local-infile=1',
     ];
   }
 
@@ -47,9 +51,13 @@ export class MariadbLoader implements DumpLoader {
     database: string,
     _format: DumpFormat,
     place: ClientPlace,
+    options: { execute?: string } = {},
   ): ClientInvocation {
     return {
       argv: [
+        // LOAD DATA reads /dev/stdin, which cannot be opened where stdin is a socket (node's
+        // child_process pipes are socketpairs): cat gives the client a pipe.
+        ...(options.execute === undefined ? [] : ['sh', '-c', 'cat | "$@"', 'sh']),
         this.flavor.client,
         // The client's own commands that run programs or use files (\! and system, source, tee,
         // pager, ...) are refused: a dump is code. On the host the client must have the sandbox
@@ -63,6 +71,12 @@ export class MariadbLoader implements DumpLoader {
         '--default-character-set=utf8mb4',
         // Output as each statement ends (not when a pipe buffer fills): the loader's barriers read it.
         '--unbuffered',
+        // Only the loader's own statement (LOAD DATA of rows it converted) reads a local file. A
+        // dump's LOAD DATA LOCAL INFILE would read a file where the client runs (the host, for the
+        // process runtime), and the sandbox does not stop it: the dump's clients have it off.
+        ...(options.execute === undefined
+          ? ['--local-infile=0']
+          : ['--local-infile=1', `--execute=${options.execute}`]),
         database,
       ],
       // MYSQL_PWD keeps the password out of the process list; both clients honour it.
@@ -72,17 +86,24 @@ export class MariadbLoader implements DumpLoader {
 
   async load(
     input: Readable,
-    open: (format?: DumpFormat) => Promise<ExecSession>,
+    open: (format?: DumpFormat, options?: { execute?: string }) => Promise<ExecSession>,
     log: Logger,
+    _place?: ClientPlace,
+    tuning: LoadTuning = {},
   ): Promise<{ result: ExecResult; linesValid: boolean }> {
     // Every connection the loader opens is the same sandboxed client.
-    const loader = new MysqlDumpLoader(() => open('sql'), log);
+    const after = tuning.loadDataAfterBytes;
+    const loader = new MysqlDumpLoader(
+      (execute) => open('sql', execute === undefined ? {} : { execute }),
+      log,
+      after === undefined ? {} : after < 0 ? { fastRows: false } : { fastRowsAfterBytes: after },
+    );
     const result = await loader.load(input);
     const linesValid = !loader.rearranged;
     if (result.exitCode !== 0 && SANDBOX_REFUSAL.test(result.output)) {
       const line = linesValid ? this.errorLine(result.output) : undefined;
       throw new UnsafeDumpError(
-        `${MAY_NOT_RUN_COMMANDS}: ${line ? `line ${line} has` : 'the dump has'} a ${this.flavor.client} client command that runs programs or uses files (\\! or system, source, tee, pager, ...), which the client's sandbox refused: ${firstLine(result.output, SANDBOX_REFUSAL)}`,
+        `${MAY_NOT_RUN_COMMANDS}: ${line ? `line ${line} has` : 'the dump has'} a ${this.flavor.client} client command that runs programs or uses files (\\! or system, source, tee, pager, LOAD DATA LOCAL INFILE, ...), which the client refused: ${firstLine(result.output, SANDBOX_REFUSAL)}`,
         line,
       );
     }
@@ -95,8 +116,9 @@ export class MariadbLoader implements DumpLoader {
   }
 }
 
-/** What the client says when its sandbox refuses a command. */
-const SANDBOX_REFUSAL = /Not allowed in the sandbox mode/;
+/** What the client says when its sandbox refuses a command, or refuses to read a local file. */
+const SANDBOX_REFUSAL =
+  /Not allowed in the sandbox mode|disabled the local infile capability|Loading local data is disabled|LOAD DATA LOCAL INFILE file request rejected/;
 
 function firstLine(output: string, pattern: RegExp): string {
   return (

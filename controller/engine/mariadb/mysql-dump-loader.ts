@@ -1,21 +1,39 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { ExecResult, ExecSession } from '../sessions.js';
+import { type ColumnShape, type TableShape, convertRows, insertHead, tableShape } from './insert-rows.js';
 
-/** Opens one more client session on the import server (the engine's own command-line client). */
-export type OpenClient = () => Promise<ExecSession>;
+/**
+ * Opens one more client session on the import server (the engine's own command-line client). With
+ * `execute`, the client runs that SQL, reading a `LOAD DATA LOCAL INFILE '/dev/stdin'` from its stdin,
+ * instead of reading SQL there.
+ */
+export type OpenClient = (execute?: string) => Promise<ExecSession>;
 
 export interface LoadOptions {
   /** Load rows over two client connections (the import is CPU-bound in the server). @default true */
   readonly parallel?: boolean;
   /** Build non-unique secondary indexes after a table's rows are in, by sorting. @default true */
   readonly deferIndexes?: boolean;
+  /**
+   * Row statements the server may store exactly as LOAD DATA go that way (see insert-rows.ts), once a
+   * table's rows in a run pass `fastRowsAfterBytes` (a client per small table would cost more than
+   * it saves). @default true
+   */
+  readonly fastRows?: boolean;
+  /** @default 1 MiB */
+  readonly fastRowsAfterBytes?: number;
 }
+
+/** Character sets whose bytes 0x27 and 0x5c are always a quote and a backslash (no multibyte trail). */
+const FAST_CHARSETS = new Set(['utf8mb4', 'utf8', 'utf8mb3', 'latin1', 'ascii', 'binary']);
 
 const NEWLINE = 0x0a;
 /** How long a failed load waits for a client that quit to say why. */
 const FAILURE_GRACE_MS = 2000;
 const INSERT_PREFIX = Buffer.from('INSERT INTO `');
+/** The first line of a row statement written one row per line. */
+const ROW_HEAD_ALONE = /^INSERT INTO `(?:[^`]|``)+` (?:\([^)]*\) )?VALUES(?: \(.*\),)?$/;
 /** mysqldump and mariadb-dump say who they are in the first lines; only their layout is rearranged. */
 const DUMP_HEADER = /^-- (MariaDB|MySQL) dump /m;
 
@@ -54,12 +72,35 @@ export class MysqlDumpLoader {
   /** A statement spans lines (a view, a routine body): its lines are not row data, whatever they say. */
   #openStatement = false;
   #rearranged = false;
+  readonly #fastRows: boolean;
+  readonly #fastRowsAfterBytes: number;
+  /** Tables created in this dump whose rows may take the fast path, by backquoted name. */
+  #shapes = new Map<string, TableShape>();
+  /** The dump's SQL_MODE and NAMES, from its header: the fast path needs both known. */
+  #sqlMode: string | undefined;
+  #headerSqlMode: string | undefined;
+  #names = 'utf8mb4';
+  /** A SET of the client's charset is in force (mysqldump sets one around each CREATE). */
+  #charsetAltered = false;
+  /** The rows of one table in the current run, and how many bytes of them went the plain way. */
+  #runTable: { key: string; plainBytes: number } | undefined;
+  #fastRun: FastRun | undefined;
+  #fastRowsLoaded = 0;
+  /** The lines so far of a row statement written one row per line. */
+  #rowLines: Buffer[] | undefined;
 
   constructor(open: OpenClient, log: Logger, options: LoadOptions = {}) {
     this.#open = open;
     this.#log = log;
     this.#parallel = options.parallel ?? true;
     this.#deferIndexes = options.deferIndexes ?? true;
+    this.#fastRows = options.fastRows ?? true;
+    this.#fastRowsAfterBytes = options.fastRowsAfterBytes ?? 2 ** 20;
+  }
+
+  /** How many rows went in through LOAD DATA. */
+  get fastRowsLoaded(): number {
+    return this.#fastRowsLoaded;
   }
 
   /** True when the dump was rearranged: the client's "at line N" then counts its own stream's lines. */
@@ -89,8 +130,20 @@ export class MysqlDumpLoader {
         await this.#lines(chunk);
       }
       if (recognised && this.#pending.length > 0) await this.#line(Buffer.concat(this.#pending));
+      if (recognised && this.#rowLines) {
+        // The dump ended inside what looked like a row statement: its lines go as they came.
+        const lines = this.#rowLines;
+        this.#rowLines = undefined;
+        for (const [i, gathered] of lines.entries()) await this.#line(gathered, i > 0);
+      }
       if (recognised) await this.#endData();
     } catch (error) {
+      this.#fastRun?.session.abort();
+      if (error instanceof FastRunFailed) {
+        this.#main.abort();
+        this.#second?.abort();
+        return error.result;
+      }
       // A write fails (EPIPE) as soon as a client quits, often before its exit is seen: give the
       // client a moment to say why, before ending both.
       const failed = await this.#failureWithin(FAILURE_GRACE_MS);
@@ -107,7 +160,9 @@ export class MysqlDumpLoader {
 
   /** When a client died, its result says why (the SQL error), better than the broken pipe it caused. */
   async #failureWithin(ms: number): Promise<ExecResult | undefined> {
-    const sessions = [this.#main, this.#second].filter((s): s is Session => s !== undefined);
+    const sessions = [this.#main, this.#second, this.#fastRun?.session].filter(
+      (s): s is Session => s !== undefined,
+    );
     const failure = (s: Session) =>
       s.result.then((r) => (r.exitCode !== 0 ? r : new Promise<never>(() => undefined)));
     let timer: NodeJS.Timeout | undefined;
@@ -146,14 +201,20 @@ export class MysqlDumpLoader {
     if (start < chunk.length) this.#pending.push(Buffer.from(chunk.subarray(start)));
   }
 
-  async #line(line: Buffer): Promise<void> {
+  async #line(line: Buffer, rowHeads = true): Promise<void> {
     if (this.#createBlock) return this.#createLine(line.toString('utf8'));
-    const isRow =
+    if (this.#rowLines) return this.#rowStatementLine(line);
+    const insert =
       !this.#openStatement &&
       this.#delimiter === ';' &&
-      line.subarray(0, INSERT_PREFIX.length).equals(INSERT_PREFIX) &&
-      isStatementEnd(line);
-    if (isRow) return this.#dataLine(line);
+      line.subarray(0, INSERT_PREFIX.length).equals(INSERT_PREFIX);
+    if (insert && isStatementEnd(line)) return this.#dataLine(line);
+    if (insert && rowHeads && ROW_HEAD_ALONE.test(line.toString('latin1').trimEnd())) {
+      // mariadb-dump since 10.11.8 writes `INSERT INTO `t` VALUES` (with --complete-insert, the
+      // first row too), then one row per line.
+      this.#rowLines = [Buffer.from(line)];
+      return;
+    }
     const text = line.toString('utf8');
     const trimmed = text.trim();
     if (trimmed !== '' && !trimmed.startsWith('--')) this.#openStatement = !trimmed.endsWith(this.#delimiter);
@@ -162,10 +223,12 @@ export class MysqlDumpLoader {
     if (this.#inPreamble) {
       if (trimmed === '' || trimmed.startsWith('--') || /^\/\*[!M]/.test(trimmed) || /^SET /i.test(trimmed)) {
         this.#sessionLines.push(text);
+        this.#readHeader(trimmed);
       } else {
         this.#inPreamble = false;
       }
     }
+    if (!this.#inPreamble) this.#watchControl(trimmed);
     const delimiter = /^DELIMITER\s+(\S+)/i.exec(trimmed);
     if (delimiter) {
       this.#delimiter = delimiter[1]!;
@@ -174,16 +237,40 @@ export class MysqlDumpLoader {
     if (/^(USE|CREATE DATABASE)\s/i.test(trimmed)) {
       // Held-back indexes belong to the current database: add them before it changes.
       await this.#endData();
+      this.#shapes.clear();
     }
     if (/^USE\s/i.test(trimmed)) {
       this.#sessionLines.push(text);
       await this.#second?.write(line);
     }
-    if (this.#deferIndexes && /^CREATE TABLE `[^`]+` \($/.test(trimmed)) {
+    if ((this.#deferIndexes || this.#fastRows) && /^CREATE TABLE `[^`]+` \($/.test(trimmed)) {
       this.#createBlock = [text];
       return;
     }
     await this.#main.write(line);
+  }
+
+  /**
+   * A line of a row statement written one row per line: gathered until the row that ends it, then
+   * the statement is row data like a one-line one. A line that is not a row means it was not one:
+   * its lines go on as they came.
+   */
+  async #rowStatementLine(line: Buffer): Promise<void> {
+    const lines = this.#rowLines!;
+    let end = line.length;
+    while (end > 0 && (line[end - 1] === NEWLINE || line[end - 1] === 0x0d || line[end - 1] === 0x20)) end--;
+    const last = end >= 2 ? line.subarray(end - 2, end).toString('latin1') : '';
+    if (line[0] === 0x28 && last === '),') {
+      lines.push(Buffer.from(line));
+      return;
+    }
+    this.#rowLines = undefined;
+    if (line[0] === 0x28 && last === ');') {
+      lines.push(line);
+      return this.#dataLine(Buffer.concat(lines));
+    }
+    for (const [i, gathered] of lines.entries()) await this.#line(gathered, i > 0);
+    return this.#line(line);
   }
 
   /** Buffers a CREATE TABLE to its closing line, then sends it with plain KEYs held back for later. */
@@ -194,9 +281,13 @@ export class MysqlDumpLoader {
     this.#createBlock = undefined;
     this.#openStatement = !text.trim().endsWith(this.#delimiter);
     const table = /^CREATE TABLE (`[^`]+`)/.exec(block[0]!.trim())![1]!;
+    const shape = this.#fastRows && !this.#openStatement ? tableShape(block) : undefined;
+    if (shape) this.#shapes.set(table, shape);
+    else this.#shapes.delete(table);
     const body = block.slice(1, -1);
     const tricky = body.some((l) => /\b(CONSTRAINT|FOREIGN KEY|FULLTEXT|SPATIAL|VECTOR)\b/i.test(l));
-    const deferred = tricky ? [] : body.filter((l) => /^\s+KEY `[^`]+` \(.*\),?\s*$/.test(l));
+    const deferred =
+      tricky || !this.#deferIndexes ? [] : body.filter((l) => /^\s+KEY `[^`]+` \(.*\),?\s*$/.test(l));
     if (deferred.length === 0) {
       await this.#main.write(Buffer.from(block.join('')));
       return;
@@ -215,12 +306,13 @@ export class MysqlDumpLoader {
   async #dataLine(line: Buffer): Promise<void> {
     if (this.#state === 'control') {
       this.#state = 'data';
-      if (this.#parallel) {
-        // The table must exist before the second connection writes rows into it.
+      if (this.#parallel || this.#fastRows) {
+        // The table must exist before another connection writes rows into it.
         await this.#main.barrier(this.#nextBarrier(), this.#delimiter);
-        this.#second ??= await this.#openSecond();
       }
     }
+    if (await this.#fastLine(line)) return;
+    if (this.#parallel) this.#second ??= await this.#openSecond();
     // Alternate whole statements, so both connections stay busy.
     this.#sendToSecond = this.#parallel && !this.#sendToSecond;
     await (this.#sendToSecond && this.#second ? this.#second : this.#main).write(line);
@@ -230,6 +322,8 @@ export class MysqlDumpLoader {
   async #endData(): Promise<void> {
     if (this.#state !== 'data' && this.#deferred.size === 0) return;
     this.#state = 'control';
+    this.#runTable = undefined;
+    await this.#finishFastRun();
     if (this.#second) await this.#second.barrier(this.#nextBarrier(), ';');
     if (this.#deferred.size > 0 && this.#delimiter === ';') {
       for (const [table, keys] of this.#deferred) {
@@ -237,6 +331,126 @@ export class MysqlDumpLoader {
       }
       this.#deferred.clear();
     }
+  }
+
+  /** Notes what the dump's header says the fast path depends on. */
+  #readHeader(line: string): void {
+    const mode = /\bSQL_MODE\s*=\s*'([^']*)'/i.exec(line);
+    if (mode) this.#headerSqlMode = this.#sqlMode = mode[1]!.toUpperCase();
+    const names = /\bSET NAMES (\w+)/i.exec(line);
+    if (names) this.#names = names[1]!.toLowerCase();
+  }
+
+  /** A statement after the header: what it may change that the fast path relies on. */
+  #watchControl(line: string): void {
+    if (line === '' || line.startsWith('--')) return;
+    if (
+      /\bSET\b.*\b(NAMES|CHARACTER SET|character_set_client|character_set_connection|collation_connection)\b/i.test(
+        line,
+      )
+    ) {
+      // mysqldump sets the client charset for each CREATE and puts it back just after.
+      this.#charsetAltered = !/=\s*@saved_\w+\s*\*\/\s*;?$/i.test(line);
+    }
+    if (/\bSQL_MODE\s*=/i.test(line)) {
+      // mysqldump sets each trigger's and routine's own sql_mode and puts the dump's back after.
+      const literal = /\bSQL_MODE\s*=\s*'([^']*)'\s*\*\/\s*;?$/i.exec(line);
+      this.#sqlMode = literal
+        ? literal[1]!.toUpperCase()
+        : /\bSQL_MODE\s*=\s*@saved_sql_mode\s*\*\/\s*;?$/i.test(line)
+          ? this.#headerSqlMode
+          : undefined;
+    }
+    // Keys turned off and on again change nothing LOAD DATA depends on; any other statement naming a
+    // table (ALTER, a trigger, RENAME, DROP) may, so its rows go the plain way from then on.
+    if (/^\/\*!40000 ALTER TABLE `(?:[^`]|``)+` (DISABLE|ENABLE) KEYS \*\/;$/.test(line)) return;
+    for (const name of line.match(/`(?:[^`]|``)+`/g) ?? []) this.#shapes.delete(name);
+  }
+
+  /** Whether the dump's session state lets LOAD DATA store rows exactly as its INSERTs would. */
+  #fastAllowed(): boolean {
+    const mode = this.#sqlMode;
+    return (
+      this.#fastRows &&
+      this.#delimiter === ';' &&
+      !this.#charsetAltered &&
+      FAST_CHARSETS.has(this.#names) &&
+      mode !== undefined &&
+      // Strict modes turn what LOAD DATA LOCAL reports as warnings into errors; without
+      // NO_AUTO_VALUE_ON_ZERO a 0 id is generated, in whatever order the server sees the rows.
+      !/STRICT|TRADITIONAL|NO_BACKSLASH_ESCAPES|ANSI_QUOTES/.test(mode) &&
+      mode.split(',').includes('NO_AUTO_VALUE_ON_ZERO')
+    );
+  }
+
+  /** Sends a row statement through LOAD DATA when it can be stored exactly that way; false if not. */
+  async #fastLine(line: Buffer): Promise<boolean> {
+    if (!this.#fastAllowed()) return false;
+    const head = insertHead(line);
+    const shape = head && this.#shapes.get(head.table);
+    if (!head || !shape) return false;
+    const columns = head.columns
+      ? head.columns.map((name) => shape.columns.find((c) => c.name === name))
+      : shape.columns;
+    if (columns.some((c) => c === undefined)) return false;
+    const key = `${head.table}(${head.columns?.join(',') ?? '*'})`;
+    if (this.#fastRun && this.#fastRun.key !== key) await this.#finishFastRun();
+    if (this.#runTable?.key !== key) this.#runTable = { key, plainBytes: 0 };
+    if (!this.#fastRun && this.#runTable.plainBytes < this.#fastRowsAfterBytes) {
+      this.#runTable.plainBytes += line.length;
+      return false;
+    }
+    const converted = convertRows(line, head.rowsStart, columns as ColumnShape[]);
+    if (!converted) return false;
+    this.#fastRun ??= await this.#openFastRun(key, head.table, head.columns);
+    this.#fastRun.rows += converted.rows;
+    await this.#fastRun.session.write(converted.data);
+    return true;
+  }
+
+  async #openFastRun(key: string, table: string, columns: readonly string[] | undefined): Promise<FastRun> {
+    const settings = this.#sessionLines
+      .map((l) => l.trim())
+      .filter((l) => /^(\/\*!\d+ )?SET /i.test(l))
+      .join(' ');
+    const sql = [
+      settings,
+      `LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE ${table} CHARACTER SET ${this.#names}`,
+      "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'",
+      columns ? `(${columns.join(',')});` : ';',
+      `SELECT CONCAT('${LOADED_MARKER} ', ROW_COUNT(), ' ', @@warning_count) AS loaded;`,
+      'SHOW WARNINGS LIMIT 3;',
+    ].join(' ');
+    return { key, table, rows: 0, session: new Session(await this.#open(sql)) };
+  }
+
+  /**
+   * Ends the LOAD DATA of the current run and checks that the server kept every row: LOAD DATA LOCAL
+   * skips a row (a duplicate key, say) with a warning where the dump's INSERT would have failed, so a
+   * row short fails the load as the plain one would have.
+   */
+  async #finishFastRun(): Promise<void> {
+    const run = this.#fastRun;
+    if (!run) return;
+    this.#fastRun = undefined;
+    run.session.end();
+    const result = await run.session.result;
+    if (result.exitCode !== 0) throw new FastRunFailed(result);
+    const loaded = new RegExp(`${LOADED_MARKER} (\\d+) (\\d+)`).exec(result.output);
+    const kept = loaded ? Number(loaded[1]) : -1;
+    if (kept !== run.rows) {
+      const warning = /^(Warning|Error|Note)\t(\d+)\t(.*)$/m.exec(result.output);
+      throw new FastRunFailed({
+        exitCode: 1,
+        output: `ERROR${warning ? ` ${warning[2]}` : ''}: table ${run.table}: the server stored ${kept < 0 ? 'none' : kept} of the dump's ${run.rows} rows${warning ? `: ${warning[3]}` : ''}\n`,
+      });
+    }
+    // Warnings with every row kept are the ones INSERT gives too (the dump's SQL_MODE is not strict).
+    this.#log.info(
+      { table: run.table, rows: run.rows, warnings: Number(loaded?.[2] ?? 0) },
+      'rows loaded through LOAD DATA',
+    );
+    this.#fastRowsLoaded += run.rows;
   }
 
   async #openSecond(): Promise<Session> {
@@ -249,6 +463,23 @@ export class MysqlDumpLoader {
     this.#barrierCount += 1;
     // Fixed width: no marker is a prefix of another.
     return `myaas-barrier-${String(this.#barrierCount).padStart(9, '0')}`;
+  }
+}
+
+const LOADED_MARKER = 'myaas-loaded';
+
+/** The LOAD DATA of one table's rows in the current run. */
+interface FastRun {
+  readonly key: string;
+  readonly table: string;
+  rows: number;
+  readonly session: Session;
+}
+
+/** A LOAD DATA failed, or kept fewer rows than it was sent: the load ends with this result. */
+class FastRunFailed extends Error {
+  constructor(readonly result: ExecResult) {
+    super(result.output);
   }
 }
 

@@ -25,6 +25,43 @@ describe("MariaDB dumps: the client's commands that run programs are refused", (
     expect(contained).not.toContain('--sandbox');
   });
 
+  it("a dump's clients cannot read local files; only the loader's own LOAD DATA client can", () => {
+    for (const place of ['host', 'container'] as const) {
+      const dumpClient = engine.loader.client(endpoint, admin, 'default', 'sql', place).argv;
+      // The sandbox does not stop LOAD DATA LOCAL INFILE: a dump could read the host's files.
+      expect(dumpClient).toContain('--local-infile=0');
+      expect(dumpClient.some((a) => a.startsWith('--execute'))).toBe(false);
+      const loadData = engine.loader.client(endpoint, admin, 'default', 'sql', place, {
+        execute: "LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE `t`;",
+      }).argv;
+      expect(loadData).toContain('--local-infile=1');
+      expect(loadData).toContain("--execute=LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE `t`;");
+    }
+  });
+
+  it("a dump's LOAD DATA LOCAL INFILE, refused by the client, is an unsafe dump", async () => {
+    const session = new FakeSession(
+      /^LOAD DATA LOCAL/,
+      (line) =>
+        `ERROR 4166 (HY000) at line ${line}: The used command is not allowed because the MariaDB server or client has disabled the local infile capability`,
+    );
+    const error = await engine.loader
+      .load(
+        Readable.from([
+          Buffer.from("CREATE TABLE t (a TEXT);\nLOAD DATA LOCAL INFILE '/etc/shadow' INTO TABLE t;\n"),
+        ]),
+        async () => session,
+        silentLogger,
+        'host',
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsafeDumpError);
+    expect(error).toMatchObject({ line: 2 });
+    expect((error as Error).message).toMatch(
+      /LOAD DATA LOCAL INFILE, \.\.\.\), which the client refused: ERROR 4166/,
+    );
+  });
+
   it('a dump the sandbox refused is an unsafe dump, with its line when the dump was not rearranged', async () => {
     const session = new FakeSession(/^\\!/, SANDBOX);
     const load = engine.loader.load(

@@ -195,3 +195,260 @@ CREATE TABLE \`t\` (
     });
   });
 });
+
+/** A client running the loader's LOAD DATA: it keeps the SQL it was given and the text on its stdin. */
+class FakeLoadData implements ExecSession {
+  readonly stdin = new PassThrough();
+  readonly result: Promise<ExecResult>;
+  data = '';
+
+  constructor(
+    readonly sql: string,
+    /** How many rows the server says it kept (default: every line sent). */
+    kept?: (sent: number) => number,
+  ) {
+    this.stdin.on('data', (chunk: Buffer) => {
+      this.data += chunk.toString('latin1');
+    });
+    this.result = new Promise((resolve) => {
+      this.stdin.on('end', () => {
+        const sent = this.data.split('\n').length - 1;
+        const n = kept ? kept(sent) : sent;
+        const warnings =
+          n === sent ? '' : "Level\tCode\tMessage\nWarning\t1062\tDuplicate entry '1' for key 'PRIMARY'\n";
+        resolve({ exitCode: 0, output: `loaded\nmyaas-loaded ${n} ${n === sent ? 0 : 1}\n${warnings}` });
+      });
+    });
+  }
+
+  onOutput(): void {}
+
+  abort(): void {
+    this.stdin.destroy();
+  }
+}
+
+/** A mysqldump header as mysqldump writes it: the fast path needs its SQL_MODE and NAMES. */
+const HEADER = `-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)
+/*!40101 SET NAMES utf8mb4 */;
+/*!40103 SET TIME_ZONE='+00:00' */;
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
+`;
+
+const TABLE = `/*!40101 SET @saved_cs_client     = @@character_set_client */;
+/*!40101 SET character_set_client = utf8mb4 */;
+CREATE TABLE \`t\` (
+  \`id\` int(11) NOT NULL,
+  \`name\` varchar(20) DEFAULT NULL,
+  PRIMARY KEY (\`id\`)
+) ENGINE=InnoDB;
+/*!40101 SET character_set_client = @saved_cs_client */;
+LOCK TABLES \`t\` WRITE;
+/*!40000 ALTER TABLE \`t\` DISABLE KEYS */;
+INSERT INTO \`t\` VALUES (1,'a\\tb'),(2,NULL);
+INSERT INTO \`t\` VALUES (3,'c');
+/*!40000 ALTER TABLE \`t\` ENABLE KEYS */;
+UNLOCK TABLES;
+`;
+
+async function loadFast(
+  text: string,
+  options: { after?: number; kept?: (sent: number) => number } = {},
+): Promise<{
+  result: ExecResult;
+  main: FakeSession;
+  loads: FakeLoadData[];
+  plain: FakeSession[];
+  loader: MysqlDumpLoader;
+}> {
+  const plain = [new FakeSession(), new FakeSession()];
+  const loads: FakeLoadData[] = [];
+  let next = 0;
+  const loader = new MysqlDumpLoader(
+    async (execute) => {
+      if (execute === undefined) return plain[next++]!;
+      const session = new FakeLoadData(execute, options.kept);
+      loads.push(session);
+      return session;
+    },
+    silentLogger,
+    { fastRowsAfterBytes: options.after ?? 0 },
+  );
+  const result = await loader.load(Readable.from([Buffer.from(text)]));
+  return { result, main: plain[0]!, loads, plain, loader };
+}
+
+const rowLines = (s: FakeSession) => s.received.filter((l) => l.startsWith('INSERT INTO `t`'));
+
+describe('MysqlDumpLoader: rows through LOAD DATA', () => {
+  it("sends a mysqldump table's rows as LOAD DATA text, with the dump's session settings", async () => {
+    const { result, main, loads, plain, loader } = await loadFast(HEADER + TABLE);
+    expect(result.exitCode).toBe(0);
+    expect(loads).toHaveLength(1);
+    expect(loads[0]!.data).toBe('1\ta\\tb\n2\t\\N\n3\tc\n');
+    const sql = loads[0]!.sql;
+    expect(sql).toContain("/*!40103 SET TIME_ZONE='+00:00' */;");
+    expect(sql).toContain("SQL_MODE='NO_AUTO_VALUE_ON_ZERO'");
+    expect(sql).toContain(
+      "LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE `t` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ;",
+    );
+    // No row went the plain way, and no second plain client was needed.
+    expect(plain.flatMap(rowLines)).toEqual([]);
+    expect(plain[1]!.received).toEqual([]);
+    expect(loader.fastRowsLoaded).toBe(3);
+    // The table existed before the LOAD DATA began: a barrier after its CREATE.
+    expect(main.received.findIndex((l) => l.startsWith("SELECT 'myaas-barrier-"))).toBeGreaterThan(
+      main.received.indexOf(') ENGINE=InnoDB;'),
+    );
+  });
+
+  it('names the columns when the dump does (--complete-insert)', async () => {
+    const text = HEADER + TABLE.replaceAll('INSERT INTO `t` VALUES', 'INSERT INTO `t` (`id`, `name`) VALUES');
+    const { loads } = await loadFast(text);
+    expect(loads[0]!.sql).toContain("LINES TERMINATED BY '\\n' (`id`,`name`);");
+    expect(loads[0]!.data).toBe('1\ta\\tb\n2\t\\N\n3\tc\n');
+  });
+
+  it("sends a table's first bytes the plain way: a client of its own is not worth it for a small table", async () => {
+    const first = "INSERT INTO `t` VALUES (1,'a\\tb'),(2,NULL);".length;
+    const { loads, plain } = await loadFast(HEADER + TABLE, { after: first });
+    expect(plain.flatMap(rowLines)).toEqual(["INSERT INTO `t` VALUES (1,'a\\tb'),(2,NULL);"]);
+    expect(loads[0]!.data).toBe('3\tc\n');
+    const small = await loadFast(HEADER + TABLE, { after: 10_000 });
+    expect(small.loads).toEqual([]);
+    expect(small.plain.flatMap(rowLines)).toHaveLength(2);
+  });
+
+  it('a statement it cannot convert exactly goes to the client unchanged; the others still go fast', async () => {
+    const text = HEADER + TABLE.replace("(3,'c')", '(3,CONCAT(1,2))');
+    const { result, loads, plain } = await loadFast(text);
+    expect(result.exitCode).toBe(0);
+    expect(loads[0]!.data).toBe('1\ta\\tb\n2\t\\N\n');
+    expect(plain.flatMap(rowLines)).toEqual(['INSERT INTO `t` VALUES (3,CONCAT(1,2));']);
+  });
+
+  it('fails the load when the server kept fewer rows than it was sent, as the INSERT would have failed', async () => {
+    const { result } = await loadFast(HEADER + TABLE, { kept: (sent) => sent - 1 });
+    expect(result.exitCode).toBe(1);
+    expect(result.output).toBe(
+      "ERROR 1062: table `t`: the server stored 2 of the dump's 3 rows: Duplicate entry '1' for key 'PRIMARY'\n",
+    );
+  });
+
+  it('leaves every row to the client where LOAD DATA might store them otherwise', async () => {
+    const cases: [string, string][] = [
+      [
+        'no SQL_MODE in the header (the server default may be strict)',
+        HEADER.replace(/.*SQL_MODE.*\n/, '') + TABLE,
+      ],
+      [
+        'a strict SQL_MODE',
+        HEADER.replace('NO_AUTO_VALUE_ON_ZERO', 'STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO') + TABLE,
+      ],
+      ['0 ids generated (no NO_AUTO_VALUE_ON_ZERO)', HEADER.replace("'NO_AUTO_VALUE_ON_ZERO'", "''") + TABLE],
+      [
+        'a multibyte charset whose bytes may hide a quote',
+        HEADER.replace('SET NAMES utf8mb4', 'SET NAMES sjis') + TABLE,
+      ],
+      [
+        'the client charset changed and not put back',
+        HEADER +
+          TABLE.replace('SET character_set_client = @saved_cs_client', 'SET character_set_client = latin1'),
+      ],
+      [
+        'a trigger made on the table before its rows',
+        HEADER +
+          TABLE.replace(
+            'LOCK TABLES',
+            'CREATE TRIGGER `x` BEFORE INSERT ON `t` FOR EACH ROW SET @a = 1;\nLOCK TABLES',
+          ),
+      ],
+      [
+        'the table altered before its rows',
+        HEADER + TABLE.replace('LOCK TABLES', 'ALTER TABLE `t` ADD COLUMN `z` int;\nLOCK TABLES'),
+      ],
+      ['a table the dump did not create', HEADER + TABLE.replace(/CREATE TABLE[^;]*;\n/, '')],
+      ['a bit column', HEADER + TABLE.replace('`name` varchar(20)', '`name` bit(8)')],
+    ];
+    for (const [why, text] of cases) {
+      const { result, loads, plain } = await loadFast(text);
+      expect(result.exitCode, why).toBe(0);
+      expect(loads, why).toEqual([]);
+      expect(plain.flatMap(rowLines), why).toHaveLength(2);
+    }
+  });
+
+  it('goes on after a trigger whose own sql_mode and charset mysqldump sets and puts back', async () => {
+    const trigger = `DELIMITER ;;
+/*!50003 SET @saved_cs_client      = @@character_set_client */ ;;
+/*!50003 SET character_set_client  = utf8mb4 */ ;;
+/*!50003 SET collation_connection  = utf8mb4_general_ci */ ;;
+/*!50003 SET @saved_sql_mode       = @@sql_mode */ ;;
+/*!50003 SET sql_mode              = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO' */ ;;
+/*!50003 CREATE*/ /*!50003 TRIGGER \`tt\` BEFORE INSERT ON \`t\` FOR EACH ROW SET @a = 1 */;;
+DELIMITER ;
+/*!50003 SET sql_mode              = @saved_sql_mode */ ;
+/*!50003 SET character_set_client  = @saved_cs_client */ ;
+/*!50003 SET character_set_results = @saved_cs_results */ ;
+/*!50003 SET collation_connection  = @saved_col_connection */ ;
+`;
+    const second = TABLE.replaceAll('`t`', '`u`');
+    const { result, loads } = await loadFast(HEADER + TABLE + trigger + second);
+    expect(result.exitCode).toBe(0);
+    expect(loads.map((l) => /INTO TABLE (`\w+`)/.exec(l.sql)?.[1])).toEqual(['`t`', '`u`']);
+  });
+});
+
+describe('MysqlDumpLoader: row statements written one row per line (mariadb-dump 10.11.8 on)', () => {
+  const perLine = TABLE.replace(
+    "INSERT INTO `t` VALUES (1,'a\\tb'),(2,NULL);",
+    "INSERT INTO `t` VALUES\n(1,'a\\tb'),\n(2,NULL);",
+  );
+
+  it('gathers the statement, then loads its rows like a one-line one', async () => {
+    const { result, loads, plain } = await loadFast(HEADER + perLine);
+    expect(result.exitCode).toBe(0);
+    expect(loads[0]!.data).toBe('1\ta\\tb\n2\t\\N\n3\tc\n');
+    expect(plain.flatMap(rowLines)).toEqual([]);
+  });
+
+  it('and so with the first row on the line of the column list (--complete-insert)', async () => {
+    const complete = perLine.replace(
+      "INSERT INTO `t` VALUES\n(1,'a\\tb'),",
+      "INSERT INTO `t` (`id`, `name`) VALUES (1,'a\\tb'),",
+    );
+    expect(complete).toContain("INSERT INTO `t` (`id`, `name`) VALUES (1,'a\\tb'),\n(2,NULL);");
+    const { result, loads, plain } = await loadFast(HEADER + complete);
+    expect(result.exitCode).toBe(0);
+    expect(loads.map((l) => l.data)).toEqual(['1\ta\\tb\n2\t\\N\n', '3\tc\n']);
+    expect(plain.flatMap(rowLines)).toEqual([]);
+  });
+
+  it('splits them over the two clients, whole, when LOAD DATA is off', async () => {
+    const main = new FakeSession();
+    const second = new FakeSession();
+    let next = 0;
+    const loader = new MysqlDumpLoader(async () => [main, second][next++]!, silentLogger, {
+      fastRows: false,
+    });
+    expect((await loader.load(Readable.from([Buffer.from(HEADER + perLine)]))).exitCode).toBe(0);
+    const all = [...main.received, ...second.received];
+    expect(all.join('\n')).toContain("INSERT INTO `t` VALUES\n(1,'a\\tb'),\n(2,NULL);");
+    // Each statement went whole to one client: the second got one of the two.
+    expect(second.received.filter((l) => l.startsWith('INSERT'))).toHaveLength(1);
+  });
+
+  it('sends lines that only looked like the start of one as they came', async () => {
+    const text = `${HEADER}INSERT INTO \`t\` VALUES\nSELECT 1;\nINSERT INTO \`t\` VALUES\n(1),\n`;
+    const main = new FakeSession();
+    const loader = new MysqlDumpLoader(async () => main, silentLogger);
+    expect((await loader.load(Readable.from([Buffer.from(text)]))).exitCode).toBe(0);
+    expect(main.received.slice(-4)).toEqual([
+      'INSERT INTO `t` VALUES',
+      'SELECT 1;',
+      'INSERT INTO `t` VALUES',
+      '(1),',
+    ]);
+  });
+});
