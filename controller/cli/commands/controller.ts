@@ -15,7 +15,7 @@ import {
 import { type Logger, createLogger } from '../../log.js';
 import { ENGINES, type EngineName } from '../../objects/index.js';
 import { DURATION_HELP, parseDuration } from '../../spec/duration.js';
-import { collectWhenIdle, preferSmallHeap } from '../../util/heap.js';
+import { preferSmallHeap } from '../../util/heap.js';
 import { banner } from '../banner.js';
 
 const positiveInt = (value: string) => {
@@ -306,7 +306,6 @@ function configOf(options: ControllerFlags, defaults: ControllerConfig): Control
 /** Starts the controller and its API, then runs until SIGTERM or SIGINT (exit 2 when it cannot start). */
 async function runController(config: ControllerConfig, options: { banner?: boolean } = {}): Promise<void> {
   preferSmallHeap();
-  collectWhenIdle();
   const log = createLogger();
   if (config.source === 'kubernetes') return runKubernetesController(config, log);
   const exposed = !isLoopbackHost(
@@ -438,7 +437,6 @@ export function registerAgentCommand(program: Command): void {
   command.addOption(new Option('--node <name>', "this machine's Node name").env('NODE_NAME'));
   command.action(async (options: ControllerFlags & { node?: string }) => {
     preferSmallHeap();
-    collectWhenIdle();
     const log = createLogger();
     const config = { ...configOf(options, defaults), source: 'kubernetes' as const };
     const { startNodeAgent } = await import('../../cluster/node-agent.js');
