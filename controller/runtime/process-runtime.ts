@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { EngineName } from '../objects/index.js';
 import { run } from '../util/exec.js';
 import { readJson, writeJsonAtomic } from '../util/files.js';
+import { killGroup } from '../util/kill-group.js';
 import { TailBuffer } from '../util/tail-buffer.js';
 import {
   type DataDirFormat,
@@ -407,6 +408,9 @@ class HostPrograms implements ProgramsBeside {
     const child = spawn(command, args, {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // A group of its own, so that abort ends what it started too (the loader's LOAD DATA client
+      // is `sh -c 'cat | mariadb ...'`: killing sh alone would leave cat reading forever).
+      detached: true,
       ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     });
     const output = new TailBuffer(64 * 1024);
@@ -428,7 +432,10 @@ class HostPrograms implements ProgramsBeside {
       stdin: child.stdin,
       onOutput: (listener) => listeners.push(listener),
       result,
-      abort: () => child.kill('SIGKILL'),
+      abort: () => {
+        killGroup(child);
+        child.stdin.destroy();
+      },
     };
   }
   endpoint(server: ServerInfo): Endpoint {

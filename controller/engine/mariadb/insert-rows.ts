@@ -260,6 +260,8 @@ export function convertRows(
           while (isDigit(line[i])) i++;
           if (i === exponent) return undefined;
         }
+        // -0: INSERT reads the integer 0 (or a decimal); LOAD DATA's text gives a float column -0.0.
+        if (line[from] === 0x2d && isNegativeZero(line, digitsFrom, i)) return undefined;
         line.copy(out, o, from, i);
         o += i - from;
       }
@@ -309,6 +311,16 @@ function putByte(out: Buffer, o: number, x: number): number {
       out[o] = x;
       return o + 1;
   }
+}
+
+/** Whether the mantissa in [from, to) (digits, a point, an exponent) has no digit but 0. */
+function isNegativeZero(line: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const b = line[k]!;
+    if (b === 0x65 || b === 0x45) return true;
+    if (b !== 0x30 && b !== 0x2e) return false;
+  }
+  return true;
 }
 
 function isDigit(b: number | undefined): boolean {

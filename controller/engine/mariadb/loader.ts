@@ -12,7 +12,7 @@ import type {
 import type { ExecResult, ExecSession } from '../sessions.js';
 import { MAY_NOT_RUN_COMMANDS, UnsafeDumpError } from '../unsafe-dump.js';
 import type { MysqlFlavor } from './flavor.js';
-import { MysqlDumpLoader } from './mysql-dump-loader.js';
+import { LOAD_DATA_FAILED, MysqlDumpLoader } from './mysql-dump-loader.js';
 
 /** Dumps into MariaDB/MySQL: through the engine's own client, mysqldump's output split over two. */
 export class MariadbLoader implements DumpLoader {
@@ -104,7 +104,11 @@ export class MariadbLoader implements DumpLoader {
     );
     const result = await loader.load(input);
     const linesValid = !loader.rearranged;
-    if (result.exitCode !== 0 && SANDBOX_REFUSAL.test(result.output)) {
+    if (
+      result.exitCode !== 0 &&
+      SANDBOX_REFUSAL.test(result.output) &&
+      !result.output.startsWith(LOAD_DATA_FAILED)
+    ) {
       const line = linesValid ? this.errorLine(result.output) : undefined;
       throw new UnsafeDumpError(
         `${MAY_NOT_RUN_COMMANDS}: ${line ? `line ${line} has` : 'the dump has'} a ${this.flavor.client} client command that runs programs or uses files (\\! or system, source, tee, pager, LOAD DATA LOCAL INFILE, ...), which the client refused: ${firstLine(result.output, SANDBOX_REFUSAL)}`,

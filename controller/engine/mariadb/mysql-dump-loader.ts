@@ -80,8 +80,10 @@ export class MysqlDumpLoader {
   #sqlMode: string | undefined;
   #headerSqlMode: string | undefined;
   #names = 'utf8mb4';
-  /** A SET of the client's charset is in force (mysqldump sets one around each CREATE). */
-  #charsetAltered = false;
+  /** Charset settings changed and not yet put back (mysqldump sets them around each CREATE). */
+  #charsetAltered = new Set<string>();
+  /** A SET the fast path does not follow ran: from then on, rows go the plain way. */
+  #sessionUnknown = false;
   /** The rows of one table in the current run, and how many bytes of them went the plain way. */
   #runTable: { key: string; plainBytes: number } | undefined;
   #fastRun: FastRun | undefined;
@@ -138,15 +140,15 @@ export class MysqlDumpLoader {
       }
       if (recognised) await this.#endData();
     } catch (error) {
-      this.#fastRun?.session.abort();
       if (error instanceof FastRunFailed) {
         this.#main.abort();
         this.#second?.abort();
         return error.result;
       }
       // A write fails (EPIPE) as soon as a client quits, often before its exit is seen: give the
-      // client a moment to say why, before ending both.
+      // client a moment to say why, before ending all (one ended by us would only say it was killed).
       const failed = await this.#failureWithin(FAILURE_GRACE_MS);
+      this.#fastRun?.session.abort();
       this.#main.abort();
       this.#second?.abort();
       if (failed) return failed;
@@ -341,30 +343,45 @@ export class MysqlDumpLoader {
     if (names) this.#names = names[1]!.toLowerCase();
   }
 
-  /** A statement after the header: what it may change that the fast path relies on. */
+  /**
+   * A statement after the header: what it may change that the fast path relies on. The fast client
+   * replays the header's settings, so only the settings mysqldump changes and puts back are followed
+   * (the client charset around each CREATE; a trigger's own charset and sql_mode); any other SET
+   * turns the fast path off for the rest of the dump.
+   */
   #watchControl(line: string): void {
     if (line === '' || line.startsWith('--')) return;
-    if (
-      /\bSET\b.*\b(NAMES|CHARACTER SET|character_set_client|character_set_connection|collation_connection)\b/i.test(
-        line,
-      )
-    ) {
-      // mysqldump sets the client charset for each CREATE and puts it back just after.
-      this.#charsetAltered = !/=\s*@saved_\w+\s*\*\/\s*;?$/i.test(line);
-    }
-    if (/\bSQL_MODE\s*=/i.test(line)) {
-      // mysqldump sets each trigger's and routine's own sql_mode and puts the dump's back after.
-      const literal = /\bSQL_MODE\s*=\s*'([^']*)'\s*\*\/\s*;?$/i.exec(line);
-      this.#sqlMode = literal
-        ? literal[1]!.toUpperCase()
-        : /\bSQL_MODE\s*=\s*@saved_sql_mode\s*\*\/\s*;?$/i.test(line)
-          ? this.#headerSqlMode
-          : undefined;
-    }
     // Keys turned off and on again change nothing LOAD DATA depends on; any other statement naming a
-    // table (ALTER, a trigger, RENAME, DROP) may, so its rows go the plain way from then on.
-    if (/^\/\*!40000 ALTER TABLE `(?:[^`]|``)+` (DISABLE|ENABLE) KEYS \*\/;$/.test(line)) return;
-    for (const name of line.match(/`(?:[^`]|``)+`/g) ?? []) this.#shapes.delete(name);
+    // table (ALTER, a trigger, RENAME, DROP), on any of its lines, may: its rows go the plain way.
+    if (!/^\/\*!40000 ALTER TABLE `(?:[^`]|``)+` (DISABLE|ENABLE) KEYS \*\/;$/.test(line)) {
+      for (const name of line.match(/`(?:[^`]|``)+`/g) ?? []) this.#shapes.delete(name);
+    }
+    // Inside a routine or trigger body (another delimiter, or a statement still open), a line is
+    // part of that statement, not run on its own; mysqldump's own SETs there are /*!...*/ lines.
+    if ((this.#delimiter !== ';' || this.#openStatement) && !line.startsWith('/*!')) return;
+    const set = /^(?:\/\*!\d+\s+)?SET\s+(.*?)\s*(?:\*\/)?\s*;*$/i.exec(line);
+    if (set) this.#followSet(set[1]!);
+  }
+
+  #followSet(assignment: string): void {
+    // Saving a setting to put it back later changes nothing.
+    if (/^@saved_\w+\s*=\s*@@\w+$/i.test(assignment)) return;
+    const charset =
+      /^(character_set_client|character_set_results|collation_connection)\s*=\s*(@saved_\w+|\w+)$/i.exec(
+        assignment,
+      );
+    if (charset) {
+      const variable = charset[1]!.toLowerCase();
+      if (charset[2]!.startsWith('@')) this.#charsetAltered.delete(variable);
+      else if (variable !== 'character_set_results') this.#charsetAltered.add(variable);
+      return;
+    }
+    const mode = /^sql_mode\s*=\s*(?:'([^']*)'|(@saved_sql_mode))$/i.exec(assignment);
+    if (mode) {
+      this.#sqlMode = mode[2] ? this.#headerSqlMode : mode[1]!.toUpperCase();
+      return;
+    }
+    this.#sessionUnknown = true;
   }
 
   /** Whether the dump's session state lets LOAD DATA store rows exactly as its INSERTs would. */
@@ -373,13 +390,18 @@ export class MysqlDumpLoader {
     return (
       this.#fastRows &&
       this.#delimiter === ';' &&
-      !this.#charsetAltered &&
+      !this.#sessionUnknown &&
+      this.#charsetAltered.size === 0 &&
       FAST_CHARSETS.has(this.#names) &&
       mode !== undefined &&
-      // Strict modes turn what LOAD DATA LOCAL reports as warnings into errors; without
-      // NO_AUTO_VALUE_ON_ZERO a 0 id is generated, in whatever order the server sees the rows.
-      !/STRICT|TRADITIONAL|NO_BACKSLASH_ESCAPES|ANSI_QUOTES/.test(mode) &&
-      mode.split(',').includes('NO_AUTO_VALUE_ON_ZERO')
+      mode === this.#headerSqlMode &&
+      // mysqldump's own mode. Strict modes turn what LOAD DATA LOCAL reports as warnings into errors;
+      // without NO_AUTO_VALUE_ON_ZERO a 0 id is generated, in whatever order the server sees the rows;
+      // others change how values are read (NO_BACKSLASH_ESCAPES, EMPTY_STRING_IS_NULL, ...).
+      mode
+        .split(',')
+        .filter((m) => m !== 'NO_ENGINE_SUBSTITUTION')
+        .join(',') === 'NO_AUTO_VALUE_ON_ZERO'
     );
   }
 
@@ -401,17 +423,29 @@ export class MysqlDumpLoader {
       return false;
     }
     const converted = convertRows(line, head.rowsStart, columns as ColumnShape[]);
-    if (!converted) return false;
-    this.#fastRun ??= await this.#openFastRun(key, head.table, head.columns);
+    if (!converted) {
+      // The LOAD DATA may hold the table's AUTO-INC lock to its end, which would keep a plain INSERT
+      // of the same table waiting: it ends first.
+      await this.#finishFastRun();
+      return false;
+    }
+    if (!this.#fastRun) {
+      // The rows sent the plain way before are in first, for the same reason.
+      await this.#main.barrier(this.#nextBarrier(), this.#delimiter);
+      if (this.#second) await this.#second.barrier(this.#nextBarrier(), ';');
+      this.#fastRun = await this.#openFastRun(key, head.table, head.columns);
+    }
     this.#fastRun.rows += converted.rows;
     await this.#fastRun.session.write(converted.data);
     return true;
   }
 
   async #openFastRun(key: string, table: string, columns: readonly string[] | undefined): Promise<FastRun> {
+    // The header's session settings, and the USE lines that chose the database; never a global one
+    // (a GTID dump's SET @@GLOBAL.GTID_PURGED).
     const settings = this.#sessionLines
       .map((l) => l.trim())
-      .filter((l) => /^(\/\*!\d+ )?SET /i.test(l))
+      .filter((l) => /^((\/\*!\d+ )?SET |USE )/i.test(l) && !/@@GLOBAL\b|\bGLOBAL\s/i.test(l))
       .join(' ');
     const sql = [
       settings,
@@ -435,7 +469,14 @@ export class MysqlDumpLoader {
     this.#fastRun = undefined;
     run.session.end();
     const result = await run.session.result;
-    if (result.exitCode !== 0) throw new FastRunFailed(result);
+    if (result.exitCode !== 0) {
+      // Said as the loader's own failure: a refusal here (the server's local_infile off) is no
+      // command of the dump's.
+      throw new FastRunFailed({
+        exitCode: result.exitCode,
+        output: `${LOAD_DATA_FAILED} table ${run.table}: ${result.output}`,
+      });
+    }
     const loaded = new RegExp(`${LOADED_MARKER} (\\d+) (\\d+)`).exec(result.output);
     const kept = loaded ? Number(loaded[1]) : -1;
     if (kept !== run.rows) {
@@ -467,6 +508,8 @@ export class MysqlDumpLoader {
 }
 
 const LOADED_MARKER = 'myaas-loaded';
+/** How the output of the loader's own LOAD DATA client begins when it failed. */
+export const LOAD_DATA_FAILED = "the loader's LOAD DATA of";
 
 /** The LOAD DATA of one table's rows in the current run. */
 interface FastRun {

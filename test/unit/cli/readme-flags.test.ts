@@ -17,6 +17,7 @@ const FOREIGN: Record<string, string> = {
   '--network': 'docker build',
   '--project': 'vitest',
   '--sandbox': 'mariadb (the client)',
+  '--local-infile': 'mariadb (the client)',
   '--create': 'pg_dump',
   '--schema-only': 'pg_restore',
   '--set': 'helm install',

@@ -115,6 +115,7 @@ describe('convertRows: INSERT values into LOAD DATA text, exactly or not at all'
       ),
     ).toBe('-12\t1.5e-7\t\\0\\t\\\\A\tx\\0\t\\N\t7\n0\t-0.50\t\t\t\\N\t\\N\n');
     expect(convert('INSERT INTO `t` VALUES (1E+30,.5);', [col('number'), col('number')])).toBe('1E+30\t.5\n');
+    expect(convert('INSERT INTO `t` VALUES (-0.5,-10);', [col('number'), col('number')])).toBe('-0.5\t-10\n');
   });
 
   it('refuses what LOAD DATA would store otherwise, and what it does not know', () => {
@@ -140,6 +141,10 @@ describe('convertRows: INSERT values into LOAD DATA text, exactly or not at all'
       ['INSERT INTO `t` VALUES (-);', [col('number')]],
       ['INSERT INTO `t` VALUES (1e);', [col('number')]],
       ['INSERT INTO `t` VALUES (1) ;x', [col('number')]],
+      // -0: INSERT stores 0; LOAD DATA's text gives a FLOAT or DOUBLE -0.
+      ['INSERT INTO `t` VALUES (-0);', [col('number')]],
+      ['INSERT INTO `t` VALUES (-0.000);', [col('number')]],
+      ['INSERT INTO `t` VALUES (-0e10);', [col('number')]],
     ];
     for (const [sql, columns] of refused) expect(convert(sql, columns), sql).toBeUndefined();
   });

@@ -452,3 +452,121 @@ describe('MysqlDumpLoader: row statements written one row per line (mariadb-dump
     ]);
   });
 });
+
+describe('MysqlDumpLoader: what the fast path follows of the session (review findings)', () => {
+  it('loads into the database the dump chose with USE', async () => {
+    const text = `${HEADER}CREATE DATABASE \`a\`;\nUSE \`a\`;\n${TABLE}`;
+    const { loads } = await loadFast(text);
+    expect(loads).toHaveLength(1);
+    expect(loads[0]!.sql).toMatch(/USE `a`; LOAD DATA/);
+  });
+
+  it("keeps going after a view's stand-in, whose charset is put back without a comment", async () => {
+    const view = `/*!50001 DROP VIEW IF EXISTS \`v\`*/;
+SET @saved_cs_client     = @@character_set_client;
+SET character_set_client = utf8mb4;
+/*!50001 CREATE VIEW \`v\` AS SELECT
+ 1 AS \`id\` */;
+SET character_set_client = @saved_cs_client;
+`;
+    const { loads } = await loadFast(HEADER + view + TABLE);
+    expect(loads).toHaveLength(1);
+  });
+
+  it('leaves the rest of the dump plain after a SET it does not follow, or a mode it does not know', async () => {
+    for (const text of [
+      // After the header (a SET in the header is replayed in the LOAD DATA client).
+      HEADER + TABLE.replace('LOCK TABLES', "/*!40103 SET TIME_ZONE='+05:00' */;\nLOCK TABLES"),
+      HEADER + TABLE.replace('LOCK TABLES', 'SET FOREIGN_KEY_CHECKS=1;\nLOCK TABLES'),
+      HEADER.replace(
+        "SQL_MODE='NO_AUTO_VALUE_ON_ZERO'",
+        "SQL_MODE='NO_AUTO_VALUE_ON_ZERO,EMPTY_STRING_IS_NULL'",
+      ) + TABLE,
+    ]) {
+      const { loads, plain } = await loadFast(text);
+      expect(loads, text).toEqual([]);
+      expect(plain.flatMap(rowLines), text).toHaveLength(2);
+    }
+  });
+
+  it('ends the LOAD DATA before a statement of its table goes the plain way (it may hold the AUTO-INC lock)', async () => {
+    const text =
+      HEADER +
+      TABLE.replace(
+        "INSERT INTO `t` VALUES (3,'c');",
+        "INSERT INTO `t` VALUES (3,'c');\nINSERT INTO `t` VALUES (4,CONCAT('d'));\nINSERT INTO `t` VALUES (5,'e');",
+      );
+    const order: string[] = [];
+    const plain = [new FakeSession(), new FakeSession()];
+    let next = 0;
+    const loads: FakeLoadData[] = [];
+    const loader = new MysqlDumpLoader(
+      async (execute) => {
+        if (execute === undefined) return plain[next++]!;
+        const session = new FakeLoadData(execute);
+        session.stdin.on('end', () => order.push(`load ${loads.indexOf(session)} ended`));
+        loads.push(session);
+        order.push(`load ${loads.length - 1} opened`);
+        return session;
+      },
+      silentLogger,
+      { fastRowsAfterBytes: 0 },
+    );
+    for (const s of plain)
+      s.stdin.on('data', (d: Buffer) => {
+        if (d.toString().includes('CONCAT')) order.push('plain row');
+      });
+    expect((await loader.load(Readable.from([Buffer.from(text)]))).exitCode).toBe(0);
+    expect(order).toEqual(['load 0 opened', 'load 0 ended', 'plain row', 'load 1 opened', 'load 1 ended']);
+    expect(loads.map((l) => l.data)).toEqual(['1\ta\\tb\n2\t\\N\n3\tc\n', '5\te\n']);
+  });
+
+  it('opens the LOAD DATA only once the table exists and earlier rows are in, with one client too', async () => {
+    const main = new FakeSession();
+    const events: string[] = [];
+    main.onOutput((text) => events.push(`acknowledged ${text.split('\n')[0]}`));
+    const loader = new MysqlDumpLoader(
+      async (execute) => {
+        if (execute === undefined) return main;
+        events.push('load opened');
+        return new FakeLoadData(execute);
+      },
+      silentLogger,
+      { parallel: false, fastRowsAfterBytes: 0 },
+    );
+    expect((await loader.load(Readable.from([Buffer.from(HEADER + TABLE)]))).exitCode).toBe(0);
+    expect(events[0]).toMatch(/^acknowledged myaas-barrier-/);
+    expect(events.indexOf('load opened')).toBeGreaterThan(0);
+  });
+
+  it("a failure of the loader's own LOAD DATA client is the loader's, not an unsafe dump", async () => {
+    const refused = new FakeLoadData('');
+    const failing: ExecSession = {
+      ...refused,
+      stdin: refused.stdin,
+      onOutput: () => undefined,
+      abort: () => refused.abort(),
+      result: new Promise((resolve) =>
+        refused.stdin.on('end', () =>
+          resolve({
+            exitCode: 1,
+            output:
+              'ERROR 4166 (HY000) at line 1: The used command is not allowed because the MariaDB server or client has disabled the local infile capability',
+          }),
+        ),
+      ),
+    };
+    const plain = [new FakeSession(), new FakeSession()];
+    let next = 0;
+    const loader = new MysqlDumpLoader(
+      async (execute) => (execute === undefined ? plain[next++]! : failing),
+      silentLogger,
+      {
+        fastRowsAfterBytes: 0,
+      },
+    );
+    const result = await loader.load(Readable.from([Buffer.from(HEADER + TABLE)]));
+    expect(result.exitCode).toBe(1);
+    expect(result.output).toMatch(/^the loader's LOAD DATA of table `t`: ERROR 4166/);
+  });
+});
