@@ -7,7 +7,9 @@ import type { ChildProcess } from 'node:child_process';
  */
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    if (child.pid === undefined) throw new Error('not started');
+    // Once the program is reaped its pid (the group's id) may be another's: only while it runs.
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+      throw new Error('not running');
     process.kill(-child.pid, signal);
   } catch {
     child.kill(signal);

@@ -58,8 +58,10 @@ export class MysqlDumpLoader {
   readonly #deferIndexes: boolean;
   #main!: Session;
   #second: Session | undefined;
-  /** Lines every connection needs before rows: the dump's session settings. */
-  #sessionLines: string[] = [];
+  /** Lines every connection needs before rows: the header's session SETs (never a global one). */
+  #headerSets: string[] = [];
+  /** The last USE that chose the database, replayed with the header's SETs. */
+  #lastUse: string | undefined;
   #inPreamble = true;
   #delimiter = ';';
   #state: 'control' | 'data' = 'control';
@@ -77,11 +79,12 @@ export class MysqlDumpLoader {
   /** Tables created in this dump whose rows may take the fast path, by backquoted name. */
   #shapes = new Map<string, TableShape>();
   /** The dump's SQL_MODE and NAMES, from its header: the fast path needs both known. */
-  #sqlMode: string | undefined;
   #headerSqlMode: string | undefined;
   #names = 'utf8mb4';
-  /** Charset settings changed and not yet put back (mysqldump sets them around each CREATE). */
-  #charsetAltered = new Set<string>();
+  /** Settings changed since the header, as far as followed: AS_IN_HEADER or what they were set to. */
+  #session = new Map<string, string>();
+  /** What mysqldump saved to its @saved_ variables, to be put back. */
+  #saved = new Map<string, string>();
   /** A SET the fast path does not follow ran: from then on, rows go the plain way. */
   #sessionUnknown = false;
   /** The rows of one table in the current run, and how many bytes of them went the plain way. */
@@ -162,11 +165,16 @@ export class MysqlDumpLoader {
 
   /** When a client died, its result says why (the SQL error), better than the broken pipe it caused. */
   async #failureWithin(ms: number): Promise<ExecResult | undefined> {
-    const sessions = [this.#main, this.#second, this.#fastRun?.session].filter(
-      (s): s is Session => s !== undefined,
-    );
+    const fast = this.#fastRun;
+    const sessions = [this.#main, this.#second, fast?.session].filter((s): s is Session => s !== undefined);
     const failure = (s: Session) =>
-      s.result.then((r) => (r.exitCode !== 0 ? r : new Promise<never>(() => undefined)));
+      s.result.then((r) =>
+        r.exitCode === 0
+          ? new Promise<never>(() => undefined)
+          : s === fast?.session
+            ? { ...r, output: `${LOAD_DATA_FAILED} table ${fast.table}: ${r.output}` }
+            : r,
+      );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), ms);
@@ -219,18 +227,19 @@ export class MysqlDumpLoader {
     }
     const text = line.toString('utf8');
     const trimmed = text.trim();
+    // Whether this line goes on a statement begun on an earlier one (a view, a routine body).
+    const continued = this.#openStatement;
     if (trimmed !== '' && !trimmed.startsWith('--')) this.#openStatement = !trimmed.endsWith(this.#delimiter);
     if (/^(LOCK TABLES|UNLOCK TABLES)\b/i.test(trimmed)) return;
     if (this.#state === 'data') await this.#endData();
     if (this.#inPreamble) {
       if (trimmed === '' || trimmed.startsWith('--') || /^\/\*[!M]/.test(trimmed) || /^SET /i.test(trimmed)) {
-        this.#sessionLines.push(text);
         this.#readHeader(trimmed);
       } else {
         this.#inPreamble = false;
       }
     }
-    if (!this.#inPreamble) this.#watchControl(trimmed);
+    if (!this.#inPreamble) this.#watchControl(trimmed, continued);
     const delimiter = /^DELIMITER\s+(\S+)/i.exec(trimmed);
     if (delimiter) {
       this.#delimiter = delimiter[1]!;
@@ -241,8 +250,9 @@ export class MysqlDumpLoader {
       await this.#endData();
       this.#shapes.clear();
     }
-    if (/^USE\s/i.test(trimmed)) {
-      this.#sessionLines.push(text);
+    // A USE statement of its own (not `USE INDEX` inside a routine body).
+    if (!continued && this.#delimiter === ';' && /^USE\s+(`(?:[^`]|``)+`|\w+)\s*;$/i.test(trimmed)) {
+      this.#lastUse = trimmed;
       await this.#second?.write(line);
     }
     if ((this.#deferIndexes || this.#fastRows) && /^CREATE TABLE `[^`]+` \($/.test(trimmed)) {
@@ -337,8 +347,16 @@ export class MysqlDumpLoader {
 
   /** Notes what the dump's header says the fast path depends on. */
   #readHeader(line: string): void {
+    if (/^(\/\*M?!\d*\s*)?SET\s/i.test(line) && !/@@GLOBAL\b|\bGLOBAL\s/i.test(line)) {
+      // A statement spanning lines cannot be replayed line by line: the fast path is off then.
+      if (line.endsWith(';')) this.#headerSets.push(line);
+      else this.#sessionUnknown = true;
+    }
     const mode = /\bSQL_MODE\s*=\s*'([^']*)'/i.exec(line);
-    if (mode) this.#headerSqlMode = this.#sqlMode = mode[1]!.toUpperCase();
+    if (mode) this.#headerSqlMode = mode[1]!.toUpperCase();
+    // The header runs on into the first table's saving and setting of the client charset.
+    const set = SET_LINE.exec(line);
+    if (set) this.#followSet(set[1]!, true);
     const names = /\bSET NAMES (\w+)/i.exec(line);
     if (names) this.#names = names[1]!.toLowerCase();
   }
@@ -349,52 +367,72 @@ export class MysqlDumpLoader {
    * (the client charset around each CREATE; a trigger's own charset and sql_mode); any other SET
    * turns the fast path off for the rest of the dump.
    */
-  #watchControl(line: string): void {
+  #watchControl(line: string, continued: boolean): void {
     if (line === '' || line.startsWith('--')) return;
     // Keys turned off and on again change nothing LOAD DATA depends on; any other statement naming a
     // table (ALTER, a trigger, RENAME, DROP), on any of its lines, may: its rows go the plain way.
     if (!/^\/\*!40000 ALTER TABLE `(?:[^`]|``)+` (DISABLE|ENABLE) KEYS \*\/;$/.test(line)) {
       for (const name of line.match(/`(?:[^`]|``)+`/g) ?? []) this.#shapes.delete(name);
     }
-    // Inside a routine or trigger body (another delimiter, or a statement still open), a line is
-    // part of that statement, not run on its own; mysqldump's own SETs there are /*!...*/ lines.
-    if ((this.#delimiter !== ';' || this.#openStatement) && !line.startsWith('/*!')) return;
-    const set = /^(?:\/\*!\d+\s+)?SET\s+(.*?)\s*(?:\*\/)?\s*;*$/i.exec(line);
-    if (set) this.#followSet(set[1]!);
+    // A line inside a statement begun earlier (a routine body) is not run on its own.
+    if (continued) return;
+    // The client's own commands that change the connection's charset or server.
+    if (/^\\|^(charset|connect)\s/i.test(line)) {
+      this.#sessionUnknown = true;
+      return;
+    }
+    const set = SET_LINE.exec(line);
+    if (!set) return;
+    if (this.#openStatement)
+      this.#sessionUnknown = true; // a SET spanning lines: not followed
+    else this.#followSet(set[1]!);
   }
 
-  #followSet(assignment: string): void {
-    // Saving a setting to put it back later changes nothing.
-    if (/^@saved_\w+\s*=\s*@@\w+$/i.test(assignment)) return;
-    const charset =
-      /^(character_set_client|character_set_results|collation_connection)\s*=\s*(@saved_\w+|\w+)$/i.exec(
+  /**
+   * Follows the settings mysqldump changes and puts back (the client charset around each CREATE and
+   * view stand-in; a trigger's charset and sql_mode; the time zone around events): what is saved to
+   * a variable is what a later restore from it gives. Any other SET turns the fast path off.
+   */
+  #followSet(assignment: string, inHeader = false): void {
+    const save = /^@(saved?_\w+)\s*=\s*@@(\w+)$/i.exec(assignment);
+    if (save) {
+      this.#saved.set(save[1]!.toLowerCase(), this.#session.get(save[2]!.toLowerCase()) ?? AS_IN_HEADER);
+      return;
+    }
+    const assign =
+      /^(character_set_client|character_set_results|collation_connection|time_zone|sql_mode)\s*=\s*(?:@(saved?_\w+)|'([^']*)'|(\w+))$/i.exec(
         assignment,
       );
-    if (charset) {
-      const variable = charset[1]!.toLowerCase();
-      if (charset[2]!.startsWith('@')) this.#charsetAltered.delete(variable);
-      else if (variable !== 'character_set_results') this.#charsetAltered.add(variable);
+    if (!assign) {
+      // The header's own settings are replayed in every client: only those after it are unknown.
+      if (!inHeader) this.#sessionUnknown = true;
       return;
     }
-    const mode = /^sql_mode\s*=\s*(?:'([^']*)'|(@saved_sql_mode))$/i.exec(assignment);
-    if (mode) {
-      this.#sqlMode = mode[2] ? this.#headerSqlMode : mode[1]!.toUpperCase();
+    const variable = assign[1]!.toLowerCase();
+    // The results' charset changes nothing of what the server stores.
+    if (variable === 'character_set_results') return;
+    if (assign[2]) {
+      const saved = this.#saved.get(assign[2].toLowerCase());
+      if (saved === undefined) this.#sessionUnknown = true;
+      else this.#session.set(variable, saved);
       return;
     }
-    this.#sessionUnknown = true;
+    const value = assign[3] ?? assign[4]!;
+    // A header's setting is replayed in every client, so it is the header's by definition.
+    const asInHeader = inHeader || (variable === 'sql_mode' && value.toUpperCase() === this.#headerSqlMode);
+    this.#session.set(variable, asInHeader ? AS_IN_HEADER : `${variable}=${value}`);
   }
 
   /** Whether the dump's session state lets LOAD DATA store rows exactly as its INSERTs would. */
   #fastAllowed(): boolean {
-    const mode = this.#sqlMode;
+    const mode = this.#headerSqlMode;
     return (
       this.#fastRows &&
       this.#delimiter === ';' &&
       !this.#sessionUnknown &&
-      this.#charsetAltered.size === 0 &&
+      [...this.#session.values()].every((v) => v === AS_IN_HEADER) &&
       FAST_CHARSETS.has(this.#names) &&
       mode !== undefined &&
-      mode === this.#headerSqlMode &&
       // mysqldump's own mode. Strict modes turn what LOAD DATA LOCAL reports as warnings into errors;
       // without NO_AUTO_VALUE_ON_ZERO a 0 id is generated, in whatever order the server sees the rows;
       // others change how values are read (NO_BACKSLASH_ESCAPES, EMPTY_STRING_IS_NULL, ...).
@@ -405,8 +443,18 @@ export class MysqlDumpLoader {
     );
   }
 
-  /** Sends a row statement through LOAD DATA when it can be stored exactly that way; false if not. */
+  /**
+   * Sends a row statement through LOAD DATA when it can be stored exactly that way; false if not, and
+   * then any LOAD DATA still open has ended: it may hold its table's AUTO-INC lock to its end, which
+   * would keep the plain INSERT waiting.
+   */
   async #fastLine(line: Buffer): Promise<boolean> {
+    const fast = await this.#tryFast(line);
+    if (!fast) await this.#finishFastRun();
+    return fast;
+  }
+
+  async #tryFast(line: Buffer): Promise<boolean> {
     if (!this.#fastAllowed()) return false;
     const head = insertHead(line);
     const shape = head && this.#shapes.get(head.table);
@@ -424,9 +472,8 @@ export class MysqlDumpLoader {
     }
     const converted = convertRows(line, head.rowsStart, columns as ColumnShape[]);
     if (!converted) {
-      // The LOAD DATA may hold the table's AUTO-INC lock to its end, which would keep a plain INSERT
-      // of the same table waiting: it ends first.
-      await this.#finishFastRun();
+      // The next MiB of the table goes the plain way too: a client per statement would cost more.
+      this.#runTable.plainBytes = 0;
       return false;
     }
     if (!this.#fastRun) {
@@ -443,10 +490,7 @@ export class MysqlDumpLoader {
   async #openFastRun(key: string, table: string, columns: readonly string[] | undefined): Promise<FastRun> {
     // The header's session settings, and the USE lines that chose the database; never a global one
     // (a GTID dump's SET @@GLOBAL.GTID_PURGED).
-    const settings = this.#sessionLines
-      .map((l) => l.trim())
-      .filter((l) => /^((\/\*!\d+ )?SET |USE )/i.test(l) && !/@@GLOBAL\b|\bGLOBAL\s/i.test(l))
-      .join(' ');
+    const settings = [...this.#headerSets, ...(this.#lastUse ? [this.#lastUse] : [])].join(' ');
     const sql = [
       settings,
       `LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE ${table} CHARACTER SET ${this.#names}`,
@@ -496,7 +540,8 @@ export class MysqlDumpLoader {
 
   async #openSecond(): Promise<Session> {
     const session = new Session(await this.#open());
-    await session.write(Buffer.from(this.#sessionLines.join('')));
+    const lines = [...this.#headerSets, ...(this.#lastUse ? [this.#lastUse] : [])];
+    await session.write(Buffer.from(lines.map((l) => `${l}\n`).join('')));
     return session;
   }
 
@@ -508,6 +553,10 @@ export class MysqlDumpLoader {
 }
 
 const LOADED_MARKER = 'myaas-loaded';
+/** A SET statement on one line, bare or in an executable comment; its assignments. */
+const SET_LINE = /^(?:\/\*M?!\d*\s*)?SET\s+(.*?)\s*(?:\*\/)?\s*;*$/i;
+/** A setting as the header left it. */
+const AS_IN_HEADER = 'header';
 /** How the output of the loader's own LOAD DATA client begins when it failed. */
 export const LOAD_DATA_FAILED = "the loader's LOAD DATA of";
 
