@@ -25,10 +25,11 @@ const positiveInt = (value: string) => {
 };
 
 /** Bytes (0 up), or off (-1). */
-const loadDataAfter = (value: string) => {
+export const loadDataAfter = (value: string) => {
   if (value.trim() === 'off') return -1;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
+  // Number('') is 0: only digits count.
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n))
     throw new InvalidArgumentError('expected a number of bytes from 0 up, or off');
   return n;
 };

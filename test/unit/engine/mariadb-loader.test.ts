@@ -123,3 +123,49 @@ describe("MariaDB dumps: the client's commands that run programs are refused", (
     );
   });
 });
+
+describe('MariaDB loads: --import-load-data-after', () => {
+  const dump = [
+    '-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)',
+    '/*!40101 SET NAMES utf8mb4 */;',
+    "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;",
+    'CREATE TABLE `t` (',
+    '  `id` int(11) NOT NULL',
+    ') ENGINE=InnoDB;',
+    'INSERT INTO `t` VALUES (1),(2);',
+    '',
+  ].join('\n');
+
+  async function executes(tuning: { loadDataAfterBytes?: number }): Promise<string[]> {
+    const executed: string[] = [];
+    await engine.loader.load(
+      Readable.from([Buffer.from(dump)]),
+      async (_format, options) => {
+        if (options?.execute === undefined) return new FakeSession();
+        executed.push(options.execute);
+        const session = new FakeSession();
+        // The server's answer to the loader's count of kept rows.
+        const result = session.result.then(() => ({ exitCode: 0, output: 'myaas-loaded 2 0\n' }));
+        return {
+          ...session,
+          stdin: session.stdin,
+          onOutput: () => undefined,
+          abort: () => session.abort(),
+          result,
+        };
+      },
+      silentLogger,
+      'host',
+      tuning,
+    );
+    return executed;
+  }
+
+  it('0 loads every table through LOAD DATA, off (-1) none, the default waits for 1 MiB', async () => {
+    expect(await executes({ loadDataAfterBytes: 0 })).toEqual([
+      expect.stringContaining('LOAD DATA LOCAL INFILE'),
+    ]);
+    expect(await executes({ loadDataAfterBytes: -1 })).toEqual([]);
+    expect(await executes({})).toEqual([]);
+  });
+});
