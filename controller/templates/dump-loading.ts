@@ -112,9 +112,7 @@ async function loadThroughClient(context: ScriptContext, input: Readable): Promi
     },
     log,
     runtime.programs.place,
-    'loadDataAfterBytes' in context && context.loadDataAfterBytes !== undefined
-      ? { loadDataAfterBytes: context.loadDataAfterBytes }
-      : {},
+    context.loadDataAfterBytes === undefined ? {} : { loadDataAfterBytes: context.loadDataAfterBytes },
   );
   return { result, linesValid, clientName, problems: (output) => output };
 }

@@ -269,8 +269,7 @@ export class MysqlDumpLoader {
    */
   async #rowStatementLine(line: Buffer): Promise<void> {
     const lines = this.#rowLines!;
-    let end = line.length;
-    while (end > 0 && (line[end - 1] === NEWLINE || line[end - 1] === 0x0d || line[end - 1] === 0x20)) end--;
+    const end = contentEnd(line);
     const last = end >= 2 ? line.subarray(end - 2, end).toString('latin1') : '';
     if (line[0] === 0x28 && last === '),') {
       lines.push(Buffer.from(line));
@@ -636,8 +635,14 @@ class Session {
   }
 }
 
-function isStatementEnd(line: Buffer): boolean {
+/** Where a line's content ends, before its trailing newline, CR and spaces. */
+function contentEnd(line: Buffer): number {
   let end = line.length;
   while (end > 0 && (line[end - 1] === NEWLINE || line[end - 1] === 0x0d || line[end - 1] === 0x20)) end--;
+  return end;
+}
+
+function isStatementEnd(line: Buffer): boolean {
+  const end = contentEnd(line);
   return end >= 2 && line[end - 1] === 0x3b && line[end - 2] === 0x29; // ");"
 }

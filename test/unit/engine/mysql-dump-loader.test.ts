@@ -45,6 +45,27 @@ async function load(text: string, sessions: FakeSession[]) {
   return { result, loader, opened: next };
 }
 
+/**
+ * A real client that quits: the first write to it fails (EPIPE) at once, its exit (with `output`)
+ * is seen `afterMs` later.
+ */
+function quitsOnFirstWrite(output: string, afterMs: number): ExecSession {
+  const stdin = new PassThrough();
+  let quit: (r: ExecResult) => void = () => undefined;
+  stdin.on('data', () => {
+    stdin.destroy(new Error('write EPIPE'));
+    setTimeout(() => quit({ exitCode: 1, output }), afterMs);
+  });
+  return {
+    stdin,
+    onOutput: () => undefined,
+    result: new Promise((resolve) => {
+      quit = resolve;
+    }),
+    abort: () => stdin.destroy(),
+  };
+}
+
 describe('MysqlDumpLoader', () => {
   it('streams hand-written SQL unchanged through one client', async () => {
     const one = new FakeSession();
@@ -168,23 +189,7 @@ CREATE TABLE \`t\` (
 
   it('reports why a client quit even when the broken pipe comes before its exit', async () => {
     // A real client that quits: the next write fails (EPIPE) at once, its exit is seen a little later.
-    const stdin = new PassThrough();
-    let quit: (r: ExecResult) => void = () => undefined;
-    const session: ExecSession = {
-      stdin,
-      onOutput: () => undefined,
-      result: new Promise((resolve) => {
-        quit = resolve;
-      }),
-      abort: () => stdin.destroy(),
-    };
-    stdin.on('data', () => {
-      stdin.destroy(new Error('write EPIPE'));
-      setTimeout(
-        () => quit({ exitCode: 1, output: 'ERROR at line 1: Not allowed in the sandbox mode.' }),
-        50,
-      );
-    });
+    const session = quitsOnFirstWrite('ERROR at line 1: Not allowed in the sandbox mode.', 50);
     const loader = new MysqlDumpLoader(async () => session, silentLogger);
     const input = new PassThrough();
     const loaded = loader.load(input);
@@ -625,23 +630,7 @@ DELIMITER ;
   });
 
   it("says it was the loader's own client when that client quits while rows are written to it", async () => {
-    const stdin = new PassThrough();
-    let quit: (r: ExecResult) => void = () => undefined;
-    const failing: ExecSession = {
-      stdin,
-      onOutput: () => undefined,
-      result: new Promise((resolve) => {
-        quit = resolve;
-      }),
-      abort: () => stdin.destroy(),
-    };
-    stdin.on('data', () => {
-      stdin.destroy(new Error('write EPIPE'));
-      setTimeout(
-        () => quit({ exitCode: 1, output: 'ERROR 4166 (HY000): ... disabled the local infile capability' }),
-        20,
-      );
-    });
+    const failing = quitsOnFirstWrite('ERROR 4166 (HY000): ... disabled the local infile capability', 20);
     const plain = [new FakeSession(), new FakeSession()];
     let next = 0;
     const loader = new MysqlDumpLoader(
