@@ -26,6 +26,10 @@ export function setCondition(
   message: string,
 ): Condition[] {
   const old = conditions.find((c) => c.type === type);
+  // Unchanged: the same array back, so a resync pass that says again what holds stores no new objects
+  // (at 10,000 objects each pass's copies were promoted and then died in the old generation).
+  if (old && old.status === status && old.reason === reason && old.message === message)
+    return conditions as Condition[];
   const lastTransitionTime = old && old.status === status ? old.lastTransitionTime : new Date().toISOString();
   return [
     ...conditions.filter((c) => c.type !== type),

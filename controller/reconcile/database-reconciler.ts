@@ -143,9 +143,9 @@ export class DatabaseReconciler {
     status.templateVersion = record.templateVersion;
     status.engine = record.engine ?? DEFAULT_ENGINE;
     record.createdAt ??= Date.now();
-    status.createdAt = new Date(record.createdAt).toISOString();
+    status.createdAt = unchanged(status.createdAt, new Date(record.createdAt).toISOString());
     const expiresAt = expiryOf(db.spec, record);
-    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
+    status.expiresAt = unchanged(status.expiresAt, expiresAt ? new Date(expiresAt).toISOString() : undefined);
 
     if (db.spec.state === 'Stopped') {
       // The spec takes over from an idle stop: it starts again when the spec says Running.
@@ -192,7 +192,7 @@ export class DatabaseReconciler {
     const { key, db, status } = observed;
     const now = Date.now();
     const expiresAt = expiryOf(db.spec, record);
-    status.expiresAt = expiresAt ? new Date(expiresAt).toISOString() : undefined;
+    status.expiresAt = unchanged(status.expiresAt, expiresAt ? new Date(expiresAt).toISOString() : undefined);
     // The idle watch found it unused under a Delete policy: removed as an expiry is, through the guard.
     const idle = record.idleDeleteDue;
     if (!idle && (expiresAt === undefined || now < expiresAt)) return undefined;
@@ -547,29 +547,25 @@ export class DatabaseReconciler {
     const wasStopped = status.phase === 'Stopped';
     status.phase = 'Stopped';
     const name = db.metadata.name;
-    status.message = idle
+    const message = idle
       ? `stopped after ${formatDuration(idle.afterSeconds)} without a client session (at ${new Date(idle.at).toISOString()}); data kept: \`myaas start ${name}\` (POST /api/v1/databases/${name}/start) starts it`
       : 'stopped; data kept (set state: Running to start it)';
+    status.message = unchanged(status.message, message);
     const stopped = servers[0] && (await runtime.servers.inspect(servers[0].id));
-    status.server = stopped ? serverState(stopped) : undefined;
+    const server = stopped ? serverState(stopped) : undefined;
+    if (!sameServerState(status.server, server)) status.server = server;
     status.conditions = setCondition(
       status.conditions,
       'Ready',
       'False',
       idle ? 'IdleStopped' : 'Stopped',
-      status.message,
+      message,
     );
     if (idle)
-      status.conditions = setCondition(
-        status.conditions,
-        'IdleStopped',
-        'True',
-        'NoClientSessions',
-        status.message,
-      );
+      status.conditions = setCondition(status.conditions, 'IdleStopped', 'True', 'NoClientSessions', message);
     await this.#deps.store.save(key, status, record);
     if (!wasStopped) await this.#deps.store.event(key, 'Normal', 'Stopped', 'stopped; data kept');
-    if (idle && wasRunning) await this.#deps.store.event(key, 'Normal', 'IdleStopped', status.message);
+    if (idle && wasRunning) await this.#deps.store.event(key, 'Normal', 'IdleStopped', message);
   }
 
   /** An idle stop ends (a start request, the spec saying Stopped, a reset): the condition says why. */
@@ -961,6 +957,21 @@ function sameSource(record: DatabaseRecord, spec: DatabaseSpec): boolean {
   return spec.source
     ? record.branch?.database === spec.source.database
     : !record.branch && record.template === spec.template;
+}
+
+/**
+ * The value already in status when it equals the new one. A resync pass recomputes the same strings
+ * for every object; storing the old one lets the new one die young instead of being promoted into
+ * the old generation and left there as garbage (10,000 objects: BENCHMARKS.md).
+ */
+function unchanged<T>(current: T, next: T): T {
+  return current === next ? current : next;
+}
+
+function sameServerState(a: ServerState | undefined, b: ServerState | undefined): boolean {
+  return (
+    a === b || (!!a && !!b && a.running === b.running && a.since === b.since && a.exitCode === b.exitCode)
+  );
 }
 
 /** The server's state in status: neutral words (the seed API says it as Docker would). */

@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
 
 /** What a reconcile returns: done, or "look again after this long" (e.g. at a TTL's expiry). */
@@ -20,12 +19,22 @@ export interface WorkQueueOptions<K extends string> {
 }
 
 /**
- * controller-runtime's work queue on p-queue: three sets (queued, processing, dirty) make sure one key
- * is never reconciled twice at once and always once more after a change that came in meanwhile.
- * Failures retry with capped exponential backoff; a thrown error never stops the loop.
+ * controller-runtime's work queue: three sets (queued, processing, dirty) make sure one key is never
+ * reconciled twice at once and always once more after a change that came in meanwhile. Failures retry
+ * with capped exponential backoff; a thrown error never stops the loop.
+ *
+ * Queued keys wait as keys (a FIFO of the strings the caller already holds), and only `concurrency`
+ * reconciles exist at a time. A resync pass queues every object: at 10,000 objects a promise and a
+ * closure per queued key (p-queue's way) lived as long as the pass, outlived V8's young generation and
+ * were promoted, only to die in the old one (BENCHMARKS.md "a pass that holds nothing").
  */
 export class WorkQueue<K extends string> {
-  readonly #queue: PQueue;
+  readonly #concurrency: number;
+  /** Keys waiting, oldest first, from `#head` on (a moving head: shift() is O(n) on a long array). */
+  #order: K[] = [];
+  #head = 0;
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
   readonly #reconcile: ReconcileFn<K>;
   readonly #log: Logger;
   readonly #backoffBaseMs: number;
@@ -45,7 +54,7 @@ export class WorkQueue<K extends string> {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new TypeError(`Expected \`concurrency\` to be an integer from 1 and up, got \`${concurrency}\``);
     }
-    this.#queue = new PQueue({ concurrency });
+    this.#concurrency = concurrency;
     this.#reconcile = options.reconcile;
     this.#log = options.log;
     this.#backoffBaseMs = options.backoffBaseMs ?? 500;
@@ -63,7 +72,35 @@ export class WorkQueue<K extends string> {
     if (this.#queued.has(key)) return;
     this.#cancelTimer(key);
     this.#queued.add(key);
-    void this.#queue.add(() => this.#run(key));
+    this.#order.push(key);
+    this.#pump();
+  }
+
+  /** Starts waiting keys while fewer than `concurrency` run. */
+  #pump(): void {
+    while (this.#running < this.#concurrency && this.#head < this.#order.length) {
+      const key = this.#order[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
+        this.#order = this.#order.slice(this.#head);
+        this.#head = 0;
+      }
+      // Dropped from the queue meanwhile (stop()): nothing to run.
+      if (!this.#queued.has(key)) continue;
+      this.#running++;
+      void this.#run(key).finally(() => {
+        this.#running--;
+        this.#pump();
+        this.#settleIdle();
+      });
+    }
+    this.#settleIdle();
+  }
+
+  #settleIdle(): void {
+    if (this.#running > 0 || this.#head < this.#order.length || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Asks for a reconcile after `delayMs`; an earlier request for the same key wins. */
@@ -92,15 +129,18 @@ export class WorkQueue<K extends string> {
 
   /** Resolves when nothing is queued or running (scheduled retries do not count). */
   async onIdle(): Promise<void> {
-    await this.#queue.onIdle();
+    if (this.#running === 0 && this.#head >= this.#order.length) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Stops taking work and waits for running reconciles to finish. */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const key of [...this.#timers.keys()]) this.#cancelTimer(key);
-    this.#queue.clear();
-    await this.#queue.onIdle();
+    this.#queued.clear();
+    this.#order = [];
+    this.#head = 0;
+    await this.onIdle();
   }
 
   backoffMs(failures: number): number {

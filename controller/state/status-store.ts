@@ -172,8 +172,11 @@ export class StatusStore {
    */
   async save<K extends Kind>(key: KeyOf<K>, status: StatusOf<K>, record: RecordOf<K>): Promise<void> {
     const current = this.#objects.get(key);
-    const next = { status, record, events: current?.events ?? [] } as StoredObject;
-    this.#objects.set(key, next);
+    // The reconcilers change the stored objects in place: the same two back need no new holder (one
+    // per object per resync pass otherwise, promoted and then garbage in the old generation).
+    const same = current?.status === status && current.record === record;
+    const next = same ? current : ({ status, record, events: current?.events ?? [] } as StoredObject);
+    if (!same) this.#objects.set(key, next);
     // Equal to the file, and no write under way that could still change the file: nothing to do.
     // Events are not compared: each one is written when it is recorded.
     if (!this.#pending.has(key) && this.#written.get(key) === stateDigest(next)) return;

@@ -73,6 +73,63 @@ describe('WorkQueue', () => {
     expect(maxRunning).toBe(3);
   });
 
+  it('runs a long queue once per key, oldest first, and stop() drops what has not started', async () => {
+    const calls: string[] = [];
+    let gate!: () => void;
+    const opened = new Promise<void>((r) => {
+      gate = r;
+    });
+    const queue = new WorkQueue<string>({
+      log: silentLogger,
+      concurrency: 2,
+      reconcile: async (k) => {
+        calls.push(k);
+        if (!k.startsWith('k')) await opened;
+        return undefined;
+      },
+    });
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+    for (const k of keys) queue.add(k);
+    // Re-adding keys still waiting changes neither the order nor the count.
+    for (const k of keys.slice(100, 200)) queue.add(k);
+    await queue.onIdle();
+    expect(calls).toEqual(keys);
+    expect(queue.size).toBe(0);
+
+    calls.length = 0;
+    queue.add('hold');
+    for (let i = 0; i < 10; i++) queue.add(`later${i}`);
+    await waitFor('two running', () => calls.length === 2);
+    const stopped = queue.stop();
+    gate();
+    await stopped;
+    // The two that started before the stop finish; the rest never run.
+    expect(calls).toEqual(['hold', 'later0']);
+  });
+
+  it('onIdle waits for what runs and resolves at once when nothing does', async () => {
+    let release!: () => void;
+    const queue = new WorkQueue<string>({
+      log: silentLogger,
+      concurrency: 1,
+      reconcile: () =>
+        new Promise<undefined>((r) => {
+          release = () => r(undefined);
+        }),
+    });
+    await queue.onIdle();
+    queue.add('a');
+    let idle = false;
+    const waiting = queue.onIdle().then(() => {
+      idle = true;
+    });
+    await sleep(20);
+    expect(idle).toBe(false);
+    release();
+    await waiting;
+    expect(idle).toBe(true);
+  });
+
   it('retries a failing key with capped exponential backoff and survives the errors', async () => {
     const times: number[] = [];
     const queue = new WorkQueue<string>({

@@ -71,4 +71,32 @@ describe('StatusStore', () => {
     expect(same[0]!.lastTransitionTime).toBe(first[0]!.lastTransitionTime);
     expect(same[0]!.reason).toBe('B');
   });
+
+  it('gives back the same conditions when nothing in them changes, a new list when anything does', () => {
+    const first = setCondition(setCondition([], 'Expired', 'False', 'No', 'n'), 'Ready', 'True', 'A', 'a');
+    // Equal text in a new string (as a reconcile builds it) still counts as unchanged.
+    expect(setCondition(first, 'Ready', 'True', 'A', ['a'].join(''))).toBe(first);
+    for (const changed of [
+      setCondition(first, 'Ready', 'False', 'A', 'a'),
+      setCondition(first, 'Ready', 'True', 'B', 'a'),
+      setCondition(first, 'Ready', 'True', 'A', 'b'),
+      setCondition(first, 'Other', 'True', 'A', 'a'),
+    ]) {
+      expect(changed).not.toBe(first);
+      expect(first.map((c) => c.reason)).toEqual(['No', 'A']);
+    }
+  });
+
+  it('keeps the stored object when a save brings back the objects it holds', async () => {
+    const store = new StatusStore(new Layout(root), silentLogger);
+    const status = { phase: 'Stopped', conditions: [] };
+    const record = { template: 'shop' };
+    await looseSave(store, 'Database/db', status, record);
+    const held = store.get('Database/db');
+    await looseSave(store, 'Database/db', status, record);
+    expect(store.get('Database/db')).toBe(held);
+    await looseSave(store, 'Database/db', { ...status }, record);
+    expect(store.get('Database/db')).not.toBe(held);
+    expect(store.get('Database/db')?.status).toEqual(status);
+  });
 });
