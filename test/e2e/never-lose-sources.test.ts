@@ -206,13 +206,23 @@ describe('implicit templates: the dumps dir gone at start, one dump moved away, 
     expect(trash).toContainEqual(expect.objectContaining({ name: 'test-db', reason: 'SpecRemoved' }));
     expect(await containerIds(bed, 'fromdump')).toEqual(fromDump);
     renameSync(outside, path.join(bed.dumpsDir, 'test_db.sql'));
-    const back = await bed.waitForTemplate(
+    await bed.waitForTemplate(
       'test-db',
       (s) => s.phase === 'Ready' && s.currentVersion === version,
       'restored',
       60_000,
     );
-    expect(back.events.map((e) => e.reason)).toContain('Restored');
+    // The restored status is saved first and its event written just after (events go in the background).
+    const back = await waitFor(
+      'the Restored event',
+      () => {
+        const t = bed.template('test-db');
+        return t?.events.some((e) => e.reason === 'Restored') ? t : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(back.status).toMatchObject({ phase: 'Ready', currentVersion: version });
     expect(back.events.map((e) => e.reason)).not.toContain('ImportStarted');
   });
 
