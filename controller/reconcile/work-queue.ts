@@ -87,11 +87,22 @@ export class WorkQueue<K extends string> {
       // Dropped from the queue meanwhile (stop()): nothing to run.
       if (!this.#queued.has(key)) continue;
       this.#running++;
-      void this.#run(key).finally(() => {
-        this.#running--;
-        this.#pump();
-        this.#settleIdle();
-      });
+      void this.#run(key)
+        // #run catches what a reconcile throws; this is for the queue's own bookkeeping failing (a
+        // logger): told, never an unhandled rejection that would end the process.
+        .catch((error) =>
+          this.#log.error({ key, err: error }, 'work queue: a run failed outside its reconcile'),
+        )
+        .finally(() => {
+          this.#running--;
+          this.#pump();
+          this.#settleIdle();
+        });
+    }
+    // Drained: let go of the keys already run (the slice above only happens past 1024).
+    if (this.#head > 0 && this.#head >= this.#order.length) {
+      this.#order = [];
+      this.#head = 0;
     }
     this.#settleIdle();
   }
@@ -151,21 +162,22 @@ export class WorkQueue<K extends string> {
     this.#queued.delete(key);
     if (this.#stopped) return;
     this.#processing.add(key);
-    // A counter, not random bytes: unique within the process is all a log reader needs, and it is free.
-    const log = this.#log.child({ key, reconcileId: (++this.#runs).toString(36) });
+    let log = this.#log;
     const started = Date.now();
     let failed = false;
     try {
+      // A counter, not random bytes: unique within the process is all a log reader needs, and free.
+      log = this.#log.child({ key, reconcileId: (++this.#runs).toString(36) });
       const result = await this.#reconcile(key, log);
       this.#failures.delete(key);
-      this.#observe?.(key, 'success', (Date.now() - started) / 1000);
+      this.#tell(key, 'success', (Date.now() - started) / 1000);
       log.debug({ ms: Date.now() - started }, 'reconciled');
       if (result?.requeueAfterMs !== undefined) this.addAfter(key, Math.max(0, result.requeueAfterMs));
     } catch (error) {
       failed = true;
       const failures = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, failures);
-      this.#observe?.(key, 'error', (Date.now() - started) / 1000);
+      this.#tell(key, 'error', (Date.now() - started) / 1000);
       const retryMs = this.backoffMs(failures);
       log.warn({ err: error, failures, retryMs }, 'reconcile failed; will retry');
       this.addAfter(key, retryMs);
@@ -174,6 +186,15 @@ export class WorkQueue<K extends string> {
       // A change seen during a failed run waits for the retry: the failing run's own side effects
       // (a container dying, say) must not turn the backoff into a tight loop.
       if (this.#dirty.delete(key) && !failed) this.add(key);
+    }
+  }
+
+  /** Metrics: a failure there is logged, and changes nothing about the reconcile's outcome. */
+  #tell(key: K, result: 'success' | 'error', seconds: number): void {
+    try {
+      this.#observe?.(key, result, seconds);
+    } catch (error) {
+      this.#log.warn({ key, err: error }, 'reconcile metrics not recorded');
     }
   }
 

@@ -107,6 +107,27 @@ describe('WorkQueue', () => {
     expect(calls).toEqual(['hold', 'later0']);
   });
 
+  it('a failing metrics hook changes nothing: the run counts as done, no retry, the key runs again when asked', async () => {
+    const calls: string[] = [];
+    const queue = new WorkQueue<string>({
+      log: silentLogger,
+      concurrency: 1,
+      backoffBaseMs: 10,
+      reconcile: async (k) => void calls.push(k),
+      observe: () => {
+        throw new Error('metrics registry broken');
+      },
+    });
+    queue.add('a');
+    await queue.onIdle();
+    await sleep(50);
+    expect(calls).toEqual(['a']);
+    expect(queue.failures('a')).toBe(0);
+    queue.add('a');
+    await queue.onIdle();
+    expect(calls).toEqual(['a', 'a']);
+  });
+
   it('onIdle waits for what runs and resolves at once when nothing does', async () => {
     let release!: () => void;
     const queue = new WorkQueue<string>({
