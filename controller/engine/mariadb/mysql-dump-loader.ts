@@ -487,9 +487,7 @@ export class MysqlDumpLoader {
   }
 
   async #openFastRun(key: string, table: string, columns: readonly string[] | undefined): Promise<FastRun> {
-    // The header's session settings, and the USE lines that chose the database; never a global one
-    // (a GTID dump's SET @@GLOBAL.GTID_PURGED).
-    const settings = [...this.#headerSets, ...(this.#lastUse ? [this.#lastUse] : [])].join(' ');
+    const settings = this.#replayed().join(' ');
     const sql = [
       settings,
       `LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE ${table} CHARACTER SET ${this.#names}`,
@@ -539,9 +537,22 @@ export class MysqlDumpLoader {
 
   async #openSecond(): Promise<Session> {
     const session = new Session(await this.#open());
-    const lines = [...this.#headerSets, ...(this.#lastUse ? [this.#lastUse] : [])];
-    await session.write(Buffer.from(lines.map((l) => `${l}\n`).join('')));
+    await session.write(
+      Buffer.from(
+        this.#replayed()
+          .map((l) => `${l}\n`)
+          .join(''),
+      ),
+    );
     return session;
+  }
+
+  /**
+   * What a client opened mid-dump runs first: the header's session SETs (never a global one, such as
+   * a GTID dump's SET @@GLOBAL.GTID_PURGED) and the last USE that chose the database.
+   */
+  #replayed(): string[] {
+    return this.#lastUse ? [...this.#headerSets, this.#lastUse] : this.#headerSets;
   }
 
   #nextBarrier(): string {

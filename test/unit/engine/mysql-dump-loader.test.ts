@@ -49,6 +49,18 @@ async function load(text: string, sessions: FakeSession[]) {
  * A real client that quits: the first write to it fails (EPIPE) at once, its exit (with `output`)
  * is seen `afterMs` later.
  */
+/** One table through LOAD DATA whose client is `failing`; the plain clients accept everything. */
+async function loadWithFailingLoadData(failing: ExecSession): Promise<ExecResult> {
+  const plain = [new FakeSession(), new FakeSession()];
+  let next = 0;
+  const loader = new MysqlDumpLoader(
+    async (execute) => (execute === undefined ? plain[next++]! : failing),
+    silentLogger,
+    { fastRowsAfterBytes: 0 },
+  );
+  return loader.load(Readable.from([Buffer.from(HEADER + TABLE)]));
+}
+
 function quitsOnFirstWrite(output: string, afterMs: number): ExecSession {
   const stdin = new PassThrough();
   let quit: (r: ExecResult) => void = () => undefined;
@@ -566,16 +578,7 @@ SET character_set_client = @saved_cs_client;
         ),
       ),
     };
-    const plain = [new FakeSession(), new FakeSession()];
-    let next = 0;
-    const loader = new MysqlDumpLoader(
-      async (execute) => (execute === undefined ? plain[next++]! : failing),
-      silentLogger,
-      {
-        fastRowsAfterBytes: 0,
-      },
-    );
-    const result = await loader.load(Readable.from([Buffer.from(HEADER + TABLE)]));
+    const result = await loadWithFailingLoadData(failing);
     expect(result.exitCode).toBe(1);
     expect(result.output).toMatch(/^the loader's LOAD DATA of table `t`: ERROR 4166/);
   });
@@ -631,16 +634,7 @@ DELIMITER ;
 
   it("says it was the loader's own client when that client quits while rows are written to it", async () => {
     const failing = quitsOnFirstWrite('ERROR 4166 (HY000): ... disabled the local infile capability', 20);
-    const plain = [new FakeSession(), new FakeSession()];
-    let next = 0;
-    const loader = new MysqlDumpLoader(
-      async (execute) => (execute === undefined ? plain[next++]! : failing),
-      silentLogger,
-      {
-        fastRowsAfterBytes: 0,
-      },
-    );
-    const result = await loader.load(Readable.from([Buffer.from(HEADER + TABLE)]));
+    const result = await loadWithFailingLoadData(failing);
     expect(result.exitCode).toBe(1);
     expect(result.output).toMatch(/^the loader's LOAD DATA of table `t`: ERROR 4166/);
   });
